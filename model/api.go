@@ -1,0 +1,59 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Pixels is the number of bytes of one 28x28 input image.
+const Pixels = 28 * 28
+
+// Classes is the number of digits the network tells apart.
+const Classes = 10
+
+// ErrNoModel is returned by LoadLatest when the folder holds no valid model.
+var ErrNoModel = errors.New("no valid model")
+
+// Meta is the metadata written beside each weights file as <name>.json.
+type Meta struct {
+	Version       string    `json:"version"`
+	Architecture  string    `json:"architecture"`
+	CreatedAt     time.Time `json:"created_at"`
+	Epochs        int       `json:"epochs"`
+	TrainImages   int       `json:"train_images"`
+	TrainSeconds  float64   `json:"train_seconds"`
+	TestAccuracy  float64   `json:"test_accuracy"`
+	ValAccuracy   float64   `json:"val_accuracy"`
+	WeightsSHA256 string    `json:"weights_sha256"`
+	Parameters    int       `json:"parameters"`
+	BatchSize     int       `json:"batch_size"`
+	LearningRate  float64   `json:"learning_rate"`
+	Seed          int64     `json:"seed"`
+	WeightsFile   string    `json:"weights_file"`
+}
+
+// Predictor answers class probabilities for 28x28 byte images. It is safe
+// for concurrent use.
+type Predictor struct{ meta Meta }
+
+// Predict returns the 10 probabilities of each image (784 bytes, row by
+// row, white digit on black).
+func (p *Predictor) Predict(ctx context.Context, images [][]byte) ([][Classes]float32, error) {
+	return nil, errors.New("not implemented")
+}
+
+// Meta returns the metadata of the model the predictor serves.
+func (p *Predictor) Meta() Meta { return p.meta }
+
+// Version returns the version of the served model.
+func (p *Predictor) Version() string { return p.meta.Version }
+
+// Close releases the predictor's machines.
+func (p *Predictor) Close() error { return nil }
+
+// LoadPredictor loads the newest valid model in dir and returns a predictor
+// for it; the error wraps ErrNoModel when there is none.
+func LoadPredictor(dir string) (*Predictor, error) {
+	return nil, ErrNoModel
+}
