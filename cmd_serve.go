@@ -6,5 +6,3 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error { return nil }
-
-func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error { return nil }
