@@ -1,0 +1,72 @@
+// Package testutil holds helpers shared by the tests of several packages.
+package testutil
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// mnistFiles are the four files a test needs, each raw or gzipped.
+var mnistFiles = []string{
+	"train-images-idx3-ubyte",
+	"train-labels-idx1-ubyte",
+	"t10k-images-idx3-ubyte",
+	"t10k-labels-idx1-ubyte",
+}
+
+// MNISTDir returns the folder holding the MNIST files for tests: $MNIST_DIR
+// when set, else data/mnist under the module root. It fails the test, saying
+// to run `make data`, when any of the four files is missing.
+func MNISTDir(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("MNIST_DIR")
+	if dir == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			tb.Fatalf("testutil: find the MNIST data: %v", err)
+		}
+		dir = filepath.Join(root, "data", "mnist")
+	}
+	if missing := missingFiles(dir); len(missing) > 0 {
+		tb.Fatalf("testutil: MNIST files missing in %s: %v (run `make data` to fetch them, or set MNIST_DIR)", dir, missing)
+	}
+	return dir
+}
+
+// moduleRoot returns the nearest parent of the working directory holding go.mod;
+// go test runs in the package folder, which may be several levels deep.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod in the working directory or its parents")
+		}
+		dir = parent
+	}
+}
+
+// missingFiles lists the MNIST files found in dir neither raw nor gzipped.
+func missingFiles(dir string) []string {
+	var missing []string
+	for _, name := range mnistFiles {
+		p := filepath.Join(dir, name)
+		if !isFile(p) && !isFile(p+".gz") {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}
+
+func isFile(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Mode().IsRegular()
+}
