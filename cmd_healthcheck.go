@@ -37,7 +37,7 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("get %s: %w", *url, err)
+		return fmt.Errorf("no answer: %w", err)
 	}
 	defer resp.Body.Close()
 	// Drain a little so the connection closes cleanly; the body is not needed.

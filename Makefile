@@ -1,0 +1,44 @@
+# Each target is a line or two; README.md says what they are for.
+# bash with pipefail so that `go test | tee` fails when go test fails.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: data build run train serve test bench lint docker
+
+# The four MNIST .gz files in data/mnist, fetched once and checked by MD5.
+data:
+	scripts/fetch-mnist.sh
+
+build:
+	CGO_ENABLED=0 go build -ldflags "$(LDFLAGS)" -o app .
+
+# serve trains a model itself on first boot when saved_models/ has none.
+run: data build
+	./app serve
+
+train: data build
+	./app train
+
+serve: build
+	./app serve
+
+# The race pass runs only the concurrency tests: the whole suite under -race
+# would take far longer on two cores. Its summary lines are the last output.
+test: data
+	go vet ./...
+	go test -count=1 -timeout 12m ./...
+	go test -race -count=1 -timeout 10m -run 'Concurrent' ./...
+
+bench: data
+	mkdir -p bench-out
+	go test -run '^$$' -bench . -benchmem -count 5 ./model/ | tee bench-out/model-$$(date +%Y%m%d-%H%M%S).txt
+
+lint:
+	@files=$$(gofmt -l .); if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi
+	go vet ./...
+
+docker:
+	docker build -t mnist-app .
