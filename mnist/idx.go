@@ -38,19 +38,19 @@ const firstChunk = 1 << 20
 // then count*784 bytes) and returns the pixels and the count. It refuses a
 // wrong magic, dimensions other than 28x28, a short body and trailing bytes.
 func ReadImages(r io.Reader) (images []byte, n int, err error) {
-	var h [16]byte
+	if err := readMagic(r, magicImages); err != nil {
+		return nil, 0, err
+	}
+	var h [12]byte
 	if err := readHeader(r, h[:]); err != nil {
 		return nil, 0, err
 	}
-	if err := checkMagic(h[0:4], magicImages); err != nil {
-		return nil, 0, err
-	}
-	count := binary.BigEndian.Uint32(h[4:8])
-	rows, cols := binary.BigEndian.Uint32(h[8:12]), binary.BigEndian.Uint32(h[12:16])
+	count := binary.BigEndian.Uint32(h[0:4])
+	rows, cols := binary.BigEndian.Uint32(h[4:8]), binary.BigEndian.Uint32(h[8:12])
 	if rows != Rows || cols != Cols {
 		return nil, 0, fmt.Errorf("image size %dx%d, want %dx%d: %w", rows, cols, Rows, Cols, ErrBadDims)
 	}
-	images, err = readBody(r, uint64(count)*Pixels, "images")
+	images, err = readBody(r, uint64(count)*Pixels, "image data")
 	if err != nil {
 		return nil, 0, err
 	}
@@ -61,15 +61,15 @@ func ReadImages(r io.Reader) (images []byte, n int, err error) {
 // bytes). It refuses a wrong magic, a short body, trailing bytes and any label
 // that is not a digit.
 func ReadLabels(r io.Reader) ([]byte, error) {
-	var h [8]byte
+	if err := readMagic(r, magicLabels); err != nil {
+		return nil, err
+	}
+	var h [4]byte
 	if err := readHeader(r, h[:]); err != nil {
 		return nil, err
 	}
-	if err := checkMagic(h[0:4], magicLabels); err != nil {
-		return nil, err
-	}
-	count := binary.BigEndian.Uint32(h[4:8])
-	labels, err := readBody(r, uint64(count), "labels")
+	count := binary.BigEndian.Uint32(h[:])
+	labels, err := readBody(r, uint64(count), "label data")
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +88,15 @@ func readHeader(r io.Reader, h []byte) error {
 	return nil
 }
 
-func checkMagic(b []byte, want uint32) error {
-	if got := binary.BigEndian.Uint32(b); got != want {
+// readMagic checks the magic number before the rest of the header, so that a
+// short file of the wrong kind (a label file given as images) is reported as
+// the wrong kind rather than as truncated.
+func readMagic(r io.Reader, want uint32) error {
+	var b [4]byte
+	if err := readHeader(r, b[:]); err != nil {
+		return err
+	}
+	if got := binary.BigEndian.Uint32(b[:]); got != want {
 		return fmt.Errorf("bad magic number 0x%08x, want 0x%08x: %w", got, want, ErrBadMagic)
 	}
 	return nil
@@ -113,7 +120,7 @@ func readBody(r io.Reader, size uint64, what string) ([]byte, error) {
 		got, err := io.ReadFull(r, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+got]
 		if err != nil {
-			return nil, fmt.Errorf("%s: got %d of %d bytes: %w", what, len(buf), total, eofAsTruncated(err))
+			return nil, fmt.Errorf("%s: read %d of %d bytes: %w", what, len(buf), total, eofAsTruncated(err))
 		}
 	}
 	// Reading past the end also makes a gzip reader verify its checksum.

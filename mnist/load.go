@@ -116,5 +116,5 @@ func find(dir, name string) (string, error) {
 			return "", err
 		}
 	}
-	return "", fmt.Errorf("%s(.gz) not found (run `make data` to fetch MNIST): %w", raw, fs.ErrNotExist)
+	return "", fmt.Errorf("neither %s nor %s.gz exists (run `make data` to fetch MNIST): %w", raw, raw, fs.ErrNotExist)
 }
