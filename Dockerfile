@@ -1,0 +1,28 @@
+# The same steps as CI: `make data`, then a static pure-Go build.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+# Modules first, so a source change does not download them again.
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=docker
+RUN make data \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/app . \
+ && mkdir -p /out/var/lib/app /out/models
+
+# distroless static: no shell, no libc, runs as nonroot (65532).
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/app /app
+COPY --from=build /src/data/mnist /data/mnist
+# Owned by nonroot: the SQLite file (no DATABASE_URL) is written in the
+# working directory, and an empty named volume on /models takes this owner.
+COPY --from=build --chown=65532:65532 /out/var/lib/app /var/lib/app
+COPY --from=build --chown=65532:65532 /out/models /models
+ENV MNIST_DIR=/data/mnist MODEL_DIR=/models
+WORKDIR /var/lib/app
+USER nonroot:nonroot
+VOLUME ["/models"]
+EXPOSE 5000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["/app", "healthcheck"]
+ENTRYPOINT ["/app"]
+CMD ["serve"]
