@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Prediction is one stored request and answer.
+type Prediction struct {
+	// ID is assigned by the database when the row is created.
+	ID int64 `gorm:"column:id;primaryKey;generated:identity"`
+	// CreatedAt is set to the current UTC time by Create when it is zero.
+	CreatedAt time.Time `gorm:"column:created_at;not null"`
+	// Image holds the 784 raw pixel bytes, row by row; List leaves it nil.
+	Image []byte `gorm:"column:image;not null"`
+	// Prediction is the predicted digit; the database refuses values outside 0..9.
+	Prediction int `gorm:"column:prediction;type:integer;not null;check:chk_predictions_digit,prediction >= 0 AND prediction <= 9"`
+	// Confidence is the probability of the predicted digit.
+	Confidence float32 `gorm:"column:confidence;type:real;not null"`
+	// Probabilities holds the probability of each digit 0..9.
+	Probabilities Probabilities `gorm:"column:probabilities;type:text;not null"`
+	// ModelVersion names the model that answered.
+	ModelVersion string `gorm:"column:model_version;type:text;not null"`
+}
+
+// TableName fixes the table name the contract promises, whatever GORM's
+// naming strategy would derive.
+func (Prediction) TableName() string { return "predictions" }
+
+// Probabilities holds the ten class probabilities; it is stored as a JSON
+// array in a text column so PostgreSQL and SQLite hold the same thing.
+type Probabilities [10]float32
+
+// Value encodes the probabilities as a JSON array.
+func (p Probabilities) Value() (driver.Value, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode probabilities: %w", err)
+	}
+	return string(b), nil
+}
+
+// Scan decodes a JSON array of exactly ten numbers.
+func (p *Probabilities) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		return fmt.Errorf("decode probabilities: unsupported type %T", src)
+	}
+	var vs []float32
+	if err := json.Unmarshal(b, &vs); err != nil {
+		return fmt.Errorf("decode probabilities: %w", err)
+	}
+	if len(vs) != len(p) {
+		return fmt.Errorf("decode probabilities: got %d values, want %d", len(vs), len(p))
+	}
+	copy(p[:], vs)
+	return nil
+}
+
+// listColumns are the columns List reads: all but the image, which list
+// responses never show and which is most of a row's size.
+var listColumns = []string{"id", "created_at", "prediction", "confidence", "probabilities", "model_version"}
+
+// Create stores ps in one transaction and fills in each ID (and CreatedAt
+// when zero); it returns only after the commit, so success means stored.
+func (s *Store) Create(ctx context.Context, ps []*Prediction) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	for i, p := range ps {
+		if p == nil {
+			return fmt.Errorf("create predictions: prediction %d is nil", i)
+		}
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return tx.Create(ps).Error
+	})
+	return wrap(ctx, "create predictions", err)
+}
+
+// Get returns the prediction with the given id, or an error wrapping ErrNotFound.
+func (s *Store) Get(ctx context.Context, id int64) (*Prediction, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var p Prediction
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&p).Error; err != nil {
+		return nil, wrap(ctx, fmt.Sprintf("get prediction %d", id), err)
+	}
+	p.CreatedAt = p.CreatedAt.UTC()
+	return &p, nil
+}
+
+// List returns up to limit predictions newest first, only those with an id
+// below beforeID when beforeID > 0, without their images.
+func (s *Store) List(ctx context.Context, beforeID int64, limit int) ([]Prediction, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list predictions: limit %d must be positive", limit)
+	}
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	q := s.db.WithContext(ctx).Select(listColumns).Order("id DESC").Limit(limit)
+	if beforeID > 0 {
+		q = q.Where("id < ?", beforeID)
+	}
+	ps := []Prediction{}
+	if err := q.Find(&ps).Error; err != nil {
+		return nil, wrap(ctx, "list predictions", err)
+	}
+	for i := range ps {
+		ps[i].CreatedAt = ps[i].CreatedAt.UTC()
+	}
+	return ps, nil
+}
+
+// Count returns the number of stored predictions.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Prediction{}).Count(&n).Error
+	return n, wrap(ctx, "count predictions", err)
+}

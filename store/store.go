@@ -1,0 +1,185 @@
+// Package store keeps every prediction the server makes in table
+// `predictions`, in PostgreSQL or in an embedded pure-Go SQLite file, through
+// GORM. It knows nothing of HTTP; callers branch on ErrNotFound and
+// ErrUnavailable.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// DefaultSQLitePath is the file Open uses when it is given no URL.
+const DefaultSQLitePath = "predictions.db"
+
+const (
+	// defaultConnectTimeout bounds a PostgreSQL dial when the URL sets no
+	// connect_timeout, so a dead host fails fast instead of hanging.
+	defaultConnectTimeout = 5 * time.Second
+	// defaultOpTimeout bounds a call whose context has no deadline, so no call
+	// waits forever on a server that vanished without closing its sockets.
+	defaultOpTimeout = 15 * time.Second
+	// sqliteBusyTimeoutMS is how long SQLite waits for another process's write
+	// lock before giving up with "database is locked".
+	sqliteBusyTimeoutMS = 10000
+)
+
+// Store reads and writes predictions; it is safe for concurrent use.
+type Store struct {
+	db     *gorm.DB
+	sqlDB  *sql.DB
+	driver string
+}
+
+// Open connects to url and migrates table predictions, keeping existing rows.
+// url "" means SQLite at DefaultSQLitePath; "sqlite:<path>" or a path ending
+// in .db means SQLite at that path; "postgres://..." or "postgresql://..."
+// means PostgreSQL. An unreachable PostgreSQL gives an error wrapping
+// ErrUnavailable, so the caller can decide to retry.
+func Open(ctx context.Context, url string) (*Store, error) {
+	kind, dsn, err := parseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	var s *Store
+	switch kind {
+	case "postgres":
+		s, err = openPostgres(dsn)
+	default:
+		s, err = openSQLite(dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", s.driver, err)
+	}
+	mctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	if err := s.db.WithContext(mctx).AutoMigrate(&Prediction{}); err != nil {
+		s.Close()
+		return nil, wrap(mctx, "migrate table predictions", err)
+	}
+	return s, nil
+}
+
+// parseURL tells which database url names and returns the DSN for its driver.
+func parseURL(url string) (kind, dsn string, err error) {
+	switch {
+	case url == "":
+		return "sqlite", DefaultSQLitePath, nil
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return "postgres", url, nil
+	case strings.HasPrefix(url, "sqlite://"):
+		dsn = strings.TrimPrefix(url, "sqlite://")
+	case strings.HasPrefix(url, "sqlite:"):
+		dsn = strings.TrimPrefix(url, "sqlite:")
+	case strings.HasSuffix(url, ".db") && !strings.Contains(url, "://"):
+		dsn = url
+	default:
+		// Only the scheme is echoed: the rest may hold a password.
+		scheme, _, _ := strings.Cut(url, ":")
+		return "", "", fmt.Errorf("unsupported database URL (scheme %q): want postgres://..., sqlite:<path> or a file ending in .db", scheme)
+	}
+	if dsn == "" {
+		return "", "", fmt.Errorf("database URL %q names no SQLite file", url)
+	}
+	if strings.Contains(dsn, "?") {
+		return "", "", fmt.Errorf("SQLite path %q must not contain '?'", dsn)
+	}
+	return "sqlite", dsn, nil
+}
+
+func openPostgres(url string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse PostgreSQL URL: %w", err)
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	// database/sql over pgx drops a broken connection and dials a new one on
+	// the next call, so the pool heals by itself once the server is back.
+	sqlDB := stdlib.OpenDB(*cfg)
+	sqlDB.SetMaxOpenConns(10)
+	sqlDB.SetMaxIdleConns(5)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	sqlDB.SetConnMaxLifetime(time.Hour)
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), gormConfig())
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return &Store{db: db, sqlDB: sqlDB, driver: "postgres"}, nil
+}
+
+func openSQLite(path string) (*Store, error) {
+	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_time_format=sqlite", path, sqliteBusyTimeoutMS)
+	db, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// One connection serialises every statement in this process, so
+	// concurrent writers queue in database/sql (honouring their contexts)
+	// instead of failing with "database is locked".
+	sqlDB.SetMaxOpenConns(1)
+	return &Store{db: db, sqlDB: sqlDB, driver: "sqlite"}, nil
+}
+
+// gormConfig keeps GORM quiet: errors and slow queries go to slog without
+// their parameters (no pixel bytes in logs), and a missing row is not logged
+// because ErrNotFound is an ordinary answer.
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger: logger.NewSlogLogger(slog.Default(), logger.Config{
+			LogLevel:                  logger.Warn,
+			SlowThreshold:             time.Second,
+			IgnoreRecordNotFoundError: true,
+			ParameterizedQueries:      true,
+		}),
+		// PostgreSQL keeps microseconds; truncating here makes the time Create
+		// reports equal to the one read back, in both databases.
+		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		DisableAutomaticPing:   true, // Open pings with the caller's context instead
+		SkipDefaultTransaction: true, // Create opens its own; reads need none
+	}
+}
+
+// withTimeout gives ctx a deadline of defaultOpTimeout when it has none.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, defaultOpTimeout)
+}
+
+// Ping checks that the database answers; failures wrap ErrUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	return wrap(ctx, "ping database", s.sqlDB.PingContext(ctx))
+}
+
+// Close waits for running queries to finish and closes every connection.
+func (s *Store) Close() error {
+	return s.sqlDB.Close()
+}
+
+// Driver names the database in use, "postgres" or "sqlite", for logs.
+func (s *Store) Driver() string { return s.driver }

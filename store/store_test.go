@@ -1,0 +1,280 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mnistserve/app/store"
+	"github.com/mnistserve/app/store/storetest"
+)
+
+func TestCreateThenGetReadsBackEveryField(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		before := time.Now()
+		want := []*store.Prediction{storetest.Prediction(7, 1), storetest.Prediction(0, 2), storetest.Prediction(9, 3)}
+		want[1].ModelVersion = "20250101T000000Z-ü" // non-ASCII survives
+		want[2].Image[0], want[2].Image[783] = 0, 255
+		if err := s.Create(ctx, want); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		after := time.Now()
+		for i, w := range want {
+			if w.ID <= 0 || (i > 0 && w.ID <= want[i-1].ID) {
+				t.Fatalf("IDs after Create are %d, %d: want positive and increasing", want[max(i-1, 0)].ID, w.ID)
+			}
+			if w.CreatedAt.Before(before.Add(-time.Second)) || w.CreatedAt.After(after.Add(time.Second)) {
+				t.Errorf("CreatedAt %v not between %v and %v", w.CreatedAt, before, after)
+			}
+			got, err := s.Get(ctx, w.ID)
+			if err != nil {
+				t.Fatalf("Get(%d): %v", w.ID, err)
+			}
+			assertEqual(t, got, w)
+		}
+	})
+}
+
+func TestGetUnknownIDIsNotFound(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		if err := s.Create(ctx, []*store.Prediction{storetest.Prediction(1, 1)}); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		for _, id := range []int64{0, -1, 999999} {
+			if _, err := s.Get(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Get(%d) error = %v, want ErrNotFound", id, err)
+			}
+		}
+	})
+}
+
+func TestCreateIsAllOrNothing(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t.Run("a row the database refuses stores none of the batch", func(t *testing.T) {
+			bad := storetest.Prediction(3, 3)
+			bad.Prediction = 42 // outside 0..9: the check constraint refuses it
+			err := s.Create(ctx, []*store.Prediction{storetest.Prediction(1, 1), storetest.Prediction(2, 2), bad})
+			if err == nil {
+				t.Fatal("Create with digit 42 succeeded, want an error")
+			}
+			if errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("refused row reported as unavailable database: %v", err)
+			}
+			assertCount(t, s, 0)
+		})
+		t.Run("a cancelled context stores nothing", func(t *testing.T) {
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if err := s.Create(cctx, []*store.Prediction{storetest.Prediction(1, 1)}); !errors.Is(err, context.Canceled) {
+				t.Errorf("Create with cancelled context: error = %v, want context.Canceled", err)
+			}
+			assertCount(t, s, 0)
+		})
+		t.Run("an expired deadline is reported as unavailable", func(t *testing.T) {
+			dctx, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+			defer cancel()
+			if err := s.Create(dctx, []*store.Prediction{storetest.Prediction(1, 1)}); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("Create past deadline: error = %v, want ErrUnavailable", err)
+			}
+			assertCount(t, s, 0)
+		})
+	})
+}
+
+func TestListPagesNewestFirstWithoutImages(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const n = 23
+		var all []*store.Prediction
+		for i := range n {
+			all = append(all, storetest.Prediction(i%10, byte(i)))
+		}
+		// Two batches, so ids come from more than one transaction.
+		if err := s.Create(ctx, all[:10]); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if err := s.Create(ctx, all[10:]); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+
+		first, err := s.List(ctx, 0, 5)
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if len(first) != 5 || first[0].ID != all[n-1].ID {
+			t.Fatalf("first page has %d rows starting at id %d, want 5 starting at newest id %d", len(first), idOf(first, 0), all[n-1].ID)
+		}
+
+		var seen []store.Prediction
+		before := int64(0)
+		for page := 0; ; page++ {
+			if page > n {
+				t.Fatal("paging did not end")
+			}
+			ps, err := s.List(ctx, before, 5)
+			if err != nil {
+				t.Fatalf("List(before=%d): %v", before, err)
+			}
+			if len(ps) > 5 {
+				t.Fatalf("List(limit=5) returned %d rows", len(ps))
+			}
+			if len(ps) == 0 {
+				break
+			}
+			seen = append(seen, ps...)
+			before = ps[len(ps)-1].ID
+		}
+		if len(seen) != n {
+			t.Fatalf("paging saw %d rows, want %d", len(seen), n)
+		}
+		for i, got := range seen {
+			want := all[n-1-i] // newest first, no gaps or duplicates
+			if got.Image != nil {
+				t.Errorf("row %d: List loaded the image (%d bytes)", got.ID, len(got.Image))
+			}
+			got.Image = want.Image
+			assertEqual(t, &got, want)
+		}
+	})
+}
+
+func TestListRefusesNonPositiveLimit(t *testing.T) {
+	s, _ := storetest.Open(t, "sqlite")
+	if _, err := s.List(context.Background(), 0, 0); err == nil {
+		t.Error("List with limit 0 succeeded, want an error")
+	}
+}
+
+func TestReopenKeepsRows(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			s, url := storetest.Open(t, kind)
+			if err := s.Create(ctx, []*store.Prediction{storetest.Prediction(4, 4)}); err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			for i := range 3 {
+				again, err := store.Open(ctx, url)
+				if err != nil {
+					t.Fatalf("reopen %d: %v", i+1, err)
+				}
+				if err := again.Create(ctx, []*store.Prediction{storetest.Prediction(5, byte(i))}); err != nil {
+					t.Fatalf("Create after reopen %d: %v", i+1, err)
+				}
+				assertCount(t, again, int64(i+2))
+				if err := again.Close(); err != nil {
+					t.Fatalf("close after reopen %d: %v", i+1, err)
+				}
+			}
+		})
+	}
+}
+
+func TestConcurrentCreatesAllSucceed(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const writers, each = 32, 3
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		ids := make(chan int64, writers*each)
+		for w := range writers {
+			wg.Go(func() {
+				ps := make([]*store.Prediction, each)
+				for i := range ps {
+					ps[i] = storetest.Prediction(w%10, byte(w))
+				}
+				if err := s.Create(ctx, ps); err != nil {
+					errs <- fmt.Errorf("writer %d: %w", w, err)
+					return
+				}
+				for _, p := range ps {
+					ids <- p.ID
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		close(ids)
+		for err := range errs {
+			t.Error(err)
+		}
+		unique := map[int64]bool{}
+		for id := range ids {
+			if unique[id] {
+				t.Errorf("id %d given to two rows", id)
+			}
+			unique[id] = true
+		}
+		assertCount(t, s, writers*each)
+	})
+}
+
+func TestOpenUnreachablePostgresFailsFastAsUnavailable(t *testing.T) {
+	start := time.Now()
+	s, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
+	if err == nil {
+		s.Close()
+		t.Fatal("Open on port 1 succeeded")
+	}
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Open error = %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Open took %v, want a few seconds at most", d)
+	}
+}
+
+func TestClosedStoreIsUnavailable(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		s.Close()
+		if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Ping after Close: error = %v, want ErrUnavailable", err)
+		}
+		if _, err := s.Count(ctx); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Count after Close: error = %v, want ErrUnavailable", err)
+		}
+	})
+}
+
+func assertEqual(t *testing.T, got, want *store.Prediction) {
+	t.Helper()
+	if got.ID != want.ID || !got.CreatedAt.Equal(want.CreatedAt) || got.Prediction != want.Prediction ||
+		got.Confidence != want.Confidence || got.Probabilities != want.Probabilities || got.ModelVersion != want.ModelVersion {
+		t.Errorf("read back\n %+v\nwant\n %+v", summary(got), summary(want))
+	}
+	if string(got.Image) != string(want.Image) {
+		t.Errorf("row %d: image differs (%d bytes read, %d written)", want.ID, len(got.Image), len(want.Image))
+	}
+}
+
+// summary drops the image so a failure message stays readable.
+func summary(p *store.Prediction) store.Prediction {
+	q := *p
+	q.Image = nil
+	return q
+}
+
+func assertCount(t *testing.T, s *store.Store, want int64) {
+	t.Helper()
+	n, err := s.Count(context.Background())
+	if err != nil {
+		t.Fatalf("Count: %v", err)
+	}
+	if n != want {
+		t.Errorf("Count = %d, want %d", n, want)
+	}
+}
+
+func idOf(ps []store.Prediction, i int) int64 {
+	if i < len(ps) {
+		return ps[i].ID
+	}
+	return 0
+}
