@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Sentinel errors, for callers that branch with errors.Is.
@@ -106,7 +107,7 @@ func readMagic(r io.Reader, want uint32) error {
 // buffer grows by doubling from firstChunk up to size, so memory follows what
 // the stream really holds rather than what its header claims.
 func readBody(r io.Reader, size uint64, what string) ([]byte, error) {
-	if size > uint64(maxInt) {
+	if size > math.MaxInt {
 		return nil, fmt.Errorf("%d bytes of %s do not fit in memory: %w", size, what, ErrTruncated)
 	}
 	total := int(size)
@@ -133,8 +134,6 @@ func readBody(r io.Reader, size uint64, what string) ([]byte, error) {
 	}
 	return buf, nil
 }
-
-const maxInt = int(^uint(0) >> 1)
 
 // eofAsTruncated turns the end of the stream inside the data into ErrTruncated
 // and leaves every other error, such as a corrupt gzip stream, as it is.
