@@ -1,7 +1,6 @@
 package model
 
 import (
-	"context"
 	"errors"
 	"time"
 )
@@ -33,27 +32,12 @@ type Meta struct {
 	WeightsFile   string    `json:"weights_file"`
 }
 
-// Predictor answers class probabilities for 28x28 byte images. It is safe
-// for concurrent use.
-type Predictor struct{ meta Meta }
-
-// Predict returns the 10 probabilities of each image (784 bytes, row by
-// row, white digit on black).
-func (p *Predictor) Predict(ctx context.Context, images [][]byte) ([][Classes]float32, error) {
-	return nil, errors.New("not implemented")
-}
-
-// Meta returns the metadata of the model the predictor serves.
-func (p *Predictor) Meta() Meta { return p.meta }
-
-// Version returns the version of the served model.
-func (p *Predictor) Version() string { return p.meta.Version }
-
-// Close releases the predictor's machines.
-func (p *Predictor) Close() error { return nil }
-
 // LoadPredictor loads the newest valid model in dir and returns a predictor
 // for it; the error wraps ErrNoModel when there is none.
 func LoadPredictor(dir string) (*Predictor, error) {
-	return nil, ErrNoModel
+	w, meta, err := LoadLatest(dir)
+	if err != nil {
+		return nil, err
+	}
+	return NewPredictor(w, meta), nil
 }

@@ -3,22 +3,20 @@
 package train
 
 import (
-	"context"
 	"errors"
-	"io"
-
-	"github.com/mnistserve/app/model"
+	"fmt"
 )
 
 // Config holds the settings of one training run.
 type Config struct {
-	DataDir  string
-	ModelDir string
-	Epochs   int
-	Batch    int
-	LR       float64
-	Seed     int64
-	Limit    int
+	DataDir  string  // folder of the four MNIST files
+	ModelDir string  // where the model is saved
+	Epochs   int     // passes over the training images
+	Batch    int     // images per step
+	LR       float64 // Adam learning rate
+	Seed     int64   // seeds initialisation, shuffling and dropout
+	Limit    int     // train on only the first Limit training images; 0 = all
+	Workers  int     // goroutines per step; 0 = GOMAXPROCS
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -26,8 +24,24 @@ func DefaultConfig() Config {
 	return Config{DataDir: "data/mnist", ModelDir: "saved_models", Epochs: 15, Batch: 128, LR: 0.001, Seed: 1}
 }
 
-// Run trains a model with cfg, writing progress to out, and saves it in
-// cfg.ModelDir. It returns the metadata of the saved model.
-func Run(ctx context.Context, cfg Config, out io.Writer) (model.Meta, error) {
-	return model.Meta{}, errors.New("not implemented")
+// ErrConfig is wrapped by errors about settings out of range.
+var ErrConfig = errors.New("invalid training setting")
+
+// Validate checks the settings before any work starts.
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return fmt.Errorf("epochs %d: want at least 1: %w", c.Epochs, ErrConfig)
+	case c.Batch < 1 || c.Batch > 4096:
+		return fmt.Errorf("batch %d: want 1..4096: %w", c.Batch, ErrConfig)
+	case !(c.LR > 0 && c.LR < 10):
+		return fmt.Errorf("learning rate %v: want a positive number below 10: %w", c.LR, ErrConfig)
+	case c.Limit < 0:
+		return fmt.Errorf("limit %d: want 0 (all) or more: %w", c.Limit, ErrConfig)
+	case c.Workers < 0:
+		return fmt.Errorf("workers %d: want 0 (all cores) or more: %w", c.Workers, ErrConfig)
+	case c.DataDir == "" || c.ModelDir == "":
+		return fmt.Errorf("data and model folders must be set: %w", ErrConfig)
+	}
+	return nil
 }

@@ -1,0 +1,108 @@
+package kernels
+
+// ConvShape describes a 3x3-style valid convolution with stride 1 over
+// NHWC images: H x W x Cin in, (H-KH+1) x (W-KW+1) x Cout out.
+type ConvShape struct {
+	H, W, Cin, KH, KW, Cout int
+}
+
+// OutH returns the output height.
+func (s ConvShape) OutH() int { return s.H - s.KH + 1 }
+
+// OutW returns the output width.
+func (s ConvShape) OutW() int { return s.W - s.KW + 1 }
+
+// K returns the depth of one im2col row: KH*KW*Cin.
+func (s ConvShape) K() int { return s.KH * s.KW * s.Cin }
+
+// InSize returns the floats of one input image.
+func (s ConvShape) InSize() int { return s.H * s.W * s.Cin }
+
+// OutSize returns the floats of one output image.
+func (s ConvShape) OutSize() int { return s.OutH() * s.OutW() * s.Cout }
+
+// Im2col writes the patches of n images of x into cols, one row of K()
+// values per output pixel, ordered (kh, kw, cin) to match a K() x Cout
+// weight matrix.
+func Im2col(s ConvShape, n int, x, cols []float32) {
+	oh, ow, k := s.OutH(), s.OutW(), s.K()
+	run := s.KW * s.Cin // one kernel row is contiguous in NHWC
+	for b := 0; b < n; b++ {
+		img := x[b*s.InSize():]
+		for y := 0; y < oh; y++ {
+			for xx := 0; xx < ow; xx++ {
+				row := cols[((b*oh+y)*ow+xx)*k:]
+				for kh := 0; kh < s.KH; kh++ {
+					src := img[((y+kh)*s.W+xx)*s.Cin:]
+					copy(row[kh*run:kh*run+run], src[:run])
+				}
+			}
+		}
+	}
+}
+
+// Col2im adds the patch gradients dcols of n images back into dx, the
+// adjoint of Im2col; dx must be zeroed by the caller.
+func Col2im(s ConvShape, n int, dcols, dx []float32) {
+	oh, ow, k := s.OutH(), s.OutW(), s.K()
+	run := s.KW * s.Cin
+	for b := 0; b < n; b++ {
+		img := dx[b*s.InSize():]
+		for y := 0; y < oh; y++ {
+			for xx := 0; xx < ow; xx++ {
+				row := dcols[((b*oh+y)*ow+xx)*k:]
+				for kh := 0; kh < s.KH; kh++ {
+					dst := img[((y+kh)*s.W+xx)*s.Cin:]
+					dst = dst[:run]
+					src := row[kh*run : kh*run+run]
+					for i := range dst {
+						dst[i] += src[i]
+					}
+				}
+			}
+		}
+	}
+}
+
+// FillRows sets each of the rows of y (cols values each) to bias.
+func FillRows(y []float32, rows int, bias []float32) {
+	c := len(bias)
+	for r := 0; r < rows; r++ {
+		copy(y[r*c:r*c+c], bias)
+	}
+}
+
+// ReLU clamps negative values of y to zero in place.
+func ReLU(y []float32) {
+	for i, v := range y {
+		if v < 0 {
+			y[i] = 0
+		}
+	}
+}
+
+// ReLUGrad writes dz = dy where y > 0, else 0: the gradient through a ReLU
+// whose output was y.
+func ReLUGrad(y, dy, dz []float32) {
+	dz = dz[:len(y)]
+	dy = dy[:len(y)]
+	for i, v := range y {
+		if v > 0 {
+			dz[i] = dy[i]
+		} else {
+			dz[i] = 0
+		}
+	}
+}
+
+// AddColumnSums adds the sums of each column of the rows x cols matrix m
+// into sums.
+func AddColumnSums(m []float32, rows int, sums []float32) {
+	c := len(sums)
+	for r := 0; r < rows; r++ {
+		row := m[r*c : r*c+c]
+		for j, v := range row {
+			sums[j] += v
+		}
+	}
+}

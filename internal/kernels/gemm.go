@@ -1,0 +1,178 @@
+// Package kernels holds the float32 compute kernels the network's Gorgonia
+// ops run on: a packed matrix multiply with a Go-assembly micro-kernel,
+// im2col/col2im for 3x3 convolutions in NHWC layout, and max-pooling.
+//
+// It knows nothing of Gorgonia: every function works on plain slices the
+// caller owns, so the hot path allocates nothing.
+package kernels
+
+import "sync"
+
+// The micro-kernel computes an mr x nr tile of C from packed panels of A
+// (mr rows, interleaved by k) and B (nr columns, interleaved by k).
+const (
+	mr = 12
+	nr = 32
+	kc = 256 // depth of one packed block: mr*kc + nr*kc floats stay in L1/L2
+	mc = 96  // rows of A packed at once (a multiple of mr)
+)
+
+// Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when acc is true.
+// op(A) is m x k and op(B) is k x n; A is stored row-major as m x k with
+// leading dimension lda, or as k x m when transA; likewise B is k x n, or
+// n x k when transB. C is m x n with leading dimension ldc.
+func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if !acc {
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
+	if k == 0 {
+		return
+	}
+	ws := getWorkspace(n)
+	defer putWorkspace(ws)
+	np := (n + nr - 1) / nr
+	for p0 := 0; p0 < k; p0 += kc {
+		kb := min(kc, k-p0)
+		packB(ws.b, transB, b, ldb, p0, kb, n)
+		for i0 := 0; i0 < m; i0 += mc {
+			ib := min(mc, m-i0)
+			packA(ws.a, transA, a, lda, i0, ib, p0, kb)
+			for ip := 0; ip < ib; ip += mr {
+				rows := min(mr, ib-ip)
+				ap := ws.a[ip*kb:]
+				for jp := 0; jp < np; jp++ {
+					cols := min(nr, n-jp*nr)
+					bp := ws.b[jp*nr*kb:]
+					ci := (i0+ip)*ldc + jp*nr
+					if rows == mr && cols == nr {
+						microKernel(kb, ap, bp, c[ci:], ldc)
+						continue
+					}
+					// An edge tile: compute into a full scratch tile, then
+					// add the part that lies inside C.
+					clear(ws.tile[:])
+					microKernel(kb, ap, bp, ws.tile[:], nr)
+					for r := 0; r < rows; r++ {
+						dst := c[ci+r*ldc : ci+r*ldc+cols]
+						src := ws.tile[r*nr : r*nr+cols]
+						for j := range dst {
+							dst[j] += src[j]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA copies rows i0..i0+ib-1, depths p0..p0+kb-1 of op(A) into panels of
+// mr rows, each laid out k-major (mr values per k), zero-padding short panels.
+func packA(dst []float32, trans bool, a []float32, lda, i0, ib, p0, kb int) {
+	for ip := 0; ip < ib; ip += mr {
+		rows := min(mr, ib-ip)
+		panel := dst[ip*kb : ip*kb+mr*kb]
+		if trans {
+			// op(A)[i][p] = A[p][i]: each k gives mr contiguous values.
+			for p := 0; p < kb; p++ {
+				src := a[(p0+p)*lda+i0+ip:]
+				d := panel[p*mr : p*mr+mr]
+				copy(d[:rows], src[:rows])
+				clear(d[rows:])
+			}
+			continue
+		}
+		for r := 0; r < rows; r++ {
+			src := a[(i0+ip+r)*lda+p0 : (i0+ip+r)*lda+p0+kb]
+			for p, v := range src {
+				panel[p*mr+r] = v
+			}
+		}
+		for r := rows; r < mr; r++ {
+			for p := 0; p < kb; p++ {
+				panel[p*mr+r] = 0
+			}
+		}
+	}
+}
+
+// packB copies depths p0..p0+kb-1 of op(B) into panels of nr columns, each
+// laid out k-major (nr values per k), zero-padding the last panel.
+func packB(dst []float32, trans bool, b []float32, ldb, p0, kb, n int) {
+	for j0 := 0; j0 < n; j0 += nr {
+		cols := min(nr, n-j0)
+		panel := dst[(j0/nr)*nr*kb : (j0/nr)*nr*kb+nr*kb]
+		if !trans {
+			for p := 0; p < kb; p++ {
+				d := panel[p*nr : p*nr+nr]
+				copy(d[:cols], b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+cols])
+				clear(d[cols:])
+			}
+			continue
+		}
+		// op(B)[p][j] = B[j][p]
+		for j := 0; j < cols; j++ {
+			src := b[(j0+j)*ldb+p0 : (j0+j)*ldb+p0+kb]
+			for p, v := range src {
+				panel[p*nr+j] = v
+			}
+		}
+		for j := cols; j < nr; j++ {
+			for p := 0; p < kb; p++ {
+				panel[p*nr+j] = 0
+			}
+		}
+	}
+}
+
+// workspace holds the packing buffers of one Sgemm call.
+type workspace struct {
+	a    []float32
+	b    []float32
+	tile [mr * nr]float32
+}
+
+var workspaces sync.Pool
+
+func getWorkspace(n int) *workspace {
+	ws, _ := workspaces.Get().(*workspace)
+	if ws == nil {
+		ws = &workspace{a: make([]float32, mc*kc)}
+	}
+	need := ((n + nr - 1) / nr) * nr * kc
+	if cap(ws.b) < need {
+		ws.b = make([]float32, need)
+	}
+	ws.b = ws.b[:need]
+	return ws
+}
+
+func putWorkspace(ws *workspace) { workspaces.Put(ws) }
+
+// microKernelGo is the portable micro-kernel: C[0:mr][0:nr] += Ap·Bp over
+// kb depths, C with leading dimension ldc.
+func microKernelGo(kb int, ap, bp, c []float32, ldc int) {
+	var acc [mr * nr]float32
+	for p := 0; p < kb; p++ {
+		a := ap[p*mr : p*mr+mr]
+		b := bp[p*nr : p*nr+nr]
+		for r := 0; r < mr; r++ {
+			av := a[r]
+			row := acc[r*nr : r*nr+nr]
+			for j := range row {
+				row[j] += av * b[j]
+			}
+		}
+	}
+	for r := 0; r < mr; r++ {
+		dst := c[r*ldc : r*ldc+nr]
+		src := acc[r*nr : r*nr+nr]
+		for j := range dst {
+			dst[j] += src[j]
+		}
+	}
+}

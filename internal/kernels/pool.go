@@ -1,0 +1,45 @@
+package kernels
+
+// MaxPool2 takes the maximum of each 2x2 window (stride 2, odd edges
+// dropped) of n NHWC images of h x w x c, writing y and, for the backward
+// pass, the index in x of each maximum into arg.
+func MaxPool2(n, h, w, c int, x, y []float32, arg []int32) {
+	oh, ow := h/2, w/2
+	for b := 0; b < n; b++ {
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				base := ((b*h+2*i)*w + 2*j) * c
+				o := ((b*oh+i)*ow + j) * c
+				p00 := x[base : base+c]
+				p01 := x[base+c : base+2*c]
+				p10 := x[base+w*c : base+w*c+c]
+				p11 := x[base+w*c+c : base+w*c+2*c]
+				yo := y[o : o+c]
+				ao := arg[o : o+c]
+				for ch := range yo {
+					best, at := p00[ch], base+ch
+					if v := p01[ch]; v > best {
+						best, at = v, base+c+ch
+					}
+					if v := p10[ch]; v > best {
+						best, at = v, base+w*c+ch
+					}
+					if v := p11[ch]; v > best {
+						best, at = v, base+w*c+c+ch
+					}
+					yo[ch] = best
+					ao[ch] = int32(at)
+				}
+			}
+		}
+	}
+}
+
+// MaxPool2Grad routes dy back to the positions arg recorded: dx is
+// cleared, then each window's maximum receives its gradient.
+func MaxPool2Grad(dy []float32, arg []int32, dx []float32) {
+	clear(dx)
+	for i, g := range dy {
+		dx[arg[i]] += g
+	}
+}

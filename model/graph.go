@@ -1,0 +1,87 @@
+package model
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// network is one Gorgonia graph of the convnet for a fixed batch size,
+// with its input nodes, its learnable nodes and the ops a caller reaches
+// into (the dropout mask, the loss's probabilities, the output).
+type network struct {
+	g       *G.ExprGraph
+	n       int
+	x       *G.Node // n x 28 x 28 x 1, scaled to [0,1]
+	xVal    *tensor.Dense
+	params  G.Nodes
+	out     *G.Node // training: the scalar loss; inference: n x 10 probabilities
+	labels  *G.Node
+	lVal    *tensor.Dense
+	dropout *dropoutOp
+	xent    *xentOp
+	probs   *softmaxOp
+}
+
+// buildNetwork builds the graph for batch size n over w's slices (shared,
+// not copied: the solver updates w in place). A training graph has dropout
+// and ends in the loss; an inference graph ends in the softmax.
+func buildNetwork(w *Weights, n, workers int, training bool) (*network, error) {
+	g := G.NewGraph()
+	net := &network{g: g, n: n}
+	net.xVal = tensor.New(tensor.WithShape(n, 28, 28, 1), tensor.WithBacking(make([]float32, n*Pixels)))
+	net.x = G.NewTensor(g, tensor.Float32, 4, G.WithShape(n, 28, 28, 1), G.WithName("x"), G.WithValue(net.xVal))
+	for _, p := range w.tensors() {
+		v := tensor.New(tensor.WithShape(p.shape...), tensor.WithBacking(p.data))
+		net.params = append(net.params, G.NewTensor(g, tensor.Float32, len(p.shape), G.WithShape(p.shape...), G.WithName(p.name), G.WithValue(v)))
+	}
+	p := net.params
+	apply := func(op G.Op, in ...*G.Node) (*G.Node, error) {
+		out, err := G.ApplyOp(op, in...)
+		if err != nil {
+			return nil, fmt.Errorf("build %v: %w", op, err)
+		}
+		return out, nil
+	}
+	h, err := apply(newConvOp(conv1Shape, n, workers, false), net.x, p[0], p[1])
+	if err != nil {
+		return nil, err
+	}
+	if h, err = apply(newPoolOp(n, 26, 26, 32, workers), h); err != nil {
+		return nil, err
+	}
+	if h, err = apply(newConvOp(conv2Shape, n, workers, true), h, p[2], p[3]); err != nil {
+		return nil, err
+	}
+	if h, err = apply(newPoolOp(n, 11, 11, 64, workers), h); err != nil {
+		return nil, err
+	}
+	if training {
+		net.dropout = newDropoutOp(h.Shape())
+		if h, err = apply(net.dropout, h); err != nil {
+			return nil, err
+		}
+	}
+	logits, err := apply(newDenseOp(h.Shape(), Classes), h, p[4], p[5])
+	if err != nil {
+		return nil, err
+	}
+	if !training {
+		net.probs = newSoftmaxOp(n, Classes)
+		if net.out, err = apply(net.probs, logits); err != nil {
+			return nil, err
+		}
+		return net, nil
+	}
+	net.lVal = tensor.New(tensor.WithShape(n), tensor.WithBacking(make([]float32, n)))
+	net.labels = G.NewTensor(g, tensor.Float32, 1, G.WithShape(n), G.WithName("labels"), G.WithValue(net.lVal))
+	net.xent = newXentOp(n, Classes)
+	if net.out, err = apply(net.xent, logits, net.labels); err != nil {
+		return nil, err
+	}
+	if _, err = G.Grad(net.out, net.params...); err != nil {
+		return nil, fmt.Errorf("differentiate the loss: %w", err)
+	}
+	return net, nil
+}

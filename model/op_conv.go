@@ -1,0 +1,256 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/mnistserve/app/internal/kernels"
+)
+
+// convOp is a valid, stride-1 convolution over NHWC images with bias and
+// ReLU fused: y = relu(im2col(x)·W + b). W is a K x Cout matrix whose rows
+// run over (kh, kw, cin). It keeps the im2col patches for the backward pass.
+type convOp struct {
+	base
+	s         kernels.ConvShape
+	n         int
+	workers   int
+	inputGrad bool // whether x needs a gradient (not for the first layer)
+	cols      []float32
+	out       *tensor.Dense
+}
+
+func newConvOp(s kernels.ConvShape, n, workers int, inputGrad bool) *convOp {
+	op := &convOp{base: newBase("conv", n, s.OutH(), s.OutW(), s.Cout), s: s, n: n, workers: workers, inputGrad: inputGrad}
+	op.cols = make([]float32, n*s.OutH()*s.OutW()*s.K())
+	op.out = op.dense()
+	return op
+}
+
+func (op *convOp) Arity() int     { return 3 }
+func (op *convOp) Type() hm.Type  { return fn(tt(4), tt(2), tt(1), tt(4)) }
+func (op *convOp) DiffWRT(int) []bool { return []bool{op.inputGrad, true, true} }
+
+func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	s := op.s
+	x, err := floats(inputs[0], op.n*s.InSize(), "conv input")
+	if err != nil {
+		return nil, err
+	}
+	w, err := floats(inputs[1], s.K()*s.Cout, "conv weights")
+	if err != nil {
+		return nil, err
+	}
+	b, err := floats(inputs[2], s.Cout, "conv bias")
+	if err != nil {
+		return nil, err
+	}
+	y := op.out.Data().([]float32)
+	pix, k := s.OutH()*s.OutW(), s.K()
+	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
+		rows := (hi - lo) * pix
+		cols := op.cols[lo*pix*k : hi*pix*k]
+		out := y[lo*pix*s.Cout : hi*pix*s.Cout]
+		kernels.Im2col(s, hi-lo, x[lo*s.InSize():], cols)
+		kernels.FillRows(out, rows, b)
+		kernels.Sgemm(false, false, rows, s.Cout, k, cols, k, w, s.Cout, out, s.Cout, true)
+		kernels.ReLU(out)
+	})
+	return op.out, nil
+}
+
+func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dz, err := G.ApplyOp(newReluGradOp(op.shape, op.workers), output, grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(newConvGradWOp(op), dz)
+	if err != nil {
+		return nil, err
+	}
+	db, err := G.ApplyOp(newColSumOp(op.n*op.s.OutH()*op.s.OutW(), op.s.Cout), dz)
+	if err != nil {
+		return nil, err
+	}
+	var dx *G.Node
+	if op.inputGrad {
+		if dx, err = G.ApplyOp(newConvGradXOp(op), dz, inputs[1]); err != nil {
+			return nil, err
+		}
+	}
+	return G.Nodes{dx, dw, db}, nil
+}
+
+// reluGradOp gives dz = dy where the ReLU output y is positive.
+type reluGradOp struct {
+	base
+	workers int
+	out     *tensor.Dense
+}
+
+func newReluGradOp(shape tensor.Shape, workers int) *reluGradOp {
+	op := &reluGradOp{base: newBase("reluGrad", shape...), workers: workers}
+	op.out = op.dense()
+	return op
+}
+
+func (op *reluGradOp) Arity() int    { return 2 }
+func (op *reluGradOp) Type() hm.Type { return fn(tt(len(op.shape)), tt(len(op.shape)), tt(len(op.shape))) }
+
+func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	n := op.shape.TotalSize()
+	y, err := floats(inputs[0], n, "relu output")
+	if err != nil {
+		return nil, err
+	}
+	dy, err := floats(inputs[1], n, "relu output gradient")
+	if err != nil {
+		return nil, err
+	}
+	dz := op.out.Data().([]float32)
+	kernels.Parallel(n, op.workers, func(_, lo, hi int) { kernels.ReLUGrad(y[lo:hi], dy[lo:hi], dz[lo:hi]) })
+	return op.out, nil
+}
+
+// reduceParts is the number of partial sums the weight gradient is split into.
+const reduceParts = 4
+
+// convGradWOp gives dW = cols^T · dz from the patches its convOp kept, each
+// worker summing its share of the batch into its own partial.
+type convGradWOp struct {
+	base
+	fwd      *convOp
+	partials [][]float32
+	out      *tensor.Dense
+}
+
+func newConvGradWOp(fwd *convOp) *convGradWOp {
+	op := &convGradWOp{base: newBase("convGradW", fwd.s.K(), fwd.s.Cout), fwd: fwd}
+	op.out = op.dense()
+	for i := 1; i < reduceParts; i++ {
+		op.partials = append(op.partials, make([]float32, fwd.s.K()*fwd.s.Cout))
+	}
+	return op
+}
+
+func (op *convGradWOp) Arity() int    { return 1 }
+func (op *convGradWOp) Type() hm.Type { return fn(tt(4), tt(2)) }
+
+func (op *convGradWOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	f := op.fwd
+	s := f.s
+	pix, k := s.OutH()*s.OutW(), s.K()
+	dz, err := floats(inputs[0], f.n*pix*s.Cout, "conv gradient")
+	if err != nil {
+		return nil, err
+	}
+	dw := op.out.Data().([]float32)
+	for _, p := range op.partials {
+		clear(p) // a small batch may leave some parts unused
+	}
+	// A fixed number of parts, whatever the core count, keeps the order of
+	// the float sums, and so the trained weights, the same on every machine.
+	kernels.Parallel(f.n, reduceParts, func(w, lo, hi int) {
+		dst := dw
+		if w > 0 {
+			dst = op.partials[w-1]
+		}
+		rows := (hi - lo) * pix
+		kernels.Sgemm(true, false, k, s.Cout, rows, f.cols[lo*pix*k:], k, dz[lo*pix*s.Cout:], s.Cout, dst, s.Cout, false)
+	})
+	for _, p := range op.partials {
+		for i, v := range p {
+			dw[i] += v
+		}
+	}
+	return op.out, nil
+}
+
+// convGradXOp gives dx = col2im(dz · W^T), the gradient of the layer input.
+type convGradXOp struct {
+	base
+	fwd   *convOp
+	dcols []float32
+	out   *tensor.Dense
+}
+
+func newConvGradXOp(fwd *convOp) *convGradXOp {
+	s := fwd.s
+	op := &convGradXOp{base: newBase("convGradX", fwd.n, s.H, s.W, s.Cin), fwd: fwd}
+	op.dcols = make([]float32, len(fwd.cols))
+	op.out = op.dense()
+	return op
+}
+
+func (op *convGradXOp) Arity() int    { return 2 }
+func (op *convGradXOp) Type() hm.Type { return fn(tt(4), tt(2), tt(4)) }
+
+func (op *convGradXOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	f := op.fwd
+	s := f.s
+	pix, k := s.OutH()*s.OutW(), s.K()
+	dz, err := floats(inputs[0], f.n*pix*s.Cout, "conv gradient")
+	if err != nil {
+		return nil, err
+	}
+	w, err := floats(inputs[1], k*s.Cout, "conv weights")
+	if err != nil {
+		return nil, err
+	}
+	dx := op.out.Data().([]float32)
+	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
+		rows := (hi - lo) * pix
+		dcols := op.dcols[lo*pix*k : hi*pix*k]
+		kernels.Sgemm(false, true, rows, k, s.Cout, dz[lo*pix*s.Cout:], s.Cout, w, s.Cout, dcols, k, false)
+		part := dx[lo*s.InSize() : hi*s.InSize()]
+		clear(part)
+		kernels.Col2im(s, hi-lo, dcols, part)
+	})
+	return op.out, nil
+}
+
+// colSumOp sums the rows of an r x c gradient: the gradient of a bias.
+type colSumOp struct {
+	base
+	rows int
+	out  *tensor.Dense
+}
+
+func newColSumOp(rows, cols int) *colSumOp {
+	op := &colSumOp{base: newBase("colSum", cols), rows: rows}
+	op.out = op.dense()
+	return op
+}
+
+func (op *colSumOp) Arity() int    { return 1 }
+func (op *colSumOp) Type() hm.Type { return fn(hm.TypeVariable('a'), tt(1)) }
+
+func (op *colSumOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	c := op.shape[0]
+	m, err := floats(inputs[0], op.rows*c, "bias gradient input")
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", op, err)
+	}
+	sums := op.out.Data().([]float32)
+	clear(sums)
+	kernels.AddColumnSums(m, op.rows, sums)
+	return op.out, nil
+}

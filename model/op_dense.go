@@ -1,0 +1,127 @@
+package model
+
+import (
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/mnistserve/app/internal/kernels"
+)
+
+// denseOp flattens each of n inputs to in values and gives x·W + b, the
+// logits. W is in x out.
+type denseOp struct {
+	base
+	n, in, outs int
+	xshape      tensor.Shape
+	out         *tensor.Dense
+}
+
+func newDenseOp(xshape tensor.Shape, outs int) *denseOp {
+	n := xshape[0]
+	op := &denseOp{base: newBase("dense", n, outs), n: n, in: xshape.TotalSize() / n, outs: outs, xshape: xshape.Clone()}
+	op.out = op.dense()
+	return op
+}
+
+func (op *denseOp) Arity() int         { return 3 }
+func (op *denseOp) Type() hm.Type      { return fn(tt(len(op.xshape)), tt(2), tt(1), tt(2)) }
+func (op *denseOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+func (op *denseOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	x, err := floats(inputs[0], op.n*op.in, "dense input")
+	if err != nil {
+		return nil, err
+	}
+	w, err := floats(inputs[1], op.in*op.outs, "dense weights")
+	if err != nil {
+		return nil, err
+	}
+	b, err := floats(inputs[2], op.outs, "dense bias")
+	if err != nil {
+		return nil, err
+	}
+	y := op.out.Data().([]float32)
+	kernels.FillRows(y, op.n, b)
+	kernels.Sgemm(false, false, op.n, op.outs, op.in, x, op.in, w, op.outs, y, op.outs, true)
+	return op.out, nil
+}
+
+func (op *denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&denseGradXOp{base: newBase("denseGradX", op.xshape...), fwd: op}, grad, inputs[1])
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(&denseGradWOp{base: newBase("denseGradW", op.in, op.outs), fwd: op}, inputs[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	db, err := G.ApplyOp(newColSumOp(op.n, op.outs), grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw, db}, nil
+}
+
+// denseGradXOp gives dx = dy · W^T.
+type denseGradXOp struct {
+	base
+	fwd *denseOp
+	out *tensor.Dense
+}
+
+func (op *denseGradXOp) Arity() int    { return 2 }
+func (op *denseGradXOp) Type() hm.Type { return fn(tt(2), tt(2), tt(len(op.shape))) }
+
+func (op *denseGradXOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	f := op.fwd
+	dy, err := floats(inputs[0], f.n*f.outs, "dense gradient")
+	if err != nil {
+		return nil, err
+	}
+	w, err := floats(inputs[1], f.in*f.outs, "dense weights")
+	if err != nil {
+		return nil, err
+	}
+	if op.out == nil {
+		op.out = op.dense()
+	}
+	kernels.Sgemm(false, true, f.n, f.in, f.outs, dy, f.outs, w, f.outs, op.out.Data().([]float32), f.in, false)
+	return op.out, nil
+}
+
+// denseGradWOp gives dW = x^T · dy.
+type denseGradWOp struct {
+	base
+	fwd *denseOp
+	out *tensor.Dense
+}
+
+func (op *denseGradWOp) Arity() int    { return 2 }
+func (op *denseGradWOp) Type() hm.Type { return fn(tt(len(op.fwd.xshape)), tt(2), tt(2)) }
+
+func (op *denseGradWOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	f := op.fwd
+	x, err := floats(inputs[0], f.n*f.in, "dense input")
+	if err != nil {
+		return nil, err
+	}
+	dy, err := floats(inputs[1], f.n*f.outs, "dense gradient")
+	if err != nil {
+		return nil, err
+	}
+	if op.out == nil {
+		op.out = op.dense()
+	}
+	kernels.Sgemm(true, false, f.in, f.outs, f.n, x, f.in, dy, f.outs, op.out.Data().([]float32), f.outs, false)
+	return op.out, nil
+}

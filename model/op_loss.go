@@ -1,0 +1,239 @@
+package model
+
+import (
+	"math"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// xentOp is softmax followed by the mean cross-entropy against integer
+// labels (given as float32 class indices): a scalar loss. It keeps the
+// probabilities, which its gradient and the training accuracy read.
+type xentOp struct {
+	base
+	n, classes int
+	probs      []float32
+	labels     []int
+}
+
+func newXentOp(n, classes int) *xentOp {
+	return &xentOp{base: newBase("softmaxXent"), n: n, classes: classes, probs: make([]float32, n*classes), labels: make([]int, n)}
+}
+
+func (op *xentOp) Arity() int         { return 2 }
+func (op *xentOp) Type() hm.Type      { return fn(tt(2), tt(1), tensor.Float32) }
+func (op *xentOp) DiffWRT(int) []bool { return []bool{true, false} }
+
+func (op *xentOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	logits, err := floats(inputs[0], op.n*op.classes, "logits")
+	if err != nil {
+		return nil, err
+	}
+	labels, err := floats(inputs[1], op.n, "labels")
+	if err != nil {
+		return nil, err
+	}
+	softmax(logits, op.probs, op.classes)
+	var loss float64
+	for i, l := range labels {
+		c := int(l)
+		if c < 0 || c >= op.classes {
+			c = 0
+		}
+		op.labels[i] = c
+		loss -= math.Log(math.Max(float64(op.probs[i*op.classes+c]), 1e-30))
+	}
+	return G.NewF32(float32(loss / float64(op.n))), nil
+}
+
+// Correct counts the rows of the last batch whose most probable class is
+// the label.
+func (op *xentOp) Correct() int {
+	correct := 0
+	for i, l := range op.labels {
+		if argmax(op.probs[i*op.classes:(i+1)*op.classes]) == l {
+			correct++
+		}
+	}
+	return correct
+}
+
+func (op *xentOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	g := &xentGradOp{base: newBase("softmaxXentGrad", op.n, op.classes), fwd: op}
+	g.out = g.dense()
+	dl, err := G.ApplyOp(g, output, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dl, nil}, nil
+}
+
+// xentGradOp gives the gradient of the mean cross-entropy with respect to
+// the logits: (softmax - onehot) / n, times the incoming scalar gradient.
+// Its first input, the loss, only orders it after the forward pass.
+type xentGradOp struct {
+	base
+	fwd *xentOp
+	out *tensor.Dense
+}
+
+func (op *xentGradOp) Arity() int    { return 2 }
+func (op *xentGradOp) Type() hm.Type { return fn(tensor.Float32, tensor.Float32, tt(2)) }
+
+func (op *xentGradOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	g, err := scalar(inputs[1])
+	if err != nil {
+		return nil, err
+	}
+	f := op.fwd
+	scale := g / float32(f.n)
+	d := op.out.Data().([]float32)
+	for i := range d {
+		d[i] = f.probs[i] * scale
+	}
+	for i, l := range f.labels {
+		d[i*f.classes+l] -= scale
+	}
+	return op.out, nil
+}
+
+// softmaxOp turns logits into probabilities; inference graphs end in it.
+type softmaxOp struct {
+	base
+	classes int
+	out     *tensor.Dense
+}
+
+func newSoftmaxOp(n, classes int) *softmaxOp {
+	op := &softmaxOp{base: newBase("softmax", n, classes), classes: classes}
+	op.out = op.dense()
+	return op
+}
+
+func (op *softmaxOp) Arity() int    { return 1 }
+func (op *softmaxOp) Type() hm.Type { return fn(tt(2), tt(2)) }
+
+func (op *softmaxOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	logits, err := floats(inputs[0], op.shape.TotalSize(), "logits")
+	if err != nil {
+		return nil, err
+	}
+	softmax(logits, op.out.Data().([]float32), op.classes)
+	return op.out, nil
+}
+
+// dropoutOp multiplies its input by a mask of 0 and 1/(1-rate) that the
+// trainer draws before each step from its own seeded generator: Gorgonia's
+// dropout seeds itself from the clock, which would make runs unrepeatable.
+type dropoutOp struct {
+	base
+	mask []float32
+	out  *tensor.Dense
+}
+
+func newDropoutOp(shape tensor.Shape) *dropoutOp {
+	op := &dropoutOp{base: newBase("dropout", shape...)}
+	op.mask = make([]float32, shape.TotalSize())
+	for i := range op.mask {
+		op.mask[i] = 1
+	}
+	op.out = op.dense()
+	return op
+}
+
+func (op *dropoutOp) Arity() int         { return 1 }
+func (op *dropoutOp) Type() hm.Type      { return fn(tt(len(op.shape)), tt(len(op.shape))) }
+func (op *dropoutOp) DiffWRT(int) []bool { return []bool{true} }
+
+func (op *dropoutOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	x, err := floats(inputs[0], len(op.mask), "dropout input")
+	if err != nil {
+		return nil, err
+	}
+	y := op.out.Data().([]float32)
+	for i, m := range op.mask {
+		y[i] = x[i] * m
+	}
+	return op.out, nil
+}
+
+func (op *dropoutOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	g := &dropoutGradOp{base: newBase("dropoutGrad", op.shape...), fwd: op}
+	g.out = g.dense()
+	dx, err := G.ApplyOp(g, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx}, nil
+}
+
+// dropoutGradOp passes the gradient through the same mask.
+type dropoutGradOp struct {
+	base
+	fwd *dropoutOp
+	out *tensor.Dense
+}
+
+func (op *dropoutGradOp) Arity() int    { return 1 }
+func (op *dropoutGradOp) Type() hm.Type { return fn(tt(len(op.shape)), tt(len(op.shape))) }
+
+func (op *dropoutGradOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs); err != nil {
+		return nil, err
+	}
+	dy, err := floats(inputs[0], len(op.fwd.mask), "dropout gradient")
+	if err != nil {
+		return nil, err
+	}
+	dx := op.out.Data().([]float32)
+	for i, m := range op.fwd.mask {
+		dx[i] = dy[i] * m
+	}
+	return op.out, nil
+}
+
+// softmax writes the row-wise softmax of logits (rows of classes) to probs.
+func softmax(logits, probs []float32, classes int) {
+	for r := 0; r+classes <= len(logits); r += classes {
+		row := logits[r : r+classes]
+		mx := row[0]
+		for _, v := range row {
+			mx = max(mx, v)
+		}
+		var sum float64
+		for j, v := range row {
+			e := math.Exp(float64(v - mx))
+			probs[r+j] = float32(e)
+			sum += e
+		}
+		inv := float32(1 / sum)
+		for j := range row {
+			probs[r+j] *= inv
+		}
+	}
+}
+
+// argmax returns the index of the largest value.
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}

@@ -1,0 +1,88 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+)
+
+// Trainer runs training steps of the convnet on fixed-size batches: the
+// training graph, its tape machine and Gorgonia's Adam solver. It is not
+// safe for concurrent use.
+type Trainer struct {
+	w      *Weights
+	net    *network
+	vm     G.VM
+	solver G.Solver
+	grads  []G.ValueGrad
+	rng    *rand.Rand
+}
+
+// NewTrainer builds the training graph for batches of batch images over w,
+// which the steps update in place. seed drives the dropout masks.
+func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*Trainer, error) {
+	if batch < 1 {
+		return nil, fmt.Errorf("batch size %d, want at least 1", batch)
+	}
+	net, err := buildNetwork(w, batch, workers, true)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{
+		w:      w,
+		net:    net,
+		vm:     G.NewTapeMachine(net.g, G.BindDualValues(net.params...)),
+		solver: G.NewAdamSolver(G.WithLearnRate(lr)),
+		grads:  G.NodesToValueGrads(net.params),
+		rng:    rand.New(rand.NewPCG(seed, 0x64726f70)),
+	}
+	return t, nil
+}
+
+// Batch returns the number of images a step takes.
+func (t *Trainer) Batch() int { return t.net.n }
+
+// Input returns the buffers a caller fills before Step: Batch()*784 pixels
+// scaled to [0,1], and Batch() labels.
+func (t *Trainer) Input() (x []float32, labels []float32) {
+	return t.net.xVal.Data().([]float32), t.net.lVal.Data().([]float32)
+}
+
+// Step runs forward, backward and one Adam update on the batch in Input.
+// It returns the mean loss and how many images the network (with dropout)
+// got right before the update.
+func (t *Trainer) Step() (loss float32, correct int, err error) {
+	mask := t.net.dropout.mask
+	keep := float32(1 / (1 - dropoutRate))
+	for i := range mask {
+		if t.rng.Float64() < dropoutRate {
+			mask[i] = 0
+		} else {
+			mask[i] = keep
+		}
+	}
+	defer t.vm.Reset()
+	if err := t.vm.RunAll(); err != nil {
+		return 0, 0, fmt.Errorf("training step: %w", err)
+	}
+	l, err := scalar(t.net.out.Value())
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := t.solver.Step(t.grads); err != nil {
+		return 0, 0, fmt.Errorf("adam step: %w", err)
+	}
+	return l, t.net.xent.Correct(), nil
+}
+
+// Close releases the tape machine.
+func (t *Trainer) Close() error {
+	if t.vm == nil {
+		return errors.New("trainer already closed")
+	}
+	err := t.vm.Close()
+	t.vm = nil
+	return err
+}
