@@ -34,10 +34,10 @@ func newBase(name string, shape ...int) base {
 	return base{name: name, id: opIDs.Add(1), shape: tensor.Shape(shape)}
 }
 
-func (b *base) ReturnsPtr() bool     { return false }
-func (b *base) CallsExtern() bool    { return false }
-func (b *base) OverwritesInput() int { return -1 }
-func (b *base) String() string       { return fmt.Sprintf("%s#%d%v", b.name, b.id, b.shape) }
+func (b *base) ReturnsPtr() bool      { return false }
+func (b *base) CallsExtern() bool     { return false }
+func (b *base) OverwritesInput() int  { return -1 }
+func (b *base) String() string        { return fmt.Sprintf("%s#%d%v", b.name, b.id, b.shape) }
 func (b *base) WriteHash(h hash.Hash) { fmt.Fprint(h, b.String()) }
 func (b *base) Hashcode() uint32 {
 	h := fnv.New32a()

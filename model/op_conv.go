@@ -30,8 +30,8 @@ func newConvOp(s kernels.ConvShape, n, workers int, inputGrad bool) *convOp {
 	return op
 }
 
-func (op *convOp) Arity() int     { return 3 }
-func (op *convOp) Type() hm.Type  { return fn(tt(4), tt(2), tt(1), tt(4)) }
+func (op *convOp) Arity() int         { return 3 }
+func (op *convOp) Type() hm.Type      { return fn(tt(4), tt(2), tt(1), tt(4)) }
 func (op *convOp) DiffWRT(int) []bool { return []bool{op.inputGrad, true, true} }
 
 func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
@@ -100,8 +100,10 @@ func newReluGradOp(shape tensor.Shape, workers int) *reluGradOp {
 	return op
 }
 
-func (op *reluGradOp) Arity() int    { return 2 }
-func (op *reluGradOp) Type() hm.Type { return fn(tt(len(op.shape)), tt(len(op.shape)), tt(len(op.shape))) }
+func (op *reluGradOp) Arity() int { return 2 }
+func (op *reluGradOp) Type() hm.Type {
+	return fn(tt(len(op.shape)), tt(len(op.shape)), tt(len(op.shape)))
+}
 
 func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	if err := checkArity(op, inputs); err != nil {
