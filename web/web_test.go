@@ -1,0 +1,195 @@
+package web
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// parseIndex parses Index and fails the test when it is not HTML at all.
+func parseIndex(tb testing.TB) *html.Node {
+	tb.Helper()
+	doc, err := html.Parse(bytes.NewReader(Index))
+	if err != nil {
+		tb.Fatalf("parse index.html: %v", err)
+	}
+	return doc
+}
+
+// walk calls f for every element node under n.
+func walk(n *html.Node, f func(*html.Node)) {
+	if n.Type == html.ElementNode {
+		f(n)
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		walk(c, f)
+	}
+}
+
+// text returns the text under n with entities decoded, as a reader sees it.
+func text(n *html.Node) string {
+	var b strings.Builder
+	var rec func(*html.Node)
+	rec = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			rec(c)
+		}
+	}
+	rec(n)
+	return b.String()
+}
+
+func attr(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func TestIndexShowsHowToCallEveryRoute(t *testing.T) {
+	var code strings.Builder
+	walk(parseIndex(t), func(n *html.Node) {
+		if n.DataAtom == atom.Pre {
+			code.WriteString(text(n))
+		}
+	})
+	examples := code.String()
+	for _, want := range []string{
+		`curl -s http://localhost:5000/predict -H 'Content-Type: application/json' -d @one.json`,
+		`{"image": [[255 if 12 <= x <= 15`,
+		`for x in range(28)] for y in range(28)]}`,
+		`{"image": [255 if 12 <= i % 28 <= 15`,
+		`for i in range(784)]}`,
+		`-H 'Content-Type: image/png' --data-binary @digit.png`,
+		`/predict -F image=@digit.png`,
+		`/predict/batch -H 'Content-Type: application/json'`,
+		`{"images": [one, one]}`,
+		`/predictions?limit=10`,
+		`/predictions/1/image.png`,
+		`curl -s http://localhost:5000/model`,
+		`curl -s http://localhost:5000/metrics`,
+		`curl -s http://localhost:5000/healthz`,
+		`curl -s http://localhost:5000/readyz`,
+	} {
+		if !strings.Contains(examples, want) {
+			t.Errorf("the curl examples lack %q", want)
+		}
+	}
+}
+
+func TestIndexLoadsNothingFromOutside(t *testing.T) {
+	external := regexp.MustCompile(`(?i)^\s*(https?:)?//`)
+	walk(parseIndex(t), func(n *html.Node) {
+		for _, key := range []string{"src", "href", "action", "srcset", "poster", "data", "formaction"} {
+			if v, ok := attr(n, key); ok && external.MatchString(v) {
+				t.Errorf("<%s %s=%q> loads from outside the server", n.Data, key, v)
+			}
+		}
+		switch n.DataAtom {
+		case atom.Script:
+			if _, ok := attr(n, "src"); ok {
+				t.Errorf("a <script src> loads code from a separate file; the page must be self-contained")
+			}
+			if s := text(n); strings.Contains(s, "http:") || strings.Contains(s, "https:") || strings.Contains(s, "//cdn") {
+				t.Errorf("the script names an absolute URL; it must call only this server")
+			}
+		case atom.Style:
+			if s := text(n); strings.Contains(s, "@import") || strings.Contains(s, "url(") {
+				t.Errorf("the style sheet imports or references a resource")
+			}
+		case atom.Link:
+			if rel, _ := attr(n, "rel"); rel == "stylesheet" {
+				t.Errorf("<link rel=stylesheet> loads a separate style sheet")
+			}
+		}
+	})
+}
+
+// voidElements have no end tag in HTML.
+var voidElements = map[string]bool{
+	"area": true, "base": true, "br": true, "col": true, "embed": true, "hr": true, "img": true,
+	"input": true, "link": true, "meta": true, "source": true, "track": true, "wbr": true,
+}
+
+func TestIndexClosesEveryElementItOpens(t *testing.T) {
+	z := html.NewTokenizer(bytes.NewReader(Index))
+	var open []string
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			if z.Err() != io.EOF {
+				t.Fatalf("tokenize: %v", z.Err())
+			}
+			if len(open) > 0 {
+				t.Errorf("elements left open at the end: %v", open)
+			}
+			return
+		case html.StartTagToken:
+			name, _ := z.TagName()
+			if !voidElements[string(name)] {
+				open = append(open, string(name))
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			if len(open) == 0 || open[len(open)-1] != string(name) {
+				t.Fatalf("</%s> closes nothing open (open: %v)", name, open)
+			}
+			open = open[:len(open)-1]
+		}
+	}
+}
+
+func TestIndexHoldsTheDrawingPadAndEveryElementItsScriptUses(t *testing.T) {
+	doc := parseIndex(t)
+	ids := map[string]*html.Node{}
+	var script strings.Builder
+	var buttons []string
+	walk(doc, func(n *html.Node) {
+		if id, ok := attr(n, "id"); ok {
+			if ids[id] != nil {
+				t.Errorf("id %q is used twice", id)
+			}
+			ids[id] = n
+		}
+		switch n.DataAtom {
+		case atom.Script:
+			script.WriteString(text(n))
+		case atom.Button:
+			buttons = append(buttons, strings.TrimSpace(text(n)))
+		}
+	})
+	if pad := ids["pad"]; pad == nil || pad.DataAtom != atom.Canvas {
+		t.Errorf("no <canvas id=pad>")
+	} else if w, _ := attr(pad, "width"); w != "280" {
+		t.Errorf("the pad is %s px wide, want 280", w)
+	}
+	if got := strings.Join(buttons, ","); got != "Predict,Clear" {
+		t.Errorf("buttons %q, want Predict and Clear", got)
+	}
+	if up := ids["upload"]; up == nil {
+		t.Errorf("no file input for uploads")
+	} else if accept, _ := attr(up, "accept"); !strings.Contains(accept, "image/png") || !strings.Contains(accept, "image/jpeg") {
+		t.Errorf("upload accepts %q, want PNG and JPEG", accept)
+	}
+	js := script.String()
+	for _, m := range regexp.MustCompile(`\$\("([^"]+)"\)`).FindAllStringSubmatch(js, -1) {
+		if ids[m[1]] == nil {
+			t.Errorf("the script uses element #%s, which the page lacks", m[1])
+		}
+	}
+	for _, call := range []string{`api("/predict"`, `"/predictions?limit=10"`, `"/image.png"`, `api("/model")`, `form.append("image"`, `JSON.stringify({ image: rows })`} {
+		if !strings.Contains(js, call) {
+			t.Errorf("the script lacks %s", call)
+		}
+	}
+}
