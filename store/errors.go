@@ -47,14 +47,6 @@ func wrap(ctx context.Context, op string, err error) error {
 // unavailable reports whether err means the database is unreachable, gone or
 // too slow, as opposed to a query the database understood and refused.
 func unavailable(ctx context.Context, err error) bool {
-	// An answer from the server decides by its SQLSTATE: a wrong password or
-	// a missing database is a configuration error that retrying cannot fix.
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return strings.HasPrefix(pgErr.Code, "08") || // connection exception
-			strings.HasPrefix(pgErr.Code, "53") || // insufficient resources, e.g. too many connections
-			pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" // shutting down or starting up
-	}
 	// A query cut short by the caller's deadline counts as an unanswered
 	// database even when the driver reports it differently (e.g. 57014).
 	if ctx != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -62,8 +54,17 @@ func unavailable(ctx context.Context, err error) bool {
 	}
 	// A caller that gave up (client gone, shutdown) says nothing about the
 	// database; the chain still holds context.Canceled for callers to test.
-	if errors.Is(err, context.Canceled) {
+	if (ctx != nil && errors.Is(ctx.Err(), context.Canceled)) || errors.Is(err, context.Canceled) {
 		return false
+	}
+	// An answer from the server decides by its SQLSTATE: a wrong password or
+	// a missing database is a configuration error that retrying cannot fix.
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || // connection exception
+			strings.HasPrefix(pgErr.Code, "53") || // insufficient resources, e.g. too many connections
+			pgErr.Code == "57014" || // statement_timeout: the server is too slow
+			pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" // shutting down or starting up
 	}
 	var sqliteErr interface{ Code() int }
 	if errors.As(err, &sqliteErr) {

@@ -35,7 +35,8 @@ const (
 	sqliteBusyTimeoutMS = 10000
 )
 
-// Store reads and writes predictions; it is safe for concurrent use.
+// Store reads and writes predictions; it is safe for concurrent use. A call
+// whose context has no deadline gets one of defaultOpTimeout, so no call hangs.
 type Store struct {
 	db     *gorm.DB
 	sqlDB  *sql.DB
