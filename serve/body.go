@@ -1,0 +1,129 @@
+package serve
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mnistserve/app/imaging"
+)
+
+// bodyKind is how a request body is to be read.
+type bodyKind int
+
+const (
+	bodyJSON bodyKind = iota
+	bodyImage
+	bodyMultipart
+)
+
+// contentKind decides from the Content-Type how to read the body. A missing
+// Content-Type and text/plain are read as JSON: hand-written clients often
+// send no type, and a JSON body is unambiguous. Any other type is 415.
+func contentKind(header string, allowImages bool) (bodyKind, map[string]string, error) {
+	if strings.TrimSpace(header) == "" {
+		return bodyJSON, nil, nil
+	}
+	mt, params, err := mime.ParseMediaType(header)
+	if err != nil {
+		return 0, nil, errorf(http.StatusUnsupportedMediaType, "Content-Type %q is not a valid media type", header)
+	}
+	switch {
+	case mt == echo.MIMEApplicationJSON, mt == echo.MIMETextPlain, strings.HasSuffix(mt, "+json"):
+		return bodyJSON, params, nil
+	case allowImages && (mt == "image/png" || mt == "image/jpeg" || mt == "image/jpg"):
+		return bodyImage, params, nil
+	case allowImages && mt == echo.MIMEMultipartForm:
+		return bodyMultipart, params, nil
+	}
+	want := "application/json"
+	if allowImages {
+		want = "application/json, image/png, image/jpeg or multipart/form-data"
+	}
+	hint := ""
+	if mt == echo.MIMEApplicationForm {
+		hint = " (curl -d sends this unless told -H 'Content-Type: application/json')"
+	}
+	return 0, nil, errorf(http.StatusUnsupportedMediaType, "Content-Type %s is not supported, send %s%s", mt, want, hint)
+}
+
+// readBody reads the whole body, refusing with 413 one larger than
+// Config.MaxBody: before reading when Content-Length says so, else as soon
+// as the limit is passed.
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	limit := s.cfg.MaxBody
+	tooLarge := errorf(http.StatusRequestEntityTooLarge, "body is larger than the limit of %s", byteSize(limit))
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge
+	case err != nil:
+		return nil, &Error{Status: http.StatusBadRequest, Message: "could not read the body", Err: err}
+	}
+	return body, nil
+}
+
+// readImageBody decodes a PNG or JPEG into MNIST form. imaging's errors
+// already say what is wrong ("not a PNG or JPEG image: ..."), so the message
+// only adds which part of the request it was.
+func readImageBody(body []byte, what string) ([]byte, error) {
+	img, err := imaging.Decode(bytes.NewReader(body))
+	if err == nil {
+		return img, nil
+	}
+	status := http.StatusBadRequest // any failure to decode is about the bytes sent
+	if errors.Is(err, imaging.ErrTooLarge) {
+		status = http.StatusRequestEntityTooLarge
+	}
+	return nil, &Error{Status: status, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
+}
+
+// readMultipartImage finds the file field "image" of a multipart form and
+// decodes it.
+func readMultipartImage(body []byte, params map[string]string) ([]byte, error) {
+	boundary := params["boundary"]
+	if boundary == "" {
+		return nil, badRequest("multipart/form-data Content-Type has no boundary")
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, badRequest(`multipart form has no field "image"; send the picture as the file field "image"`)
+		}
+		if err != nil {
+			return nil, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("malformed multipart form: %v", err), Err: err}
+		}
+		if part.FormName() != "image" {
+			continue
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return nil, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("malformed multipart form: %v", err), Err: err}
+		}
+		return readImageBody(data, `form field "image"`)
+	}
+}
+
+// byteSize writes a limit the way people say it: 1 MiB, 512 KiB, 1000 bytes.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,122 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mnistserve/app/store"
+)
+
+// Error is a failure whose message is meant for the client: handlers return
+// it for bad input and for states the client should know about.
+type Error struct {
+	Status  int    // HTTP status to answer with
+	Message string // shown to the client as {"error": Message}
+	Err     error  // cause, logged but never sent
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrNotReady is returned while no model is loaded; the answer carries the
+// server's status reason (for example that first-boot training is running).
+var ErrNotReady = errors.New("not ready")
+
+// errorf returns an Error with a formatted client message.
+func errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// badRequest is the common case: the input is malformed or invalid.
+func badRequest(format string, args ...any) *Error {
+	return errorf(http.StatusBadRequest, format, args...)
+}
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// handleError is the one Echo HTTPErrorHandler: it turns any error a handler
+// or middleware returns into {"error": "..."} and its status. Only faults the
+// client cannot cause become 500, with a generic message; their detail goes
+// to the log.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, msg := s.classify(err, c)
+	if status >= http.StatusInternalServerError {
+		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			slog.String("request_id", requestID(c)),
+			slog.String("route", s.routeLabel(c)),
+			slog.Int("status", status),
+			slog.String("error", err.Error()))
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	if werr := c.JSON(status, errorBody{Error: msg}); werr != nil {
+		s.logger.Warn("write error response", "error", werr)
+	}
+}
+
+// classify maps an error to its status and the message the client sees.
+func (s *Server) classify(err error, c echo.Context) (int, string) {
+	var e *Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &e):
+		return e.Status, e.Message
+	case errors.Is(err, ErrNotReady):
+		return http.StatusServiceUnavailable, s.Status()
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable, "database unavailable, try again later"
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, fmt.Sprintf("request timed out after %v, try again later", s.cfg.Timeout)
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer, but the log does.
+		return http.StatusServiceUnavailable, "request cancelled"
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, "not found"
+	case errors.As(err, &he):
+		return echoStatus(he, c)
+	default:
+		return http.StatusInternalServerError, "internal server error"
+	}
+}
+
+// echoStatus words the errors Echo itself raises (no route, wrong method).
+func echoStatus(he *echo.HTTPError, c echo.Context) (int, string) {
+	r := c.Request()
+	switch he.Code {
+	case http.StatusNotFound:
+		return he.Code, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		msg := fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)
+		if allow := c.Response().Header().Get(echo.HeaderAllow); allow != "" {
+			msg += "; allowed: " + allow
+		}
+		return he.Code, msg
+	}
+	if he.Code >= http.StatusInternalServerError {
+		return http.StatusInternalServerError, "internal server error"
+	}
+	if m, ok := he.Message.(string); ok && m != "" {
+		return he.Code, strings.ToLower(m[:1]) + m[1:]
+	}
+	return he.Code, strings.ToLower(http.StatusText(he.Code))
+}

@@ -1,0 +1,108 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// middlewares returns the chain every request passes through, outermost
+// first: the request id, then logging and metrics (which see the final
+// status because they run the error handler themselves), then panic
+// recovery, then the request deadline.
+func (s *Server) middlewares() []echo.MiddlewareFunc {
+	return []echo.MiddlewareFunc{
+		middleware.RequestID(),
+		s.observe,
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			DisableErrorHandler: true, // observe hands the error to handleError
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				s.logger.Error("panic in handler", "request_id", requestID(c),
+					"route", s.routeLabel(c), "error", err, "stack", string(stack))
+				return fmt.Errorf("panic: %w", err)
+			},
+		}),
+		s.deadline,
+	}
+}
+
+// observe logs each request and counts it in the metrics. It runs the error
+// handler itself so that the status it records is the one sent.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		elapsed := time.Since(start)
+		status := c.Response().Status
+		route := s.routeLabel(c)
+		method := methodLabel(c.Request().Method)
+		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
+
+		level := slog.LevelInfo
+		if quietRoutes[route] && status < http.StatusBadRequest {
+			level = slog.LevelDebug // probes every few seconds would drown the log
+		}
+		attrs := []slog.Attr{
+			slog.String("method", c.Request().Method),
+			slog.String("route", route),
+			slog.String("path", c.Request().URL.Path),
+			slog.Int("status", status),
+			slog.Duration("latency", elapsed),
+			slog.String("request_id", requestID(c)),
+		}
+		if err != nil && status < http.StatusInternalServerError {
+			// 5xx details are logged by handleError; a 4xx reason helps too.
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		s.logger.LogAttrs(c.Request().Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// quietRoutes are polled by machines; their successes are logged at debug.
+var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// deadline bounds each request, so that a hung database or model answers
+// 503 after Config.Timeout instead of holding the client forever.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.Timeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
+}
+
+// routeLabel is the route pattern of the request, or "unmatched" when no
+// route matched, so that metrics never carry raw paths.
+func (s *Server) routeLabel(c echo.Context) string {
+	if p := c.Path(); s.known[p] {
+		return p
+	}
+	return "unmatched"
+}
+
+// methodLabel bounds the method label to the standard methods.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// requestID is the X-Request-ID the RequestID middleware set on the answer.
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}

@@ -1,0 +1,193 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mnistserve/app/store"
+)
+
+// maxBatch is the most images one /predict/batch request may carry.
+const maxBatch = 256
+
+// prediction is the answer for one image.
+type prediction struct {
+	Prediction    int         `json:"prediction"`
+	Confidence    float32     `json:"confidence"`
+	Probabilities [10]float32 `json:"probabilities"`
+	ID            int64       `json:"id"`
+	ModelVersion  string      `json:"model_version"`
+}
+
+// handlePredict serves POST /predict: one image as JSON (28x28 or 784
+// values), as a PNG or JPEG body, or as the multipart file field "image".
+func (s *Server) handlePredict(c echo.Context) error {
+	kind, params, err := contentKind(c.Request().Header.Get(echo.HeaderContentType), true)
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	var img []byte
+	switch kind {
+	case bodyImage:
+		img, err = readImageBody(body, "body")
+	case bodyMultipart:
+		img, err = readMultipartImage(body, params)
+	default:
+		img, err = imageFromJSON(body)
+	}
+	if err != nil {
+		return err
+	}
+	preds, err := s.predict(c.Request().Context(), [][]byte{img})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, preds[0])
+}
+
+// imageFromJSON reads the body {"image": ...}.
+func imageFromJSON(body []byte) ([]byte, error) {
+	obj, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := field(obj, "image")
+	if err != nil {
+		return nil, err
+	}
+	img, err := parseImage(raw)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	return img, nil
+}
+
+// batchAnswer is the answer of /predict/batch.
+type batchAnswer struct {
+	Predictions []prediction `json:"predictions"`
+}
+
+// handlePredictBatch serves POST /predict/batch: {"images": [img, ...]},
+// 1..256 images in either JSON form, answered in order.
+func (s *Server) handlePredictBatch(c echo.Context) error {
+	if _, _, err := contentKind(c.Request().Header.Get(echo.HeaderContentType), false); err != nil {
+		return err
+	}
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	imgs, err := imagesFromJSON(body)
+	if err != nil {
+		return err
+	}
+	preds, err := s.predict(c.Request().Context(), imgs)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, batchAnswer{Predictions: preds})
+}
+
+// imagesFromJSON reads the body {"images": [...]}, naming the index of the
+// first bad image.
+func imagesFromJSON(body []byte) ([][]byte, error) {
+	obj, err := decodeObject(body)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := field(obj, "images")
+	if err != nil {
+		return nil, err
+	}
+	if kind(raw) != "an array" {
+		return nil, badRequest("images is %s, want an array of 1..%d images", kind(raw), maxBatch)
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return nil, badRequest("images: %v", err)
+	}
+	switch {
+	case len(elems) == 0:
+		return nil, badRequest("images is empty, want 1..%d images", maxBatch)
+	case len(elems) > maxBatch:
+		return nil, badRequest("images has %d images, want at most %d", len(elems), maxBatch)
+	}
+	imgs := make([][]byte, len(elems))
+	for i, e := range elems {
+		img, err := parseImage(e)
+		if err != nil {
+			return nil, badRequest("images[%d]: %v", i, err)
+		}
+		imgs[i] = img
+	}
+	return imgs, nil
+}
+
+// predict runs the model on imgs in one call, stores every answer in one
+// transaction, and returns the answers only once they are committed.
+func (s *Server) predict(ctx context.Context, imgs [][]byte) ([]prediction, error) {
+	m, err := s.currentModel()
+	if err != nil {
+		return nil, err
+	}
+	version := m.Meta().Version
+	probs, err := m.Predict(ctx, imgs)
+	if err != nil {
+		return nil, fmt.Errorf("predict %d images: %w", len(imgs), err)
+	}
+	if len(probs) != len(imgs) {
+		return nil, fmt.Errorf("model answered %d probability vectors for %d images", len(probs), len(imgs))
+	}
+	rows := make([]*store.Prediction, len(imgs))
+	for i, p := range probs {
+		d := argmax(p)
+		rows[i] = &store.Prediction{
+			Image:         imgs[i],
+			Prediction:    d,
+			Confidence:    p[d],
+			Probabilities: store.Probabilities(p),
+			ModelVersion:  version,
+		}
+	}
+	start := time.Now()
+	err = s.store.Create(ctx, rows)
+	s.metrics.storeWrite.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("store %d predictions: %w", len(rows), err)
+	}
+
+	s.metrics.batchSize.Observe(float64(len(rows)))
+	out := make([]prediction, len(rows))
+	for i, r := range rows {
+		s.metrics.predictions.WithLabelValues(strconv.Itoa(r.Prediction)).Inc()
+		out[i] = prediction{
+			Prediction:    r.Prediction,
+			Confidence:    r.Confidence,
+			Probabilities: probs[i],
+			ID:            r.ID,
+			ModelVersion:  version,
+		}
+	}
+	return out, nil
+}
+
+// argmax is the most probable digit; ties go to the smaller digit.
+func argmax(p [10]float32) int {
+	best := 0
+	for d := 1; d < len(p); d++ {
+		if p[d] > p[best] {
+			best = d
+		}
+	}
+	return best
+}

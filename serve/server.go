@@ -1,0 +1,181 @@
+// Package serve is the HTTP face of the program: it answers digit
+// predictions with Echo, storing every request and answer before it replies.
+// It talks to the network and the database through the small Model and
+// Store interfaces it declares here.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/store"
+)
+
+// Model is the served network: it answers the 10 class probabilities of
+// each 784-byte image. *model.Predictor satisfies it.
+type Model interface {
+	Predict(ctx context.Context, images [][]byte) ([][10]float32, error)
+	Meta() model.Meta
+}
+
+// Store keeps every prediction. *store.Store satisfies it.
+type Store interface {
+	Create(ctx context.Context, ps []*store.Prediction) error
+	Get(ctx context.Context, id int64) (*store.Prediction, error)
+	List(ctx context.Context, beforeID int64, limit int) ([]store.Prediction, error)
+	Ping(ctx context.Context) error
+}
+
+// Config holds the settings of a Server; zero fields take DefaultConfig's.
+type Config struct {
+	MaxBody         int64         // largest request body in bytes
+	Timeout         time.Duration // per-request deadline
+	ReadyTimeout    time.Duration // how long /readyz waits for the database
+	ShutdownTimeout time.Duration // how long Start waits for in-flight requests
+}
+
+// DefaultConfig returns the contract's limits: 1 MiB bodies, a 10 s request
+// deadline, a 2 s readiness probe and 30 s to drain on shutdown.
+func DefaultConfig() Config {
+	return Config{
+		MaxBody:         1 << 20,
+		Timeout:         10 * time.Second,
+		ReadyTimeout:    2 * time.Second,
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Server answers the HTTP API. A Server starts without a model (answering
+// 503 on the routes that need one) until SetModel is called, so that it can
+// listen while the first model trains.
+type Server struct {
+	cfg     Config
+	e       *echo.Echo
+	store   Store
+	logger  *slog.Logger
+	metrics *metrics
+	known   map[string]bool // route patterns, for bounded metric labels
+
+	model  atomic.Pointer[modelBox]
+	status atomic.Pointer[string]
+}
+
+// modelBox lets an interface value live in an atomic.Pointer.
+type modelBox struct{ m Model }
+
+// New returns a Server storing into st and logging to logger.
+func New(cfg Config, st Store, logger *slog.Logger) *Server {
+	def := DefaultConfig()
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = def.MaxBody
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = def.Timeout
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = def.ReadyTimeout
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = def.ShutdownTimeout
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, e: echo.New(), store: st, logger: logger, metrics: newMetrics()}
+	s.SetStatus("no model loaded yet")
+	s.e.HideBanner = true
+	s.e.HidePort = true
+	s.e.HTTPErrorHandler = s.handleError
+	s.routes()
+	return s
+}
+
+// SetModel atomically swaps in m; requests already running keep the model
+// they started with. A nil m takes the server back to not ready.
+func (s *Server) SetModel(m Model) {
+	if m == nil {
+		s.model.Store(nil)
+		s.metrics.setModel("")
+		return
+	}
+	s.model.Store(&modelBox{m: m})
+	version := m.Meta().Version
+	s.metrics.setModel(version)
+	s.logger.Info("model loaded", "version", version)
+}
+
+// SetStatus sets the reason given in 503 answers while no model is loaded,
+// for example "model is training (epoch 3/15)".
+func (s *Server) SetStatus(reason string) { s.status.Store(&reason) }
+
+// Status returns the reason the server is not ready.
+func (s *Server) Status() string { return *s.status.Load() }
+
+// currentModel returns the served model, or ErrNotReady while there is none.
+func (s *Server) currentModel() (Model, error) {
+	b := s.model.Load()
+	if b == nil {
+		return nil, ErrNotReady
+	}
+	return b.m, nil
+}
+
+// ServeHTTP answers one request through the whole middleware chain and the
+// error handler, as the network server does.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// Start listens on addr and serves until ctx is done, then shuts down
+// gracefully (see Serve).
+func (s *Server) Start(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve answers requests on ln until ctx is done. It then stops accepting,
+// lets the requests in flight finish (each has already committed its row
+// before it answers) for up to ShutdownTimeout, and returns nil.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.logger.Info("listening", "addr", ln.Addr().String())
+
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- srv.Serve(ln) })
+	defer wg.Wait()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down: finishing requests in flight", "deadline", s.cfg.ShutdownTimeout)
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.logger.Info("server stopped")
+	return nil
+}
