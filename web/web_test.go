@@ -142,7 +142,7 @@ func TestIndexClosesEveryElementItOpens(t *testing.T) {
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			if len(open) == 0 || open[len(open)-1] != string(name) {
-				t.Fatalf("</%s> closes nothing open (open: %v)", name, open)
+				t.Fatalf("</%s> does not close the innermost open element (open: %v)", name, open)
 			}
 			open = open[:len(open)-1]
 		}
