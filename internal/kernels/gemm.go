@@ -86,16 +86,27 @@ func packA(dst []float32, trans bool, a []float32, lda, i0, ib, p0, kb int) {
 			}
 			continue
 		}
-		for r := 0; r < rows; r++ {
-			src := a[(i0+ip+r)*lda+p0 : (i0+ip+r)*lda+p0+kb]
-			for p, v := range src {
-				panel[p*mr+r] = v
+		if rows < mr {
+			clear(panel)
+			for r := 0; r < rows; r++ {
+				src := a[(i0+ip+r)*lda+p0 : (i0+ip+r)*lda+p0+kb]
+				for p, v := range src {
+					panel[p*mr+r] = v
+				}
 			}
+			continue
 		}
-		for r := rows; r < mr; r++ {
-			for p := 0; p < kb; p++ {
-				panel[p*mr+r] = 0
-			}
+		// Full panels: write the panel in order, reading the mr rows side
+		// by side, which keeps the stores sequential.
+		var row [mr][]float32
+		for r := range row {
+			row[r] = a[(i0+ip+r)*lda+p0 : (i0+ip+r)*lda+p0+kb]
+		}
+		for p := 0; p < kb; p++ {
+			d := panel[p*mr : p*mr+mr : p*mr+mr]
+			d[0], d[1], d[2], d[3] = row[0][p], row[1][p], row[2][p], row[3][p]
+			d[4], d[5], d[6], d[7] = row[4][p], row[5][p], row[6][p], row[7][p]
+			d[8], d[9], d[10], d[11] = row[8][p], row[9][p], row[10][p], row[11][p]
 		}
 	}
 }

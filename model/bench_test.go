@@ -1,0 +1,66 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// BenchmarkTrainStep measures one training step at batch 128: forward,
+// backward and the Adam update. Compare images/s with the PyTorch
+// reference (../shared/bench/torch_reference.py) run in the same sitting.
+func BenchmarkTrainStep(b *testing.B) {
+	set := loadTest(b)
+	w := NewWeights(1)
+	tr, err := NewTrainer(w, 128, 0.001, 1, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	x, y := tr.Input()
+	lbl := make([]byte, 128)
+	idx := make([]int, 128)
+	for i := range idx {
+		idx[i] = i
+	}
+	set.Fill(idx, x, lbl)
+	for i, l := range lbl {
+		y[i] = float32(l)
+	}
+	if _, _, err := tr.Step(); err != nil { // warm up: first-use allocations
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := tr.Step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(128*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkPredict measures inference through the predictor's pool at
+// batch 1 (latency) and batch 64 (throughput), from one goroutine.
+func BenchmarkPredict(b *testing.B) {
+	set := loadTest(b)
+	p := NewPredictor(NewWeights(1), Meta{})
+	defer p.Close()
+	for _, n := range []int{1, 64} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			imgs := images(set, 0, n)
+			ctx := context.Background()
+			if _, err := p.Predict(ctx, imgs); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := p.Predict(ctx, imgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
