@@ -1,8 +1,14 @@
 package kernels
 
+import "math"
+
 // MaxPool2 takes the maximum of each 2x2 window (stride 2, odd edges
 // dropped) of n NHWC images of h x w x c, writing y and, for the backward
 // pass, the index in x of each maximum into arg.
+//
+// x must hold no negative values (it follows a ReLU): non-negative floats
+// order like their bit patterns as integers, and integer selects compile
+// to conditional moves where float compares would branch at random.
 func MaxPool2(n, h, w, c int, x, y []float32, arg []int32) {
 	oh, ow := h/2, w/2
 	for b := 0; b < n; b++ {
@@ -17,18 +23,18 @@ func MaxPool2(n, h, w, c int, x, y []float32, arg []int32) {
 				yo := y[o : o+c]
 				ao := arg[o : o+c]
 				for ch := range yo {
-					best, at := p00[ch], base+ch
-					if v := p01[ch]; v > best {
-						best, at = v, base+c+ch
+					best, at := math.Float32bits(p00[ch]), int32(base+ch)
+					if v := math.Float32bits(p01[ch]); v > best {
+						best, at = v, int32(base+c+ch)
 					}
-					if v := p10[ch]; v > best {
-						best, at = v, base+w*c+ch
+					if v := math.Float32bits(p10[ch]); v > best {
+						best, at = v, int32(base+w*c+ch)
 					}
-					if v := p11[ch]; v > best {
-						best, at = v, base+w*c+c+ch
+					if v := math.Float32bits(p11[ch]); v > best {
+						best, at = v, int32(base+w*c+c+ch)
 					}
-					yo[ch] = best
-					ao[ch] = int32(at)
+					yo[ch] = math.Float32frombits(best)
+					ao[ch] = at
 				}
 			}
 		}

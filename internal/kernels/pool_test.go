@@ -1,0 +1,106 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func TestMaxPool2PicksTheLargestOfEachWindowAndRoutesItsGradient(t *testing.T) {
+	const n, h, w, c = 2, 5, 4, 3 // an odd height: the last row is dropped
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, n*h*w*c)
+	for i := range x {
+		x[i] = float32(rng.IntN(50)) / 7 // ties happen, values >= 0
+	}
+	y := make([]float32, n*(h/2)*(w/2)*c)
+	arg := make([]int32, len(y))
+	MaxPool2(n, h, w, c, x, y, arg)
+	for b := 0; b < n; b++ {
+		for i := 0; i < h/2; i++ {
+			for j := 0; j < w/2; j++ {
+				for ch := 0; ch < c; ch++ {
+					var want float32 = -1
+					for di := 0; di < 2; di++ {
+						for dj := 0; dj < 2; dj++ {
+							want = max(want, x[((b*h+2*i+di)*w+2*j+dj)*c+ch])
+						}
+					}
+					o := ((b*(h/2)+i)*(w/2)+j)*c + ch
+					if y[o] != want || x[arg[o]] != want {
+						t.Fatalf("window (%d,%d,%d,%d): max %v at %d (holding %v), want %v", b, i, j, ch, y[o], arg[o], x[arg[o]], want)
+					}
+				}
+			}
+		}
+	}
+	dy := make([]float32, len(y))
+	for i := range dy {
+		dy[i] = float32(i + 1)
+	}
+	dx := make([]float32, len(x))
+	MaxPool2Grad(dy, arg, dx)
+	var sumDx, sumDy float32
+	for _, v := range dx {
+		sumDx += v
+	}
+	for i, v := range dy {
+		sumDy += v
+		if dx[arg[i]] != v {
+			t.Fatalf("gradient %d: dx at the winner is %v, want %v", i, dx[arg[i]], v)
+		}
+	}
+	if sumDx != sumDy {
+		t.Fatalf("gradient mass %v went in, %v came out", sumDy, sumDx)
+	}
+}
+
+func TestIm2colAndCol2imAreAdjoint(t *testing.T) {
+	// <im2col(x), d> == <x, col2im(d)> for all x and d: col2im is the
+	// transpose of im2col, which is what the backward pass relies on.
+	s := ConvShape{H: 6, W: 5, Cin: 3, KH: 3, KW: 3, Cout: 4}
+	const n = 2
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randSlice(rng, n*s.InSize())
+	d := randSlice(rng, n*s.OutH()*s.OutW()*s.K())
+	cols := make([]float32, len(d))
+	Im2col(s, n, x, cols)
+	back := make([]float32, len(x))
+	Col2im(s, n, d, back)
+	var lhs, rhs float64
+	for i := range d {
+		lhs += float64(cols[i]) * float64(d[i])
+	}
+	for i := range x {
+		rhs += float64(x[i]) * float64(back[i])
+	}
+	if diff := lhs - rhs; diff > 1e-3 || diff < -1e-3 {
+		t.Fatalf("<im2col x, d> = %v but <x, col2im d> = %v", lhs, rhs)
+	}
+	// and one patch by hand: output pixel (1,2) of image 1, kernel (2,1), channel 2
+	row := ((1*s.OutH()+1)*s.OutW() + 2) * s.K()
+	got := cols[row+(2*s.KW+1)*s.Cin+2]
+	want := x[((1*s.H+1+2)*s.W+2+1)*s.Cin+2]
+	if got != want {
+		t.Fatalf("patch value %v, want %v", got, want)
+	}
+}
+
+func TestReLUAndItsGradient(t *testing.T) {
+	y := []float32{-2, -0.0, 0, 0.5, 3, -1e-30}
+	ReLU(y)
+	want := []float32{0, 0, 0, 0.5, 3, 0}
+	for i := range y {
+		if y[i] != want[i] {
+			t.Fatalf("ReLU: %v, want %v", y, want)
+		}
+	}
+	dy := []float32{1, 2, 3, 4, 5, 6}
+	dz := make([]float32, len(y))
+	ReLUGrad(y, dy, dz)
+	wantDz := []float32{0, 0, 0, 4, 5, 0}
+	for i := range dz {
+		if dz[i] != wantDz[i] {
+			t.Fatalf("ReLUGrad: %v, want %v", dz, wantDz)
+		}
+	}
+}
