@@ -19,11 +19,16 @@ type EpochStats struct {
 	ValAcc        float64 // accuracy on the held-out 10%
 	Seconds       float64 // time of the training steps, evaluation excluded
 	ImagesPerSec  float64
+	RSSBytes      int64 // resident memory after the epoch, when the OS tells
 }
 
 func (s EpochStats) String() string {
-	return fmt.Sprintf("epoch %d/%d: loss %.4f  train_acc %.4f  val_acc %.4f  %.1fs  %.0f images/s",
+	line := fmt.Sprintf("epoch %d/%d: loss %.4f  train_acc %.4f  val_acc %.4f  %.1fs  %.0f images/s",
 		s.Epoch, s.Epochs, s.Loss, s.TrainAcc, s.ValAcc, s.Seconds, s.ImagesPerSec)
+	if s.RSSBytes > 0 {
+		line += fmt.Sprintf("  rss %d MiB", s.RSSBytes>>20)
+	}
+	return line
 }
 
 // Run trains a model with cfg, writing progress to out, and saves it in
@@ -75,6 +80,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (model.Meta, error) {
 				return model.Meta{}, err
 			}
 		}
+		stats.RSSBytes = residentBytes()
 		fmt.Fprintln(out, stats)
 		last = stats
 	}
