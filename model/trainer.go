@@ -34,7 +34,7 @@ func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*T
 		w:      w,
 		net:    net,
 		vm:     G.NewTapeMachine(net.g, G.BindDualValues(net.params...)),
-		solver: G.NewAdamSolver(G.WithLearnRate(lr)),
+		solver: newAdam(lr),
 		grads:  G.NodesToValueGrads(net.params),
 		rng:    rand.New(rand.NewPCG(seed, 0x64726f70)),
 	}

@@ -147,10 +147,21 @@ type workspace struct {
 	tile [mr * nr]float32
 }
 
-var workspaces sync.Pool
+// workspaces is a free list rather than a sync.Pool: a pool is emptied at
+// every garbage collection, and refilling it cost ~100 kB a training step.
+var workspaces struct {
+	sync.Mutex
+	free []*workspace
+}
 
 func getWorkspace(n int) *workspace {
-	ws, _ := workspaces.Get().(*workspace)
+	var ws *workspace
+	workspaces.Lock()
+	if k := len(workspaces.free); k > 0 {
+		ws = workspaces.free[k-1]
+		workspaces.free = workspaces.free[:k-1]
+	}
+	workspaces.Unlock()
 	if ws == nil {
 		ws = &workspace{a: make([]float32, mc*kc)}
 	}
@@ -162,7 +173,13 @@ func getWorkspace(n int) *workspace {
 	return ws
 }
 
-func putWorkspace(ws *workspace) { workspaces.Put(ws) }
+func putWorkspace(ws *workspace) {
+	workspaces.Lock()
+	if len(workspaces.free) < 16 {
+		workspaces.free = append(workspaces.free, ws)
+	}
+	workspaces.Unlock()
+}
 
 // microKernelGo is the portable micro-kernel: C[0:mr][0:nr] += Ap·Bp over
 // kb depths, C with leading dimension ldc.
