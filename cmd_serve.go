@@ -67,6 +67,17 @@ func (cfg *serveConfig) applyEnv() {
 // runServe serves predictions until ctx is cancelled, training a first
 // model in the background when there is none.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	return serveMain(ctx, cfg, logger)
+}
+
+// parseServeFlags returns the configuration: defaults, overridden by the
+// environment, overridden by args.
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	cfg := defaultServeConfig()
 	cfg.applyEnv()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -87,20 +98,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return cfg, err
 	}
 	switch {
 	case cfg.MaxBody <= 0:
-		return fmt.Errorf("--max-body must be positive, got %d", cfg.MaxBody)
+		return cfg, fmt.Errorf("--max-body must be positive, got %d", cfg.MaxBody)
 	case cfg.Timeout <= 0:
-		return fmt.Errorf("--timeout must be positive, got %v", cfg.Timeout)
+		return cfg, fmt.Errorf("--timeout must be positive, got %v", cfg.Timeout)
 	case cfg.TrainEpochs < 1:
-		return fmt.Errorf("--train-epochs must be at least 1, got %d", cfg.TrainEpochs)
+		return cfg, fmt.Errorf("--train-epochs must be at least 1, got %d", cfg.TrainEpochs)
 	case cfg.TrainLimit < 0:
-		return fmt.Errorf("--train-limit must be 0 or more, got %d", cfg.TrainLimit)
+		return cfg, fmt.Errorf("--train-limit must be 0 or more, got %d", cfg.TrainLimit)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	return serveMain(ctx, cfg, logger)
+	return cfg, nil
 }
 
 // serveMain opens the store, starts the server and, on first boot, the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -51,26 +50,23 @@ type errorBody struct {
 
 // handleError is the one Echo HTTPErrorHandler: it turns any error a handler
 // or middleware returns into {"error": "..."} and its status. Only faults the
-// client cannot cause become 500, with a generic message; their detail goes
-// to the log.
+// client cannot cause become 500, with a generic message; observe logs the
+// detail.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
 	status, msg := s.classify(err, c)
-	if status >= http.StatusInternalServerError {
-		s.logger.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
-			slog.String("request_id", requestID(c)),
-			slog.String("route", s.routeLabel(c)),
-			slog.Int("status", status),
-			slog.String("error", err.Error()))
+	if status == http.StatusServiceUnavailable {
+		// Training or a database restart takes a while; polling harder won't help.
+		c.Response().Header().Set("Retry-After", "10")
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return
 	}
 	if werr := c.JSON(status, errorBody{Error: msg}); werr != nil {
-		s.logger.Warn("write error response", "error", werr)
+		s.logger.Warn("write error response", "request_id", requestID(c), "error", werr)
 	}
 }
 

@@ -49,7 +49,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
 
 		level := slog.LevelInfo
-		if quietRoutes[route] && status < http.StatusBadRequest {
+		switch {
+		case status >= http.StatusInternalServerError && status != http.StatusServiceUnavailable:
+			level = slog.LevelError // a fault of ours
+		case status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn // not ready, or the database is away
+		case quietRoutes[route] && status < http.StatusBadRequest:
 			level = slog.LevelDebug // probes every few seconds would drown the log
 		}
 		attrs := []slog.Attr{
@@ -60,8 +65,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Duration("latency", elapsed),
 			slog.String("request_id", requestID(c)),
 		}
-		if err != nil && status < http.StatusInternalServerError {
-			// 5xx details are logged by handleError; a 4xx reason helps too.
+		if err != nil {
+			// The client saw a short message; the log keeps the whole chain.
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
 		s.logger.LogAttrs(c.Request().Context(), level, "request", attrs...)

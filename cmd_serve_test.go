@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mnistserve/app/internal/testutil"
+	"github.com/mnistserve/app/serve"
+	"github.com/mnistserve/app/store"
+)
+
+func TestServeConfigFlagsOverrideEnvOverrideDefaults(t *testing.T) {
+	t.Setenv("PORT", "6001")
+	t.Setenv("DATABASE_URL", "postgres://env@db/app")
+	t.Setenv("MODEL_DIR", "/env/models")
+	t.Setenv("MNIST_DIR", "")
+	cfg, err := parseServeFlags([]string{"--db", "sqlite:flag.db", "--max-body", "2MiB", "--timeout", "3s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultServeConfig()
+	want.Addr, want.DB, want.Models = ":6001", "sqlite:flag.db", "/env/models"
+	want.MaxBody, want.Timeout = 2<<20, 3*time.Second
+	if cfg != want {
+		t.Errorf("config %+v, want %+v", cfg, want)
+	}
+	if want.Data != "data/mnist" || want.TrainEpochs != 15 {
+		t.Errorf("defaults %+v: want data/mnist and 15 epochs", want)
+	}
+}
+
+func TestServeFlagsRefuseBadValues(t *testing.T) {
+	for _, args := range [][]string{
+		{"--max-body", "0"},
+		{"--max-body", "lots"},
+		{"--timeout", "-1s"},
+		{"--train-epochs", "0"},
+		{"--train-limit", "-3"},
+		{"stray"},
+	} {
+		if _, err := parseServeFlags(args, io.Discard); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
+
+func TestByteSizeReadsUnits(t *testing.T) {
+	for in, want := range map[string]byteSize{"1048576": 1 << 20, "1MiB": 1 << 20, "512KiB": 512 << 10, "3M": 3 << 20, "64K": 64 << 10, "100B": 100} {
+		var b byteSize
+		if err := b.Set(in); err != nil || b != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, b, err, want)
+		}
+	}
+}
+
+func TestTrainLogPutsTheEpochIntoThe503Message(t *testing.T) {
+	srv := serve.New(serve.Config{}, nil, nil)
+	var logs bytes.Buffer
+	tl := newTrainLog(slog.New(slog.NewTextHandler(&logs, nil)), srv)
+	_, _ = io.WriteString(tl, "training on 2700 images\nepoch 3/15: 10/21 st")
+	_, _ = io.WriteString(tl, "eps (47%)\n")
+	if got := srv.Status(); !strings.Contains(got, "model is training (first boot, epoch 3/15)") {
+		t.Errorf("status %q, want it to name epoch 3/15", got)
+	}
+	if !strings.Contains(logs.String(), `progress="epoch 3/15: 10/21 steps (47%)"`) {
+		t.Errorf("log lacks the joined progress line:\n%s", logs.String())
+	}
+}
+
+// syncBuffer is a log sink safe to read while the server writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freeAddr returns an address of 127.0.0.1 that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runServeInBackground starts `app serve args...` and returns its log, a
+// stop function, and a channel with what runServe returned.
+func runServeInBackground(t *testing.T, args ...string) (*syncBuffer, context.CancelFunc, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, args, io.Discard, logs) }()
+	t.Cleanup(cancel)
+	return logs, cancel, done
+}
+
+// status GETs url and returns the status and the body ("" when unreachable).
+func status(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitFor polls until cond is true or the timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out after %v waiting for %s", timeout, what)
+}
+
+func TestServeTrainsOnFirstBootThenServesAndStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping first-boot training")
+	}
+	dir := t.TempDir()
+	models := filepath.Join(dir, "models")
+	dbURL := "sqlite:" + filepath.Join(dir, "predictions.db")
+	addr := freeAddr(t)
+	base := "http://" + addr
+	args := []string{"--addr", addr, "--models", models, "--data", testutil.MNISTDir(t), "--db", dbURL,
+		"--train-epochs", "1", "--train-limit", "3000"}
+
+	logs, stop, done := runServeInBackground(t, args...)
+	waitFor(t, "/healthz", 20*time.Second, func() bool { code, _ := status(base + "/healthz"); return code == 200 })
+	sawTraining := false
+	waitFor(t, "/readyz to turn 200", 3*time.Minute, func() bool {
+		code, body := status(base + "/readyz")
+		if code == 503 && strings.Contains(body, "model is training") {
+			sawTraining = true
+		}
+		return code == 200
+	})
+	if !sawTraining {
+		t.Errorf("/readyz never said training was under way; log:\n%s", logs.String())
+	}
+
+	body, _ := json.Marshal(map[string]any{"image": make([]int, 784)})
+	resp, err := http.Post(base+"/predict", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /predict after training: status %d", resp.StatusCode)
+	}
+
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("runServe returned %v, want nil", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("runServe did not return after cancel")
+	}
+	for _, want := range []string{"first-boot training done", "server stopped", "database closed"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if metas, _ := filepath.Glob(filepath.Join(models, "*.json")); len(metas) != 1 {
+		t.Errorf("models folder holds %v, want one model", metas)
+	}
+	st, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, err := st.Count(context.Background()); err != nil || n != 1 {
+		t.Errorf("%d rows (%v) after stop, want the 1 prediction", n, err)
+	}
+
+	// Second boot: the saved model is served at once, without training.
+	logs, stop, done = runServeInBackground(t, args...)
+	waitFor(t, "/readyz on second boot", 20*time.Second, func() bool { code, _ := status(base + "/readyz"); return code == 200 })
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("second runServe returned %v", err)
+	}
+	if strings.Contains(logs.String(), "training") {
+		t.Errorf("second boot trained again:\n%s", logs.String())
+	}
+}
+
+func TestServeFailsClearlyWhenFirstBootCannotTrain(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "no-mnist")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, _, done := runServeInBackground(t, "--addr", freeAddr(t), "--models", filepath.Join(dir, "models"),
+		"--data", empty, "--db", "sqlite:"+filepath.Join(dir, "p.db"))
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "first-boot training") {
+			t.Errorf("runServe returned %v, want a first-boot training error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("runServe kept running without training data")
+	}
+}
