@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -230,5 +231,26 @@ func TestServeFailsClearlyWhenFirstBootCannotTrain(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("runServe kept running without training data")
+	}
+}
+
+func TestOpenStoreRetriesAnUnreachableDatabaseThenGivesUp(t *testing.T) {
+	var logs bytes.Buffer
+	start := time.Now()
+	_, err := openStore(context.Background(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable", 3*time.Second, slog.New(slog.NewTextHandler(&logs, nil)))
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("error %v, want one wrapping store.ErrUnavailable", err)
+	}
+	if took := time.Since(start); took < 2*time.Second || took > 15*time.Second {
+		t.Errorf("gave up after %v, want after the 3 s patience", took)
+	}
+	if !strings.Contains(logs.String(), "database unavailable, retrying") {
+		t.Errorf("no retry in the log:\n%s", logs.String())
+	}
+
+	// A URL that can never work is not retried.
+	start = time.Now()
+	if _, err := openStore(context.Background(), "mysql://x", time.Minute, slog.New(slog.DiscardHandler)); err == nil || time.Since(start) > time.Second {
+		t.Errorf("bad URL: error %v after %v, want an immediate error", err, time.Since(start))
 	}
 }

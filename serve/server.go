@@ -151,8 +151,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		// The request deadline does not bound reading the body (io.ReadAll
+		// ignores contexts), so a trickled upload is cut off here instead.
+		ReadTimeout: max(30*time.Second, s.cfg.Timeout),
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	s.logger.Info("listening", "addr", ln.Addr().String())
 
