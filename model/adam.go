@@ -61,6 +61,9 @@ func (a *adam) Step(params []G.ValueGrad) error {
 			v[j] = b2*v[j] + (1-b2)*gj*gj
 			w[j] -= step * m[j] / (float32(math.Sqrt(float64(v[j]))) + eps)
 		}
+		// The tape machine adds each step's gradient into the one bound
+		// to the parameter, so it must start the next step from zero.
+		clear(g)
 	}
 	return nil
 }
