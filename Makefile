@@ -5,6 +5,9 @@ SHELL := bash
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+# Extra flags for ./app serve and ./app train, e.g. make run SERVE_FLAGS=--addr=127.0.0.1:5000
+SERVE_FLAGS ?=
+TRAIN_FLAGS ?=
 
 .PHONY: data build run train serve test bench lint docker
 
@@ -17,13 +20,13 @@ build:
 
 # serve trains a model itself on first boot when saved_models/ has none.
 run: data build
-	./app serve
+	./app serve $(SERVE_FLAGS)
 
 train: data build
-	./app train
+	./app train $(TRAIN_FLAGS)
 
 serve: build
-	./app serve
+	./app serve $(SERVE_FLAGS)
 
 # The race pass runs only the concurrency tests: the whole suite under -race
 # would take far longer on two cores. Its summary lines are the last output.
