@@ -7,11 +7,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mnistserve/app/internal/testutil"
 )
 
 func TestTrainCommandLine(t *testing.T) {
+	// Real files but for the training images: a labels header where an
+	// images header should be, so a wrong magic number.
 	bad := t.TempDir()
-	// A labels file where the images file should be: wrong magic number.
+	for _, f := range []string{"train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"} {
+		data, err := os.ReadFile(filepath.Join(testutil.MNISTDir(t), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(bad, f), data, 0o644)
+	}
 	os.WriteFile(filepath.Join(bad, "train-images-idx3-ubyte"), []byte{0, 0, 8, 1, 0, 0, 0, 1, 7}, 0o644)
 	cases := []struct {
 		name     string
