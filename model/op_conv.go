@@ -59,8 +59,7 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 		out := y[lo*pix*s.Cout : hi*pix*s.Cout]
 		kernels.Im2col(s, hi-lo, x[lo*s.InSize():], cols)
 		kernels.FillRows(out, rows, b)
-		kernels.Sgemm(false, false, rows, s.Cout, k, cols, k, w, s.Cout, out, s.Cout, true)
-		kernels.ReLU(out)
+		kernels.SgemmReLU(false, false, rows, s.Cout, k, cols, k, w, s.Cout, out, s.Cout)
 	})
 	return op.out, nil
 }

@@ -8,19 +8,18 @@ import (
 	"github.com/mnistserve/app/internal/kernels"
 )
 
-// poolOp is a 2x2, stride-2 max-pool over NHWC images that records where
-// each maximum came from, so its gradient is a scatter rather than a search.
+// poolOp is a 2x2, stride-2 max-pool over NHWC images. It records no
+// argmax: inference does not need one, and the gradient finds each
+// window's winner again from the input and output.
 type poolOp struct {
 	base
 	n, h, w, c int
 	workers    int
-	arg        []int32
 	out        *tensor.Dense
 }
 
 func newPoolOp(n, h, w, c, workers int) *poolOp {
 	op := &poolOp{base: newBase("maxpool2", n, h/2, w/2, c), n: n, h: h, w: w, c: c, workers: workers}
-	op.arg = make([]int32, n*(h/2)*(w/2)*c)
 	op.out = op.dense()
 	return op
 }
@@ -41,21 +40,21 @@ func (op *poolOp) Do(inputs ...G.Value) (G.Value, error) {
 	y := op.out.Data().([]float32)
 	per := (op.h / 2) * (op.w / 2) * op.c
 	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
-		// arg holds indices relative to the worker's first image
-		kernels.MaxPool2(hi-lo, op.h, op.w, op.c, x[lo*in:hi*in], y[lo*per:hi*per], op.arg[lo*per:hi*per])
+		kernels.MaxPool2(hi-lo, op.h, op.w, op.c, x[lo*in:hi*in], y[lo*per:hi*per])
 	})
 	return op.out, nil
 }
 
 func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(newPoolGradOp(op), grad)
+	dx, err := G.ApplyOp(newPoolGradOp(op), inputs[0], output, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx}, nil
 }
 
-// poolGradOp sends each pooled gradient back to the input that won.
+// poolGradOp sends each pooled gradient back to the input that won; its
+// inputs are the pool's input, its output and the output's gradient.
 type poolGradOp struct {
 	base
 	fwd *poolOp
@@ -68,8 +67,8 @@ func newPoolGradOp(fwd *poolOp) *poolGradOp {
 	return op
 }
 
-func (op *poolGradOp) Arity() int    { return 1 }
-func (op *poolGradOp) Type() hm.Type { return fn(tt(4), tt(4)) }
+func (op *poolGradOp) Arity() int    { return 3 }
+func (op *poolGradOp) Type() hm.Type { return fn(tt(4), tt(4), tt(4), tt(4)) }
 
 func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	if err := checkArity(op, inputs); err != nil {
@@ -78,13 +77,21 @@ func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	f := op.fwd
 	per := (f.h / 2) * (f.w / 2) * f.c
 	in := f.h * f.w * f.c
-	dy, err := floats(inputs[0], f.n*per, "pool gradient")
+	x, err := floats(inputs[0], f.n*in, "pool input")
+	if err != nil {
+		return nil, err
+	}
+	y, err := floats(inputs[1], f.n*per, "pool output")
+	if err != nil {
+		return nil, err
+	}
+	dy, err := floats(inputs[2], f.n*per, "pool gradient")
 	if err != nil {
 		return nil, err
 	}
 	dx := op.out.Data().([]float32)
 	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
-		kernels.MaxPool2Grad(dy[lo*per:hi*per], f.arg[lo*per:hi*per], dx[lo*in:hi*in])
+		kernels.MaxPool2Grad(hi-lo, f.h, f.w, f.c, x[lo*in:hi*in], y[lo*per:hi*per], dy[lo*per:hi*per], dx[lo*in:hi*in])
 	})
 	return op.out, nil
 }

@@ -13,7 +13,7 @@ import "sync"
 const (
 	mr = 12
 	nr = 32
-	kc = 256 // depth of one packed block: mr*kc + nr*kc floats stay in L1/L2
+	kc = 512 // deepest packed block: depths up to kc take one block
 	mc = 96  // rows of A packed at once (a multiple of mr)
 )
 
@@ -22,6 +22,18 @@ const (
 // leading dimension lda, or as k x m when transA; likewise B is k x n, or
 // n x k when transB. C is m x n with leading dimension ldc.
 func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc bool) {
+	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, false)
+}
+
+// SgemmReLU computes C = max(0, C + op(A)·op(B)), as Sgemm with acc, the
+// ReLU applied as the last block of each tile is stored: a convolution
+// whose C starts as its bias gets bias and activation without another
+// pass over its output.
+func SgemmReLU(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, true, true)
+}
+
+func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc, relu bool) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -31,13 +43,22 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 		}
 	}
 	if k == 0 {
+		if relu {
+			for i := 0; i < m; i++ {
+				ReLU(c[i*ldc : i*ldc+n])
+			}
+		}
 		return
 	}
 	ws := getWorkspace(n)
 	defer putWorkspace(ws)
 	np := (n + nr - 1) / nr
-	for p0 := 0; p0 < k; p0 += kc {
-		kb := min(kc, k-p0)
+	// Equal blocks no deeper than kc.
+	blocks := (k + kc - 1) / kc
+	depth := (k + blocks - 1) / blocks
+	for p0 := 0; p0 < k; p0 += depth {
+		kb := min(depth, k-p0)
+		last := relu && p0+kb == k
 		packB(ws.b, transB, b, ldb, p0, kb, n)
 		for i0 := 0; i0 < m; i0 += mc {
 			ib := min(mc, m-i0)
@@ -50,18 +71,21 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 					bp := ws.b[jp*nr*kb:]
 					ci := (i0+ip)*ldc + jp*nr
 					if rows == mr && cols == nr {
-						microKernel(kb, ap, bp, c[ci:], ldc)
+						microKernel(kb, ap, bp, c[ci:], ldc, last)
 						continue
 					}
 					// An edge tile: compute into a full scratch tile, then
 					// add the part that lies inside C.
 					clear(ws.tile[:])
-					microKernel(kb, ap, bp, ws.tile[:], nr)
+					microKernel(kb, ap, bp, ws.tile[:], nr, false)
 					for r := 0; r < rows; r++ {
 						dst := c[ci+r*ldc : ci+r*ldc+cols]
 						src := ws.tile[r*nr : r*nr+cols]
 						for j := range dst {
 							dst[j] += src[j]
+						}
+						if last {
+							ReLU(dst)
 						}
 					}
 				}
@@ -182,8 +206,8 @@ func putWorkspace(ws *workspace) {
 }
 
 // microKernelGo is the portable micro-kernel: C[0:mr][0:nr] += Ap·Bp over
-// kb depths, C with leading dimension ldc.
-func microKernelGo(kb int, ap, bp, c []float32, ldc int) {
+// kb depths, C with leading dimension ldc, then C = max(C, 0) when relu.
+func microKernelGo(kb int, ap, bp, c []float32, ldc int, relu bool) {
 	var acc [mr * nr]float32
 	for p := 0; p < kb; p++ {
 		a := ap[p*mr : p*mr+mr]
@@ -201,6 +225,9 @@ func microKernelGo(kb int, ap, bp, c []float32, ldc int) {
 		src := acc[r*nr : r*nr+nr]
 		for j := range dst {
 			dst[j] += src[j]
+		}
+		if relu {
+			ReLU(dst)
 		}
 	}
 }

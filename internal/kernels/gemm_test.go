@@ -131,3 +131,36 @@ func BenchmarkSgemm(b *testing.B) {
 		})
 	}
 }
+
+func TestSgemmReLUClampsTheFinalSumOnly(t *testing.T) {
+	// k = 1100 spans several blocks: clamping a partial sum would be wrong.
+	for _, fast := range []bool{true, false} {
+		for _, sh := range [][3]int{{30, 64, 288}, {13, 40, 1100}, {12, 32, 9}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			t.Run(fmt.Sprintf("fast=%v %dx%dx%d", fast, m, n, k), func(t *testing.T) {
+				saved := useAVX512
+				useAVX512 = fast && saved
+				defer func() { useAVX512 = saved }()
+				rng := rand.New(rand.NewPCG(uint64(k), 9))
+				a, b := randSlice(rng, m*k), randSlice(rng, k*n)
+				c := randSlice(rng, m*n)
+				want := append([]float32(nil), c...)
+				SgemmReLU(false, false, m, n, k, a, k, b, n, c, n)
+				naiveGemm(false, false, m, n, k, a, k, b, n, want, n, true)
+				ReLU(want)
+				neg := 0
+				for i := range c {
+					if math.Abs(float64(c[i]-want[i])) > 1e-3*math.Sqrt(float64(k)) {
+						t.Fatalf("C[%d] = %v, want %v", i, c[i], want[i])
+					}
+					if want[i] == 0 {
+						neg++
+					}
+				}
+				if neg == 0 || neg == len(c) {
+					t.Fatalf("test data clamps %d of %d values: not a test of the clamp", neg, len(c))
+				}
+			})
+		}
+	}
+}

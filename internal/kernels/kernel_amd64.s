@@ -1,10 +1,10 @@
 #include "textflag.h"
 
-// func kernel12x32AVX512(kb int, ap, bp, c *float32, ldc int)
-// C[0:12][0:32] += sum over k of Ap[k][0:12] (outer) Bp[k][0:32].
-// Z0..Z23 accumulate rows 0..11 (two registers a row), Z24/Z25 hold the
-// B row of this k, Z26/Z27 the broadcast A values.
-TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-40
+// func kernel12x32AVX512(kb int, ap, bp, c *float32, ldc int, relu bool)
+// C[0:12][0:32] += sum over k of Ap[k][0:12] (outer) Bp[k][0:32], then
+// C = max(C, 0) when relu. Z0..Z23 accumulate rows 0..11 (two registers
+// a row), Z24/Z25 hold the B row of this k, Z26/Z27 the broadcast A values.
+TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-41
 	MOVQ kb+0(FP), CX
 	MOVQ ap+8(FP), SI
 	MOVQ bp+16(FP), DI
@@ -78,6 +78,9 @@ loop:
 	ADDQ $128, DI
 	DECQ CX
 	JNZ loop
+	MOVBLZX relu+40(FP), R9
+	TESTQ R9, R9
+	JNZ relustore
 	VADDPS (DX), Z0, Z0
 	VMOVUPS Z0, (DX)
 	VADDPS 64(DX), Z1, Z1
@@ -137,5 +140,118 @@ loop:
 	VMOVUPS Z22, (DX)
 	VADDPS 64(DX), Z23, Z23
 	VMOVUPS Z23, 64(DX)
+	VZEROUPPER
+	RET
+relustore:
+	VPXORD Z26, Z26, Z26
+	VADDPS (DX), Z0, Z0
+	VMAXPS Z26, Z0, Z0
+	VMOVUPS Z0, (DX)
+	VADDPS 64(DX), Z1, Z1
+	VMAXPS Z26, Z1, Z1
+	VMOVUPS Z1, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z2, Z2
+	VMAXPS Z26, Z2, Z2
+	VMOVUPS Z2, (DX)
+	VADDPS 64(DX), Z3, Z3
+	VMAXPS Z26, Z3, Z3
+	VMOVUPS Z3, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z4, Z4
+	VMAXPS Z26, Z4, Z4
+	VMOVUPS Z4, (DX)
+	VADDPS 64(DX), Z5, Z5
+	VMAXPS Z26, Z5, Z5
+	VMOVUPS Z5, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z6, Z6
+	VMAXPS Z26, Z6, Z6
+	VMOVUPS Z6, (DX)
+	VADDPS 64(DX), Z7, Z7
+	VMAXPS Z26, Z7, Z7
+	VMOVUPS Z7, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z8, Z8
+	VMAXPS Z26, Z8, Z8
+	VMOVUPS Z8, (DX)
+	VADDPS 64(DX), Z9, Z9
+	VMAXPS Z26, Z9, Z9
+	VMOVUPS Z9, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z10, Z10
+	VMAXPS Z26, Z10, Z10
+	VMOVUPS Z10, (DX)
+	VADDPS 64(DX), Z11, Z11
+	VMAXPS Z26, Z11, Z11
+	VMOVUPS Z11, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z12, Z12
+	VMAXPS Z26, Z12, Z12
+	VMOVUPS Z12, (DX)
+	VADDPS 64(DX), Z13, Z13
+	VMAXPS Z26, Z13, Z13
+	VMOVUPS Z13, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z14, Z14
+	VMAXPS Z26, Z14, Z14
+	VMOVUPS Z14, (DX)
+	VADDPS 64(DX), Z15, Z15
+	VMAXPS Z26, Z15, Z15
+	VMOVUPS Z15, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z16, Z16
+	VMAXPS Z26, Z16, Z16
+	VMOVUPS Z16, (DX)
+	VADDPS 64(DX), Z17, Z17
+	VMAXPS Z26, Z17, Z17
+	VMOVUPS Z17, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z18, Z18
+	VMAXPS Z26, Z18, Z18
+	VMOVUPS Z18, (DX)
+	VADDPS 64(DX), Z19, Z19
+	VMAXPS Z26, Z19, Z19
+	VMOVUPS Z19, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z20, Z20
+	VMAXPS Z26, Z20, Z20
+	VMOVUPS Z20, (DX)
+	VADDPS 64(DX), Z21, Z21
+	VMAXPS Z26, Z21, Z21
+	VMOVUPS Z21, 64(DX)
+	ADDQ R8, DX
+	VADDPS (DX), Z22, Z22
+	VMAXPS Z26, Z22, Z22
+	VMOVUPS Z22, (DX)
+	VADDPS 64(DX), Z23, Z23
+	VMAXPS Z26, Z23, Z23
+	VMOVUPS Z23, 64(DX)
+	VZEROUPPER
+	RET
+
+// func max4AVX512(dst, a, b, c, d *float32, n int)
+// dst[i] = max(a[i], b[i], c[i], d[i]) for i < n, n a multiple of 16.
+TEXT ·max4AVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), R8
+	MOVQ d+32(FP), R9
+	MOVQ n+40(FP), CX
+	SHRQ $4, CX
+maxloop:
+	VMOVUPS (SI), Z0
+	VMAXPS (DI), Z0, Z0
+	VMAXPS (R8), Z0, Z0
+	VMAXPS (R9), Z0, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, DX
+	DECQ CX
+	JNZ maxloop
 	VZEROUPPER
 	RET

@@ -4,4 +4,8 @@ package kernels
 
 var useAVX512 = false
 
-func microKernel(kb int, ap, bp, c []float32, ldc int) { microKernelGo(kb, ap, bp, c, ldc) }
+func microKernel(kb int, ap, bp, c []float32, ldc int, relu bool) {
+	microKernelGo(kb, ap, bp, c, ldc, relu)
+}
+
+func max4(dst, a, b, c, d []float32) { max4Go(dst, a, b, c, d) }
