@@ -58,16 +58,23 @@ func tt(d int) hm.Type { return G.TensorType{Dims: d, Of: tensor.Float32} }
 // fn is the type of an op taking ins and giving out.
 func fn(types ...hm.Type) hm.Type { return hm.NewFnType(types...) }
 
-// floats returns the float32 data of a Gorgonia value, checking its size.
-func floats(v G.Value, want int, what string) ([]float32, error) {
-	d, ok := v.Data().([]float32)
-	if !ok {
-		return nil, fmt.Errorf("%s: want float32 data, got %T", what, v.Data())
+// args checks that op got one input per size, each float32 data of that
+// many values, and returns the data (in an array: no allocation per step).
+func args(op G.Op, inputs []G.Value, sizes ...int) (in [4][]float32, err error) {
+	if len(inputs) != len(sizes) || len(sizes) > len(in) {
+		return in, fmt.Errorf("%v: %d inputs, want %d", op, len(inputs), len(sizes))
 	}
-	if want >= 0 && len(d) != want {
-		return nil, fmt.Errorf("%s: %d values, want %d", what, len(d), want)
+	for i, v := range inputs {
+		d, ok := v.Data().([]float32)
+		if !ok {
+			return in, fmt.Errorf("%v: input %d holds %T, want float32", op, i, v.Data())
+		}
+		if len(d) != sizes[i] {
+			return in, fmt.Errorf("%v: input %d has %d values, want %d", op, i, len(d), sizes[i])
+		}
+		in[i] = d
 	}
-	return d, nil
+	return in, nil
 }
 
 // scalar reads a scalar Gorgonia value (the seed gradient of the loss).
@@ -88,9 +95,14 @@ func scalar(v G.Value) (float32, error) {
 	return 0, fmt.Errorf("want a float32 scalar, got %T", v)
 }
 
-func checkArity(op G.Op, inputs []G.Value) error {
-	if len(inputs) != op.Arity() {
-		return fmt.Errorf("%v: %d inputs, want %d", op, len(inputs), op.Arity())
+// floats returns the float32 data of a Gorgonia value, checking its size.
+func floats(v G.Value, want int, what string) ([]float32, error) {
+	d, ok := v.Data().([]float32)
+	if !ok {
+		return nil, fmt.Errorf("%s: want float32 data, got %T", what, v.Data())
 	}
-	return nil
+	if len(d) != want {
+		return nil, fmt.Errorf("%s: %d values, want %d", what, len(d), want)
+	}
+	return d, nil
 }

@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -35,22 +34,12 @@ func (op *convOp) Type() hm.Type      { return fn(tt(4), tt(2), tt(1), tt(4)) }
 func (op *convOp) DiffWRT(int) []bool { return []bool{op.inputGrad, true, true} }
 
 func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	s := op.s
-	x, err := floats(inputs[0], op.n*s.InSize(), "conv input")
+	in, err := args(op, inputs, op.n*s.InSize(), s.K()*s.Cout, s.Cout)
 	if err != nil {
 		return nil, err
 	}
-	w, err := floats(inputs[1], s.K()*s.Cout, "conv weights")
-	if err != nil {
-		return nil, err
-	}
-	b, err := floats(inputs[2], s.Cout, "conv bias")
-	if err != nil {
-		return nil, err
-	}
+	x, w, b := in[0], in[1], in[2]
 	y := op.out.Data().([]float32)
 	pix, k := s.OutH()*s.OutW(), s.K()
 	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
@@ -105,18 +94,12 @@ func (op *reluGradOp) Type() hm.Type {
 }
 
 func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	n := op.shape.TotalSize()
-	y, err := floats(inputs[0], n, "relu output")
+	in, err := args(op, inputs, n, n)
 	if err != nil {
 		return nil, err
 	}
-	dy, err := floats(inputs[1], n, "relu output gradient")
-	if err != nil {
-		return nil, err
-	}
+	y, dy := in[0], in[1]
 	dz := op.out.Data().([]float32)
 	kernels.Parallel(n, op.workers, func(_, lo, hi int) { kernels.ReLUGrad(y[lo:hi], dy[lo:hi], dz[lo:hi]) })
 	return op.out, nil
@@ -147,16 +130,14 @@ func (op *convGradWOp) Arity() int    { return 1 }
 func (op *convGradWOp) Type() hm.Type { return fn(tt(4), tt(2)) }
 
 func (op *convGradWOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	f := op.fwd
 	s := f.s
 	pix, k := s.OutH()*s.OutW(), s.K()
-	dz, err := floats(inputs[0], f.n*pix*s.Cout, "conv gradient")
+	in, err := args(op, inputs, f.n*pix*s.Cout)
 	if err != nil {
 		return nil, err
 	}
+	dz := in[0]
 	dw := op.out.Data().([]float32)
 	for _, p := range op.partials {
 		clear(p) // a small batch may leave some parts unused
@@ -199,20 +180,14 @@ func (op *convGradXOp) Arity() int    { return 2 }
 func (op *convGradXOp) Type() hm.Type { return fn(tt(4), tt(2), tt(4)) }
 
 func (op *convGradXOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	f := op.fwd
 	s := f.s
 	pix, k := s.OutH()*s.OutW(), s.K()
-	dz, err := floats(inputs[0], f.n*pix*s.Cout, "conv gradient")
+	in, err := args(op, inputs, f.n*pix*s.Cout, k*s.Cout)
 	if err != nil {
 		return nil, err
 	}
-	w, err := floats(inputs[1], k*s.Cout, "conv weights")
-	if err != nil {
-		return nil, err
-	}
+	dz, w := in[0], in[1]
 	dx := op.out.Data().([]float32)
 	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
 		rows := (hi - lo) * pix
@@ -242,16 +217,13 @@ func (op *colSumOp) Arity() int    { return 1 }
 func (op *colSumOp) Type() hm.Type { return fn(hm.TypeVariable('a'), tt(1)) }
 
 func (op *colSumOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	c := op.shape[0]
-	m, err := floats(inputs[0], op.rows*c, "bias gradient input")
+	in, err := args(op, inputs, op.rows*c)
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", op, err)
+		return nil, err
 	}
 	sums := op.out.Data().([]float32)
 	clear(sums)
-	kernels.AddColumnSums(m, op.rows, sums)
+	kernels.AddColumnSums(in[0], op.rows, sums)
 	return op.out, nil
 }

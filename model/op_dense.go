@@ -29,21 +29,11 @@ func (op *denseOp) Type() hm.Type      { return fn(tt(len(op.xshape)), tt(2), tt
 func (op *denseOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
 func (op *denseOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
-	x, err := floats(inputs[0], op.n*op.in, "dense input")
+	in, err := args(op, inputs, op.n*op.in, op.in*op.outs, op.outs)
 	if err != nil {
 		return nil, err
 	}
-	w, err := floats(inputs[1], op.in*op.outs, "dense weights")
-	if err != nil {
-		return nil, err
-	}
-	b, err := floats(inputs[2], op.outs, "dense bias")
-	if err != nil {
-		return nil, err
-	}
+	x, w, b := in[0], in[1], in[2]
 	y := op.out.Data().([]float32)
 	kernels.FillRows(y, op.n, b)
 	kernels.Sgemm(false, false, op.n, op.outs, op.in, x, op.in, w, op.outs, y, op.outs, true)
@@ -77,18 +67,12 @@ func (op *denseGradXOp) Arity() int    { return 2 }
 func (op *denseGradXOp) Type() hm.Type { return fn(tt(2), tt(2), tt(len(op.shape))) }
 
 func (op *denseGradXOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	f := op.fwd
-	dy, err := floats(inputs[0], f.n*f.outs, "dense gradient")
+	in, err := args(op, inputs, f.n*f.outs, f.in*f.outs)
 	if err != nil {
 		return nil, err
 	}
-	w, err := floats(inputs[1], f.in*f.outs, "dense weights")
-	if err != nil {
-		return nil, err
-	}
+	dy, w := in[0], in[1]
 	if op.out == nil {
 		op.out = op.dense()
 	}
@@ -107,18 +91,12 @@ func (op *denseGradWOp) Arity() int    { return 2 }
 func (op *denseGradWOp) Type() hm.Type { return fn(tt(len(op.fwd.xshape)), tt(2), tt(2)) }
 
 func (op *denseGradWOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	f := op.fwd
-	x, err := floats(inputs[0], f.n*f.in, "dense input")
+	in, err := args(op, inputs, f.n*f.in, f.n*f.outs)
 	if err != nil {
 		return nil, err
 	}
-	dy, err := floats(inputs[1], f.n*f.outs, "dense gradient")
-	if err != nil {
-		return nil, err
-	}
+	x, dy := in[0], in[1]
 	if op.out == nil {
 		op.out = op.dense()
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/chewxy/hm"
@@ -27,17 +28,11 @@ func (op *xentOp) Type() hm.Type      { return fn(tt(2), tt(1), tensor.Float32) 
 func (op *xentOp) DiffWRT(int) []bool { return []bool{true, false} }
 
 func (op *xentOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
-	logits, err := floats(inputs[0], op.n*op.classes, "logits")
+	in, err := args(op, inputs, op.n*op.classes, op.n)
 	if err != nil {
 		return nil, err
 	}
-	labels, err := floats(inputs[1], op.n, "labels")
-	if err != nil {
-		return nil, err
-	}
+	logits, labels := in[0], in[1]
 	softmax(logits, op.probs, op.classes)
 	var loss float64
 	for i, l := range labels {
@@ -86,8 +81,8 @@ func (op *xentGradOp) Arity() int    { return 2 }
 func (op *xentGradOp) Type() hm.Type { return fn(tensor.Float32, tensor.Float32, tt(2)) }
 
 func (op *xentGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
+	if len(inputs) != 2 {
+		return nil, fmt.Errorf("%v: %d inputs, want 2", op, len(inputs))
 	}
 	g, err := scalar(inputs[1])
 	if err != nil {
@@ -122,14 +117,11 @@ func (op *softmaxOp) Arity() int    { return 1 }
 func (op *softmaxOp) Type() hm.Type { return fn(tt(2), tt(2)) }
 
 func (op *softmaxOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
-	logits, err := floats(inputs[0], op.shape.TotalSize(), "logits")
+	in, err := args(op, inputs, op.shape.TotalSize())
 	if err != nil {
 		return nil, err
 	}
-	softmax(logits, op.out.Data().([]float32), op.classes)
+	softmax(in[0], op.out.Data().([]float32), op.classes)
 	return op.out, nil
 }
 
@@ -157,13 +149,11 @@ func (op *dropoutOp) Type() hm.Type      { return fn(tt(len(op.shape)), tt(len(o
 func (op *dropoutOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *dropoutOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
-	x, err := floats(inputs[0], len(op.mask), "dropout input")
+	in, err := args(op, inputs, len(op.mask))
 	if err != nil {
 		return nil, err
 	}
+	x := in[0]
 	y := op.out.Data().([]float32)
 	for i, m := range op.mask {
 		y[i] = x[i] * m
@@ -192,13 +182,11 @@ func (op *dropoutGradOp) Arity() int    { return 1 }
 func (op *dropoutGradOp) Type() hm.Type { return fn(tt(len(op.shape)), tt(len(op.shape))) }
 
 func (op *dropoutGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
-	dy, err := floats(inputs[0], len(op.fwd.mask), "dropout gradient")
+	in, err := args(op, inputs, len(op.fwd.mask))
 	if err != nil {
 		return nil, err
 	}
+	dy := in[0]
 	dx := op.out.Data().([]float32)
 	for i, m := range op.fwd.mask {
 		dx[i] = dy[i] * m

@@ -29,14 +29,12 @@ func (op *poolOp) Type() hm.Type      { return fn(tt(4), tt(4)) }
 func (op *poolOp) DiffWRT(int) []bool { return []bool{true} }
 
 func (op *poolOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	in := op.h * op.w * op.c
-	x, err := floats(inputs[0], op.n*in, "pool input")
+	args, err := args(op, inputs, op.n*in)
 	if err != nil {
 		return nil, err
 	}
+	x := args[0]
 	y := op.out.Data().([]float32)
 	per := (op.h / 2) * (op.w / 2) * op.c
 	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
@@ -71,24 +69,14 @@ func (op *poolGradOp) Arity() int    { return 3 }
 func (op *poolGradOp) Type() hm.Type { return fn(tt(4), tt(4), tt(4), tt(4)) }
 
 func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs); err != nil {
-		return nil, err
-	}
 	f := op.fwd
 	per := (f.h / 2) * (f.w / 2) * f.c
 	in := f.h * f.w * f.c
-	x, err := floats(inputs[0], f.n*in, "pool input")
+	args, err := args(op, inputs, f.n*in, f.n*per, f.n*per)
 	if err != nil {
 		return nil, err
 	}
-	y, err := floats(inputs[1], f.n*per, "pool output")
-	if err != nil {
-		return nil, err
-	}
-	dy, err := floats(inputs[2], f.n*per, "pool gradient")
-	if err != nil {
-		return nil, err
-	}
+	x, y, dy := args[0], args[1], args[2]
 	dx := op.out.Data().([]float32)
 	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
 		kernels.MaxPool2Grad(hi-lo, f.h, f.w, f.c, x[lo*in:hi*in], y[lo*per:hi*per], dy[lo*per:hi*per], dx[lo*in:hi*in])
