@@ -1,7 +1,6 @@
 package model
 
 import (
-
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
