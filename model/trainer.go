@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 
 	G "gorgonia.org/gorgonia"
+
+	"github.com/mnistserve/app/internal/kernels"
 )
 
 // Trainer runs training steps of the convnet on fixed-size batches: the
@@ -21,10 +23,14 @@ type Trainer struct {
 }
 
 // NewTrainer builds the training graph for batches of batch images over w,
-// which the steps update in place. seed drives the dropout masks.
+// which the steps update in place. seed drives the dropout masks; workers
+// is how many goroutines share a step (0: one per core).
 func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*Trainer, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("batch size %d, want at least 1", batch)
+	}
+	if workers < 1 {
+		workers = kernels.Workers()
 	}
 	net, err := buildNetwork(w, batch, workers, true)
 	if err != nil {
