@@ -28,12 +28,13 @@ train: data build
 serve: build
 	./app serve $(SERVE_FLAGS)
 
-# The race pass runs only the concurrency tests: the whole suite under -race
-# would take far longer on two cores. Its summary lines are the last output.
+# The race pass runs only the concurrency tests (the whole suite under -race
+# would take far longer on two cores), first, so that the last output is the
+# whole suite's summary, where every package ran tests.
 test: data
 	go vet ./...
+	go test -race -count=1 -timeout 10m -run 'Concurrent' ./model/ ./serve/ ./store/
 	go test -count=1 -timeout 12m ./...
-	go test -race -count=1 -timeout 10m -run 'Concurrent' ./...
 
 bench: data
 	mkdir -p bench-out
