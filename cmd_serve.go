@@ -34,6 +34,7 @@ type serveConfig struct {
 	TrainEpochs int
 	TrainLimit  int
 	DBPatience  time.Duration // how long to wait for the database at start
+	Watch       time.Duration // how often to look for a newer model; 0 = never
 }
 
 // defaultServeConfig returns the defaults of `app serve` before the
@@ -51,6 +52,7 @@ func defaultServeConfig() serveConfig {
 		TrainEpochs: tc.Epochs,
 		TrainLimit:  tc.Limit,
 		DBPatience:  60 * time.Second,
+		Watch:       10 * time.Second,
 	}
 }
 
@@ -72,6 +74,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	// The packages below (the store's GORM logger, the model loader) log
+	// through the default logger: send it to the same place.
+	slog.SetDefault(logger)
 	return serveMain(ctx, cfg, logger)
 }
 
@@ -90,6 +95,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "deadline of each request; a slower database answers 503")
 	fs.IntVar(&cfg.TrainEpochs, "train-epochs", cfg.TrainEpochs, "epochs of first-boot training")
 	fs.IntVar(&cfg.TrainLimit, "train-limit", cfg.TrainLimit, "train first-boot on only the first N images (0 = all)")
+	fs.DurationVar(&cfg.Watch, "watch", cfg.Watch, "how often to look in --models for a newer model to serve (0 = never)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: app serve [flags]")
 		fmt.Fprintln(stderr, "Serves predictions over HTTP, storing each one. When --models holds no valid")
@@ -107,6 +113,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, fmt.Errorf("--timeout must be positive, got %v", cfg.Timeout)
 	case cfg.TrainEpochs < 1:
 		return cfg, fmt.Errorf("--train-epochs must be at least 1, got %d", cfg.TrainEpochs)
+	case cfg.Watch < 0:
+		return cfg, fmt.Errorf("--watch must be 0 or positive, got %v", cfg.Watch)
 	case cfg.TrainLimit < 0:
 		return cfg, fmt.Errorf("--train-limit must be 0 or more, got %d", cfg.TrainLimit)
 	}
@@ -134,32 +142,20 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	srv := serve.New(serve.Config{MaxBody: int64(cfg.MaxBody), Timeout: cfg.Timeout}, st, logger)
 	g, gctx := errgroup.WithContext(ctx)
 
-	// pred is written by the training goroutine and read after g.Wait.
-	pred, err := model.LoadPredictor(cfg.Models)
-	switch {
+	models := newModelKeeper(cfg.Models, srv, logger)
+	defer models.close()
+	switch err := models.load(); {
 	case err == nil:
-		srv.SetModel(pred)
 	case errors.Is(err, model.ErrNoModel):
-		logger.Info("no model yet: training one before answering predictions",
-			"models", cfg.Models, "data", cfg.Data, "epochs", cfg.TrainEpochs)
-		srv.SetStatus("model is training (first boot, no model saved yet); try again in a few minutes")
-		g.Go(func() error {
-			p, err := firstBoot(gctx, cfg, srv, logger)
-			pred = p
-			return err
-		})
+		g.Go(func() error { return models.firstBoot(gctx, cfg) })
 	default:
 		return fmt.Errorf("load model from %s: %w", cfg.Models, err)
 	}
-	g.Go(func() error { return srv.Start(gctx, cfg.Addr) })
-
-	err = g.Wait()
-	if pred != nil {
-		if cerr := pred.Close(); cerr != nil {
-			logger.Error("close model", "error", cerr)
-		}
+	if cfg.Watch > 0 {
+		g.Go(func() error { return models.watch(gctx, cfg.Watch) })
 	}
-	return err
+	g.Go(func() error { return srv.Start(gctx, cfg.Addr) })
+	return g.Wait()
 }
 
 // openStore opens the database, waiting up to patience for one that is not
@@ -182,35 +178,6 @@ func openStore(ctx context.Context, url string, patience time.Duration, logger *
 		case <-time.After(pause):
 		}
 	}
-}
-
-// firstBoot trains a model with the train defaults, then serves it. A
-// cancelled ctx (shutdown) is not an error.
-func firstBoot(ctx context.Context, cfg serveConfig, srv *serve.Server, logger *slog.Logger) (*model.Predictor, error) {
-	tc := train.DefaultConfig()
-	tc.DataDir = cfg.Data
-	tc.ModelDir = cfg.Models
-	tc.Epochs = cfg.TrainEpochs
-	tc.Limit = cfg.TrainLimit
-	progress := newTrainLog(logger, srv)
-	meta, err := train.Run(ctx, tc, progress)
-	progress.flush()
-	if ctx.Err() != nil {
-		logger.Info("first-boot training stopped by shutdown")
-		return nil, nil
-	}
-	if err != nil {
-		srv.SetStatus(fmt.Sprintf("model training failed: %v", err))
-		return nil, fmt.Errorf("first-boot training: %w", err)
-	}
-	logger.Info("first-boot training done", "version", meta.Version, "test_accuracy", meta.TestAccuracy)
-	pred, err := model.LoadPredictor(cfg.Models)
-	if err != nil {
-		srv.SetStatus(fmt.Sprintf("could not load the trained model: %v", err))
-		return nil, fmt.Errorf("load the model just trained: %w", err)
-	}
-	srv.SetModel(pred)
-	return pred, nil
 }
 
 // byteSize is a flag value of a size in bytes: 1048576, 1MiB, 512KiB.

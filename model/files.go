@@ -216,23 +216,28 @@ func Load(metaPath string) (*Weights, Meta, error) {
 	return w, meta, nil
 }
 
-// LoadLatest loads the newest valid model in dir (by created_at), skipping
-// and logging the ones that fail to load. The error wraps ErrNoModel when
-// none loads.
-func LoadLatest(dir string) (*Weights, Meta, error) {
+// candidate is a metadata file found in a model folder.
+type candidate struct {
+	path    string
+	version string
+	t       time.Time
+}
+
+// candidates lists the metadata files of dir, newest first (by created_at,
+// then name); unreadable ones come last.
+func candidates(dir string) []candidate {
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	type cand struct {
-		path string
-		t    time.Time
-	}
-	var cands []cand
+	var cands []candidate
 	for _, p := range paths {
+		c := candidate{path: p, version: strings.TrimSuffix(filepath.Base(p), ".json")}
 		var m Meta
 		if js, err := os.ReadFile(p); err == nil && json.Unmarshal(js, &m) == nil {
-			cands = append(cands, cand{p, m.CreatedAt})
-			continue
+			c.t = m.CreatedAt
+			if m.Version != "" {
+				c.version = m.Version
+			}
 		}
-		cands = append(cands, cand{p, time.Time{}})
+		cands = append(cands, c)
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if !cands[i].t.Equal(cands[j].t) {
@@ -240,8 +245,15 @@ func LoadLatest(dir string) (*Weights, Meta, error) {
 		}
 		return cands[i].path > cands[j].path
 	})
+	return cands
+}
+
+// LoadLatest loads the newest valid model in dir (by created_at), skipping
+// and logging the ones that fail to load. The error wraps ErrNoModel when
+// none loads.
+func LoadLatest(dir string) (*Weights, Meta, error) {
 	var skipped []string
-	for _, c := range cands {
+	for _, c := range candidates(dir) {
 		w, meta, err := Load(c.path)
 		if err == nil {
 			return w, meta, nil

@@ -1,0 +1,107 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// ErrTrainingElsewhere is returned by LockTraining while another process
+// (another replica sharing the model folder) holds the training lock.
+var ErrTrainingElsewhere = errors.New("another process is training a model in this folder")
+
+// lockName is the lock file in a model folder. It is not a model: LoadLatest
+// reads only *.json.
+const lockName = ".training.lock"
+
+// staleLock is how old a lock's last refresh may be before it is taken as
+// left behind by a process that died; holders refresh it far more often.
+const staleLock = 3 * time.Minute
+
+// TrainingLock keeps other processes sharing a model folder from training
+// at the same time: replicas that boot together on an empty volume train
+// one model, not one each. It is a file created exclusively and refreshed
+// while held, so a crashed holder's lock goes stale instead of blocking
+// forever.
+type TrainingLock struct {
+	path string
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// LockTraining takes the training lock of dir, or returns an error wrapping
+// ErrTrainingElsewhere while a live process holds it.
+func LockTraining(dir string) (*TrainingLock, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create model folder: %w", err)
+	}
+	path := filepath.Join(dir, lockName)
+	for attempt := 0; attempt < 2; attempt++ {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			host, _ := os.Hostname()
+			fmt.Fprintf(f, "pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+			f.Close()
+			l := &TrainingLock{path: path, stop: make(chan struct{})}
+			l.wg.Add(1)
+			go l.refresh()
+			return l, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("take training lock: %w", err)
+		}
+		st, serr := os.Stat(path)
+		if serr == nil && time.Since(st.ModTime()) < staleLock {
+			holder, _ := os.ReadFile(path)
+			return nil, fmt.Errorf("%w (%s: %s)", ErrTrainingElsewhere, path, trimNL(holder))
+		}
+		os.Remove(path) // stale: its holder stopped refreshing it
+	}
+	return nil, fmt.Errorf("take training lock %s: %w", path, ErrTrainingElsewhere)
+}
+
+// refresh touches the lock file until Release, so that it never looks stale
+// while held.
+func (l *TrainingLock) refresh() {
+	defer l.wg.Done()
+	t := time.NewTicker(staleLock / 6)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			now := time.Now()
+			os.Chtimes(l.path, now, now)
+		}
+	}
+}
+
+// Release gives the lock up.
+func (l *TrainingLock) Release() error {
+	close(l.stop)
+	l.wg.Wait()
+	return os.Remove(l.path)
+}
+
+func trimNL(b []byte) string {
+	s := string(b)
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// NewestVersion returns the version named by the newest metadata file in
+// dir, without loading or checking its weights: a cheap test of whether a
+// newer model may have arrived. It returns "" when there is none.
+func NewestVersion(dir string) string {
+	cands := candidates(dir)
+	if len(cands) == 0 {
+		return ""
+	}
+	return cands[0].version
+}
