@@ -231,3 +231,13 @@ func microKernelGo(kb int, ap, bp, c []float32, ldc int, relu bool) {
 		}
 	}
 }
+
+// UseAssembly turns the assembly kernels on or off (they stay off on CPUs
+// without AVX-512) and returns whether they were on. Tests use it to check
+// the portable path against the fast one; it must not race with a running
+// kernel.
+func UseAssembly(on bool) (was bool) {
+	was = useAVX512
+	useAVX512 = on && hasAVX512
+	return was
+}

@@ -4,7 +4,10 @@ import "golang.org/x/sys/cpu"
 
 // useAVX512 selects the assembly kernels; tests turn it off to check the
 // portable ones against them.
-var useAVX512 = cpu.X86.HasAVX512F
+var useAVX512 = hasAVX512
+
+// hasAVX512 is whether the CPU (and OS) can run the AVX-512 kernels.
+var hasAVX512 = cpu.X86.HasAVX512F
 
 // kernel12x32AVX512 is microKernelGo in AVX-512 assembly.
 //

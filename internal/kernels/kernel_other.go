@@ -2,7 +2,7 @@
 
 package kernels
 
-var useAVX512 = false
+var useAVX512, hasAVX512 = false, false
 
 func microKernel(kb int, ap, bp, c []float32, ldc int, relu bool) {
 	microKernelGo(kb, ap, bp, c, ldc, relu)
