@@ -44,19 +44,16 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 
 func TestSgemmAgreesWithNaiveProduct(t *testing.T) {
 	shapes := [][3]int{{1, 1, 1}, {12, 32, 7}, {13, 33, 300}, {5, 10, 1600}, {100, 64, 288}, {288, 64, 500}, {70, 288, 64}, {9, 32, 1000}}
-	kernels := map[string]bool{"avx512": true, "portable": false}
-	for name, fast := range kernels {
-		if fast && !useAVX512 {
-			continue
-		}
+	for lv := levelGo; lv <= best; lv++ {
+		name := [...]string{"portable", "avx2", "avx512"}[lv]
 		for _, sh := range shapes {
 			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 				for _, acc := range []bool{false, true} {
 					m, n, k := sh[0], sh[1], sh[2]
 					t.Run(fmt.Sprintf("%s kernel gives the naive product for %dx%dx%d transA=%v transB=%v acc=%v", name, m, n, k, tr[0], tr[1], acc), func(t *testing.T) {
-						saved := useAVX512
-						useAVX512 = fast
-						defer func() { useAVX512 = saved }()
+						saved := level
+						level = lv
+						defer func() { level = saved }()
 						rng := rand.New(rand.NewPCG(uint64(m), uint64(n*k)))
 						lda, ldb, ldc := k+3, n+1, n+5
 						if tr[0] {
@@ -134,13 +131,13 @@ func BenchmarkSgemm(b *testing.B) {
 
 func TestSgemmReLUClampsTheFinalSumOnly(t *testing.T) {
 	// k = 1100 spans several blocks: clamping a partial sum would be wrong.
-	for _, fast := range []bool{true, false} {
+	for lv := levelGo; lv <= best; lv++ {
 		for _, sh := range [][3]int{{30, 64, 288}, {13, 40, 1100}, {12, 32, 9}} {
 			m, n, k := sh[0], sh[1], sh[2]
-			t.Run(fmt.Sprintf("fast=%v %dx%dx%d", fast, m, n, k), func(t *testing.T) {
-				saved := useAVX512
-				useAVX512 = fast && saved
-				defer func() { useAVX512 = saved }()
+			t.Run(fmt.Sprintf("level %d %dx%dx%d", lv, m, n, k), func(t *testing.T) {
+				saved := level
+				level = lv
+				defer func() { level = saved }()
 				rng := rand.New(rand.NewPCG(uint64(k), 9))
 				a, b := randSlice(rng, m*k), randSlice(rng, k*n)
 				c := randSlice(rng, m*n)

@@ -255,3 +255,160 @@ maxloop:
 	JNZ maxloop
 	VZEROUPPER
 	RET
+
+// func kernel6x16AVX2(kb int, ap, bp, c *float32, ldc int, relu bool)
+// One quarter of the 12x32 tile for CPUs with AVX2 and FMA but not AVX-512:
+// rows 0..5 of a packed A panel (12 floats a depth) against columns 0..15
+// of a packed B panel (32 floats a depth); the caller offsets ap, bp and c
+// for the other quarters. Y0..Y11 accumulate, Y12/Y13 hold B, Y14 A.
+TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-41
+	MOVQ kb+0(FP), CX
+	MOVQ ap+8(FP), SI
+	MOVQ bp+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+loop2:
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y14
+	VFMADD231PS Y12, Y14, Y2
+	VFMADD231PS Y13, Y14, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y14
+	VFMADD231PS Y12, Y14, Y6
+	VFMADD231PS Y13, Y14, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y14
+	VFMADD231PS Y12, Y14, Y10
+	VFMADD231PS Y13, Y14, Y11
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ loop2
+	VXORPS Y15, Y15, Y15
+	MOVBLZX relu+40(FP), R9
+	VADDPS 0(DX), Y0, Y0
+	TESTQ R9, R9
+	JZ noclamp0
+	VMAXPS Y15, Y0, Y0
+noclamp0:
+	VMOVUPS Y0, 0(DX)
+	VADDPS 32(DX), Y1, Y1
+	TESTQ R9, R9
+	JZ noclamp1
+	VMAXPS Y15, Y1, Y1
+noclamp1:
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VADDPS 0(DX), Y2, Y2
+	TESTQ R9, R9
+	JZ noclamp2
+	VMAXPS Y15, Y2, Y2
+noclamp2:
+	VMOVUPS Y2, 0(DX)
+	VADDPS 32(DX), Y3, Y3
+	TESTQ R9, R9
+	JZ noclamp3
+	VMAXPS Y15, Y3, Y3
+noclamp3:
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VADDPS 0(DX), Y4, Y4
+	TESTQ R9, R9
+	JZ noclamp4
+	VMAXPS Y15, Y4, Y4
+noclamp4:
+	VMOVUPS Y4, 0(DX)
+	VADDPS 32(DX), Y5, Y5
+	TESTQ R9, R9
+	JZ noclamp5
+	VMAXPS Y15, Y5, Y5
+noclamp5:
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VADDPS 0(DX), Y6, Y6
+	TESTQ R9, R9
+	JZ noclamp6
+	VMAXPS Y15, Y6, Y6
+noclamp6:
+	VMOVUPS Y6, 0(DX)
+	VADDPS 32(DX), Y7, Y7
+	TESTQ R9, R9
+	JZ noclamp7
+	VMAXPS Y15, Y7, Y7
+noclamp7:
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VADDPS 0(DX), Y8, Y8
+	TESTQ R9, R9
+	JZ noclamp8
+	VMAXPS Y15, Y8, Y8
+noclamp8:
+	VMOVUPS Y8, 0(DX)
+	VADDPS 32(DX), Y9, Y9
+	TESTQ R9, R9
+	JZ noclamp9
+	VMAXPS Y15, Y9, Y9
+noclamp9:
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VADDPS 0(DX), Y10, Y10
+	TESTQ R9, R9
+	JZ noclamp10
+	VMAXPS Y15, Y10, Y10
+noclamp10:
+	VMOVUPS Y10, 0(DX)
+	VADDPS 32(DX), Y11, Y11
+	TESTQ R9, R9
+	JZ noclamp11
+	VMAXPS Y15, Y11, Y11
+noclamp11:
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func max4AVX2(dst, a, b, c, d *float32, n int)
+// dst[i] = max(a[i], b[i], c[i], d[i]) for i < n, n a multiple of 8.
+TEXT ·max4AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), R8
+	MOVQ d+32(FP), R9
+	MOVQ n+40(FP), CX
+	SHRQ $3, CX
+maxloop2:
+	VMOVUPS (SI), Y0
+	VMAXPS (DI), Y0, Y0
+	VMAXPS (R8), Y0, Y0
+	VMAXPS (R9), Y0, Y0
+	VMOVUPS Y0, (DX)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, DX
+	DECQ CX
+	JNZ maxloop2
+	VZEROUPPER
+	RET

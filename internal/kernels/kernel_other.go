@@ -2,7 +2,13 @@
 
 package kernels
 
-var useAVX512, hasAVX512 = false, false
+const (
+	levelGo = iota
+	levelAVX2
+	levelAVX512
+)
+
+var best, level = levelGo, levelGo
 
 func microKernel(kb int, ap, bp, c []float32, ldc int, relu bool) {
 	microKernelGo(kb, ap, bp, c, ldc, relu)

@@ -6,12 +6,13 @@ import (
 )
 
 func TestMaxPool2PicksTheLargestOfEachWindowAndRoutesItsGradient(t *testing.T) {
-	for _, fast := range []bool{true, false} {
-		saved := useAVX512
-		useAVX512 = fast && saved
+	for lv := levelGo; lv <= best; lv++ {
+		saved := level
+		level = lv
 		testMaxPool2(t, 2, 5, 4, 3)
 		testMaxPool2(t, 2, 6, 4, 32)
-		useAVX512 = saved
+		testMaxPool2(t, 1, 4, 4, 8) // 8 channels: AVX2 width, not AVX-512's
+		level = saved
 	}
 }
 
