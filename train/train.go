@@ -52,13 +52,12 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (model.Meta, error) {
 	if trainSet.Len() == 0 {
 		return model.Meta{}, fmt.Errorf("limit %d leaves no training images: %w", cfg.Limit, ErrConfig)
 	}
-	fmt.Fprintf(out, "training on %d images, validating on %d, testing on %d (%d epochs, batch %d, lr %g, seed %d)\n",
-		trainSet.Len(), valSet.Len(), test.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed)
-
 	workers := cfg.Workers
 	if workers == 0 {
 		workers = kernels.Workers()
 	}
+	fmt.Fprintf(out, "training on %d images, validating on %d, testing on %d (%d epochs, batch %d, lr %g, seed %d; %d workers, %s kernels)\n",
+		trainSet.Len(), valSet.Len(), test.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, workers, kernels.Accelerated())
 	w := model.NewWeights(uint64(cfg.Seed))
 	tr, err := model.NewTrainer(w, cfg.Batch, cfg.LR, uint64(cfg.Seed), workers)
 	if err != nil {
