@@ -1,8 +1,10 @@
 // Command app trains a handwritten-digit convnet on MNIST and serves its
 // predictions over HTTP, storing every request and answer in a database.
 //
-//	app train   train a model and write it to saved_models/
-//	app serve   serve predictions on :5000 (training one first if none exists)
+//	app train    train a model and write it to saved_models/
+//	app serve    serve predictions on :5000 (training one first if none exists)
+//	app predict  classify image files with the newest saved model
+//	app eval     test accuracy of the newest saved model
 package main
 
 import (
@@ -31,6 +33,8 @@ func commands() map[string]command {
 	return map[string]command{
 		"train":       {"train the convnet on MNIST and save it", runTrain},
 		"serve":       {"serve predictions over HTTP, storing each one", runServe},
+		"predict":     {"classify PNG or JPEG files with the newest saved model", runPredict},
+		"eval":        {"test accuracy and confusion matrix of the newest saved model", runEval},
 		"healthcheck": {"exit 0 when the server at --url answers /healthz", runHealthcheck},
 		"version":     {"print the version", runVersion},
 		"help":        {"print this help", runHelp},

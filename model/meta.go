@@ -41,3 +41,8 @@ func LoadPredictor(dir string) (*Predictor, error) {
 	}
 	return NewPredictor(w, meta), nil
 }
+
+// Best returns the most probable digit of probs.
+func Best(probs [Classes]float32) int {
+	return argmax(probs[:])
+}

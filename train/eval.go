@@ -63,13 +63,7 @@ func Confusion(ctx context.Context, p *model.Predictor, set *mnist.Set) (*Confus
 			return nil, err
 		}
 		for i, pr := range probs {
-			best := 0
-			for d, v := range pr {
-				if v > pr[best] {
-					best = d
-				}
-			}
-			m[set.Labels[lo+i]][best]++
+			m[set.Labels[lo+i]][model.Best(pr)]++
 		}
 	}
 	return &m, nil
