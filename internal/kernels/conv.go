@@ -36,6 +36,15 @@ func Im2col(s ConvShape, n int, x, cols []float32) {
 				row := cols[((b*oh+y)*ow+xx)*k:]
 				for kh := 0; kh < s.KH; kh++ {
 					src := img[((y+kh)*s.W+xx)*s.Cin:]
+					if run <= 8 {
+						// a few floats (the first layer's 3): a call to
+						// memmove would cost more than the copy
+						dst := row[kh*run : kh*run+run]
+						for i := range dst {
+							dst[i] = src[i]
+						}
+						continue
+					}
 					copy(row[kh*run:kh*run+run], src[:run])
 				}
 			}
@@ -66,11 +75,18 @@ func Col2im(s ConvShape, n int, dcols, dx []float32) {
 	}
 }
 
-// FillRows sets each of the rows of y (cols values each) to bias.
+// FillRows sets each of the rows of y (cols values each) to bias. It
+// copies the rows already filled onto the next ones, doubling, so a large
+// fill is a few long copies rather than one short copy a row.
 func FillRows(y []float32, rows int, bias []float32) {
-	c := len(bias)
-	for r := 0; r < rows; r++ {
-		copy(y[r*c:r*c+c], bias)
+	n := rows * len(bias)
+	if n == 0 {
+		return
+	}
+	y = y[:n]
+	done := copy(y, bias)
+	for done < n {
+		done += copy(y[done:], y[:done])
 	}
 }
 

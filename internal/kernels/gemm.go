@@ -105,6 +105,12 @@ func packA(dst []float32, trans bool, a []float32, lda, i0, ib, p0, kb int) {
 			for p := 0; p < kb; p++ {
 				src := a[(p0+p)*lda+i0+ip:]
 				d := panel[p*mr : p*mr+mr]
+				if rows == mr {
+					// An array copy compiles to a few vector moves; copy()
+					// would call memmove for every 12 floats.
+					*(*[mr]float32)(d) = *(*[mr]float32)(src)
+					continue
+				}
 				copy(d[:rows], src[:rows])
 				clear(d[rows:])
 			}
@@ -144,7 +150,12 @@ func packB(dst []float32, trans bool, b []float32, ldb, p0, kb, n int) {
 		if !trans {
 			for p := 0; p < kb; p++ {
 				d := panel[p*nr : p*nr+nr]
-				copy(d[:cols], b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+cols])
+				src := b[(p0+p)*ldb+j0:]
+				if cols == nr {
+					*(*[nr]float32)(d) = *(*[nr]float32)(src)
+					continue
+				}
+				copy(d[:cols], src[:cols])
 				clear(d[cols:])
 			}
 			continue
