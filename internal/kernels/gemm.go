@@ -97,25 +97,30 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 // packA copies rows i0..i0+ib-1, depths p0..p0+kb-1 of op(A) into panels of
 // mr rows, each laid out k-major (mr values per k), zero-padding short panels.
 func packA(dst []float32, trans bool, a []float32, lda, i0, ib, p0, kb int) {
+	if trans {
+		// op(A)[i][p] = A[p][i]: each depth is one row of A, read once and
+		// dealt out to every panel.
+		for p := 0; p < kb; p++ {
+			src := a[(p0+p)*lda+i0 : (p0+p)*lda+i0+ib]
+			for ip := 0; ip < ib; ip += mr {
+				d := dst[ip*kb+p*mr : ip*kb+p*mr+mr]
+				if ip+mr <= ib {
+					s := src[ip : ip+mr]
+					// Spelled out: copy() would call memmove for 12 floats.
+					d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
+					d[4], d[5], d[6], d[7] = s[4], s[5], s[6], s[7]
+					d[8], d[9], d[10], d[11] = s[8], s[9], s[10], s[11]
+					continue
+				}
+				n := copy(d, src[ip:])
+				clear(d[n:])
+			}
+		}
+		return
+	}
 	for ip := 0; ip < ib; ip += mr {
 		rows := min(mr, ib-ip)
 		panel := dst[ip*kb : ip*kb+mr*kb]
-		if trans {
-			// op(A)[i][p] = A[p][i]: each k gives mr contiguous values.
-			for p := 0; p < kb; p++ {
-				src := a[(p0+p)*lda+i0+ip:]
-				d := panel[p*mr : p*mr+mr]
-				if rows == mr {
-					// An array copy compiles to a few vector moves; copy()
-					// would call memmove for every 12 floats.
-					*(*[mr]float32)(d) = *(*[mr]float32)(src)
-					continue
-				}
-				copy(d[:rows], src[:rows])
-				clear(d[rows:])
-			}
-			continue
-		}
 		if rows < mr {
 			clear(panel)
 			for r := 0; r < rows; r++ {
