@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -56,7 +57,7 @@ func LockTraining(dir string) (*TrainingLock, error) {
 		st, serr := os.Stat(path)
 		if serr == nil && time.Since(st.ModTime()) < staleLock {
 			holder, _ := os.ReadFile(path)
-			return nil, fmt.Errorf("%w (%s: %s)", ErrTrainingElsewhere, path, trimNL(holder))
+			return nil, fmt.Errorf("%w (%s: %s)", ErrTrainingElsewhere, path, strings.TrimSpace(string(holder)))
 		}
 		os.Remove(path) // stale: its holder stopped refreshing it
 	}
@@ -85,14 +86,6 @@ func (l *TrainingLock) Release() error {
 	close(l.stop)
 	l.wg.Wait()
 	return os.Remove(l.path)
-}
-
-func trimNL(b []byte) string {
-	s := string(b)
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // NewestVersion returns the version named by the newest metadata file in

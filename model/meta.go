@@ -42,7 +42,7 @@ func LoadPredictor(dir string) (*Predictor, error) {
 	return NewPredictor(w, meta), nil
 }
 
-// Best returns the most probable digit of probs.
+// Best returns the most probable digit of probs; ties go to the smaller digit.
 func Best(probs [Classes]float32) int {
 	return argmax(probs[:])
 }

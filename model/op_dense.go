@@ -41,11 +41,15 @@ func (op *denseOp) Do(inputs ...G.Value) (G.Value, error) {
 }
 
 func (op *denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&denseGradXOp{base: newBase("denseGradX", op.xshape...), fwd: op}, grad, inputs[1])
+	gx := &denseGradXOp{base: newBase("denseGradX", op.xshape...), fwd: op}
+	gx.out = gx.dense()
+	gw := &denseGradWOp{base: newBase("denseGradW", op.in, op.outs), fwd: op}
+	gw.out = gw.dense()
+	dx, err := G.ApplyOp(gx, grad, inputs[1])
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(&denseGradWOp{base: newBase("denseGradW", op.in, op.outs), fwd: op}, inputs[0], grad)
+	dw, err := G.ApplyOp(gw, inputs[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -73,9 +77,6 @@ func (op *denseGradXOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dy, w := in[0], in[1]
-	if op.out == nil {
-		op.out = op.dense()
-	}
 	kernels.Sgemm(false, true, f.n, f.in, f.outs, dy, f.outs, w, f.outs, op.out.Data().([]float32), f.in, false)
 	return op.out, nil
 }
@@ -97,9 +98,6 @@ func (op *denseGradWOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	x, dy := in[0], in[1]
-	if op.out == nil {
-		op.out = op.dense()
-	}
 	kernels.Sgemm(true, false, f.in, f.outs, f.n, x, f.in, dy, f.outs, op.out.Data().([]float32), f.outs, false)
 	return op.out, nil
 }

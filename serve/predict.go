@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/store"
 )
 
@@ -150,7 +151,7 @@ func (s *Server) predict(ctx context.Context, imgs [][]byte) ([]prediction, erro
 	}
 	rows := make([]*store.Prediction, len(imgs))
 	for i, p := range probs {
-		d := argmax(p)
+		d := model.Best(p)
 		rows[i] = &store.Prediction{
 			Image:         imgs[i],
 			Prediction:    d,
@@ -179,15 +180,4 @@ func (s *Server) predict(ctx context.Context, imgs [][]byte) ([]prediction, erro
 		}
 	}
 	return out, nil
-}
-
-// argmax is the most probable digit; ties go to the smaller digit.
-func argmax(p [10]float32) int {
-	best := 0
-	for d := 1; d < len(p); d++ {
-		if p[d] > p[best] {
-			best = d
-		}
-	}
-	return best
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"time"
 
@@ -157,10 +158,8 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 	}, nil
 }
 
+// round rounds v to the given number of decimal places.
 func round(v float64, places int) float64 {
-	p := 1.0
-	for range places {
-		p *= 10
-	}
-	return float64(int64(v*p+0.5)) / p
+	p := math.Pow(10, float64(places))
+	return math.Round(v*p) / p
 }
