@@ -219,7 +219,16 @@ func (f errStore) Create(ctx context.Context, _ []*store.Prediction) error { ret
 func (f errStore) Get(ctx context.Context, _ int64) (*store.Prediction, error) {
 	return nil, f.wait(ctx)
 }
-func (f errStore) List(ctx context.Context, _ int64, _ int) ([]store.Prediction, error) {
+func (f errStore) List(ctx context.Context, _ store.ListQuery) ([]store.Prediction, error) {
+	return nil, f.wait(ctx)
+}
+func (f errStore) SetLabel(ctx context.Context, _ int64, _ int) (*store.Prediction, error) {
+	return nil, f.wait(ctx)
+}
+func (f errStore) ClearLabel(ctx context.Context, _ int64) (*store.Prediction, error) {
+	return nil, f.wait(ctx)
+}
+func (f errStore) LiveAccuracy(ctx context.Context) (map[string]store.Live, error) {
 	return nil, f.wait(ctx)
 }
 func (f errStore) Ping(ctx context.Context) error { return f.wait(ctx) }

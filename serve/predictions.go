@@ -27,6 +27,7 @@ type listItem struct {
 	Prediction   int       `json:"prediction"`
 	Confidence   float32   `json:"confidence"`
 	ModelVersion string    `json:"model_version"`
+	Label        *int      `json:"label"`
 }
 
 // listing is the answer of GET /predictions; NextBeforeID is null on the
@@ -36,27 +37,18 @@ type listing struct {
 	NextBeforeID *int64     `json:"next_before_id"`
 }
 
-// handlePredictions serves GET /predictions?limit=N&before_id=ID: stored
-// predictions, newest first, a page at a time.
+// handlePredictions serves GET /predictions?limit=N&before_id=ID
+// &labelled=true|false&wrong=true|false: stored predictions, newest first,
+// a page at a time.
 func (s *Server) handlePredictions(c echo.Context) error {
-	limit := defaultLimit
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return badRequest("limit must be an integer 1..%d, got %q", maxLimit, v)
-		}
-		limit = n
+	q, err := listQuery(c)
+	if err != nil {
+		return err
 	}
-	var before int64
-	if v := c.QueryParam("before_id"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return badRequest("before_id must be a positive integer id, got %q", v)
-		}
-		before = n
-	}
+	limit := q.Limit
 	// One row more than asked tells whether another page follows.
-	rows, err := s.store.List(c.Request().Context(), before, limit+1)
+	q.Limit++
+	rows, err := s.store.List(c.Request().Context(), q)
 	if err != nil {
 		return fmt.Errorf("list predictions: %w", err)
 	}
@@ -73,9 +65,51 @@ func (s *Server) handlePredictions(c echo.Context) error {
 			Prediction:   r.Prediction,
 			Confidence:   r.Confidence,
 			ModelVersion: r.ModelVersion,
+			Label:        r.Label,
 		})
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// listQuery reads the query parameters of GET /predictions.
+func listQuery(c echo.Context) (store.ListQuery, error) {
+	limit := defaultLimit
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return store.ListQuery{}, badRequest("limit must be an integer 1..%d, got %q", maxLimit, v)
+		}
+		limit = n
+	}
+	q := store.ListQuery{Limit: limit}
+	if v := c.QueryParam("before_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return q, badRequest("before_id must be a positive integer id, got %q", v)
+		}
+		q.BeforeID = n
+	}
+	var err error
+	if q.Labelled, err = boolParam(c, "labelled"); err != nil {
+		return q, err
+	}
+	if q.Wrong, err = boolParam(c, "wrong"); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// boolParam reads an optional true|false query parameter; nil when absent.
+func boolParam(c echo.Context, name string) (*bool, error) {
+	switch v := c.QueryParam(name); v {
+	case "":
+		return nil, nil
+	case "true", "false":
+		b := v == "true"
+		return &b, nil
+	default:
+		return nil, badRequest("%s must be true or false, got %q", name, v)
+	}
 }
 
 // detail is the answer of GET /predictions/:id.
@@ -86,6 +120,8 @@ type detail struct {
 	Confidence    float32     `json:"confidence"`
 	Probabilities [10]float32 `json:"probabilities"`
 	ModelVersion  string      `json:"model_version"`
+	Label         *int        `json:"label"`
+	LabelledAt    *time.Time  `json:"labelled_at"`
 	ImageURL      string      `json:"image_url"`
 }
 
@@ -96,15 +132,22 @@ func (s *Server) handlePrediction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, detail{
+	return c.JSON(http.StatusOK, detailOf(p))
+}
+
+// detailOf is the JSON form of one stored prediction.
+func detailOf(p *store.Prediction) detail {
+	return detail{
 		ID:            p.ID,
 		CreatedAt:     p.CreatedAt.UTC(),
 		Prediction:    p.Prediction,
 		Confidence:    p.Confidence,
 		Probabilities: p.Probabilities,
 		ModelVersion:  p.ModelVersion,
+		Label:         p.Label,
+		LabelledAt:    p.LabelledAt,
 		ImageURL:      fmt.Sprintf("/predictions/%d/image.png", p.ID),
-	})
+	}
 }
 
 // handlePredictionImage serves GET /predictions/:id/image.png: the stored

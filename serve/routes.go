@@ -22,6 +22,10 @@ func (s *Server) routes() {
 	e.GET("/predictions", s.handlePredictions)
 	e.GET("/predictions/:id", s.handlePrediction)
 	e.GET("/predictions/:id/image.png", s.handlePredictionImage)
+	// Labels: access control belongs in front of these two (a predict key
+	// may label its own predictions, an admin key any).
+	e.PUT("/predictions/:id/label", s.handlePutLabel)
+	e.DELETE("/predictions/:id/label", s.handleDeleteLabel)
 	e.GET("/model", s.handleModel)
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)

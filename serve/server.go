@@ -32,7 +32,10 @@ type Model interface {
 type Store interface {
 	Create(ctx context.Context, ps []*store.Prediction) error
 	Get(ctx context.Context, id int64) (*store.Prediction, error)
-	List(ctx context.Context, beforeID int64, limit int) ([]store.Prediction, error)
+	List(ctx context.Context, q store.ListQuery) ([]store.Prediction, error)
+	SetLabel(ctx context.Context, id int64, label int) (*store.Prediction, error)
+	ClearLabel(ctx context.Context, id int64) (*store.Prediction, error)
+	LiveAccuracy(ctx context.Context) (map[string]store.Live, error)
 	Ping(ctx context.Context) error
 }
 

@@ -26,6 +26,12 @@ type Prediction struct {
 	Probabilities Probabilities `gorm:"column:probabilities;type:text;not null"`
 	// ModelVersion names the model that answered.
 	ModelVersion string `gorm:"column:model_version;type:text;not null"`
+	// Label is the true digit a user said the image shows; nil until labelled.
+	// The columns are nullable so AutoMigrate can add them to a table that
+	// already holds rows.
+	Label *int `gorm:"column:label;type:integer;check:chk_predictions_label,label >= 0 AND label <= 9"`
+	// LabelledAt is when Label was last set to its value; nil when unlabelled.
+	LabelledAt *time.Time `gorm:"column:labelled_at"`
 }
 
 // TableName fixes the table name the contract promises, whatever GORM's
@@ -69,7 +75,7 @@ func (p *Probabilities) Scan(src any) error {
 
 // listColumns are the columns List reads: all but the image, which list
 // responses never show and which is most of a row's size.
-var listColumns = []string{"id", "created_at", "prediction", "confidence", "probabilities", "model_version"}
+var listColumns = []string{"id", "created_at", "prediction", "confidence", "probabilities", "model_version", "label", "labelled_at"}
 
 // Create stores ps in one transaction and fills in each ID (and CreatedAt
 // when zero); it returns only after the commit, so success means stored.
@@ -98,30 +104,65 @@ func (s *Store) Get(ctx context.Context, id int64) (*Prediction, error) {
 	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&p).Error; err != nil {
 		return nil, wrap(ctx, fmt.Sprintf("get prediction %d", id), err)
 	}
-	p.CreatedAt = p.CreatedAt.UTC()
+	p.normalise()
 	return &p, nil
 }
 
-// List returns up to limit predictions newest first, only those with an id
-// below beforeID when beforeID > 0, without their images.
-func (s *Store) List(ctx context.Context, beforeID int64, limit int) ([]Prediction, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("list predictions: limit %d must be positive", limit)
+// ListQuery selects the predictions List returns.
+type ListQuery struct {
+	// Limit is the most rows returned; it must be positive.
+	Limit int
+	// BeforeID, when positive, keeps only ids below it (the next page).
+	BeforeID int64
+	// Labelled, when set, keeps only labelled (true) or unlabelled (false) rows.
+	Labelled *bool
+	// Wrong, when set, keeps only labelled rows whose label differs from
+	// (true) or equals (false) the prediction.
+	Wrong *bool
+}
+
+// List returns the predictions q selects, newest first, without their images.
+func (s *Store) List(ctx context.Context, q ListQuery) ([]Prediction, error) {
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("list predictions: limit %d must be positive", q.Limit)
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	q := s.db.WithContext(ctx).Select(listColumns).Order("id DESC").Limit(limit)
-	if beforeID > 0 {
-		q = q.Where("id < ?", beforeID)
+	db := s.db.WithContext(ctx).Select(listColumns).Order("id DESC").Limit(q.Limit)
+	if q.BeforeID > 0 {
+		db = db.Where("id < ?", q.BeforeID)
+	}
+	switch {
+	case q.Labelled == nil:
+	case *q.Labelled:
+		db = db.Where("label IS NOT NULL")
+	default:
+		db = db.Where("label IS NULL")
+	}
+	switch {
+	case q.Wrong == nil:
+	case *q.Wrong:
+		db = db.Where("label IS NOT NULL AND label <> prediction")
+	default:
+		db = db.Where("label IS NOT NULL AND label = prediction")
 	}
 	ps := []Prediction{}
-	if err := q.Find(&ps).Error; err != nil {
+	if err := db.Find(&ps).Error; err != nil {
 		return nil, wrap(ctx, "list predictions", err)
 	}
 	for i := range ps {
-		ps[i].CreatedAt = ps[i].CreatedAt.UTC()
+		ps[i].normalise()
 	}
 	return ps, nil
+}
+
+// normalise reports times in UTC whatever the driver read back.
+func (p *Prediction) normalise() {
+	p.CreatedAt = p.CreatedAt.UTC()
+	if p.LabelledAt != nil {
+		t := p.LabelledAt.UTC()
+		p.LabelledAt = &t
+	}
 }
 
 // Count returns the number of stored predictions.

@@ -103,7 +103,7 @@ func TestListPagesNewestFirstWithoutImages(t *testing.T) {
 			t.Fatalf("Create: %v", err)
 		}
 
-		first, err := s.List(ctx, 0, 5)
+		first, err := s.List(ctx, store.ListQuery{Limit: 5})
 		if err != nil {
 			t.Fatalf("List: %v", err)
 		}
@@ -117,7 +117,7 @@ func TestListPagesNewestFirstWithoutImages(t *testing.T) {
 			if page > n {
 				t.Fatal("paging did not end")
 			}
-			ps, err := s.List(ctx, before, 5)
+			ps, err := s.List(ctx, store.ListQuery{BeforeID: before, Limit: 5})
 			if err != nil {
 				t.Fatalf("List(before=%d): %v", before, err)
 			}
@@ -146,7 +146,7 @@ func TestListPagesNewestFirstWithoutImages(t *testing.T) {
 
 func TestListRefusesNonPositiveLimit(t *testing.T) {
 	s, _ := storetest.Open(t, "sqlite")
-	if _, err := s.List(context.Background(), 0, 0); err == nil {
+	if _, err := s.List(context.Background(), store.ListQuery{}); err == nil {
 		t.Error("List with limit 0 succeeded, want an error")
 	}
 }
