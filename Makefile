@@ -28,12 +28,15 @@ train: data build
 serve: build
 	./app serve $(SERVE_FLAGS)
 
+# The purego pass runs the kernel and model tests on the portable Go
+# kernels, as a CPU without AVX2 or another architecture would.
 # The race pass runs only the concurrency tests (the whole suite under -race
 # would take far longer on two cores), first, so that the last output is the
 # whole suite's summary, where every package ran tests.
 test: data
 	go vet ./...
 	go test -race -count=1 -timeout 10m -run 'Concurrent' ./model/ ./serve/ ./store/
+	go test -count=1 -timeout 5m -tags purego ./internal/kernels/ ./model/
 	go test -count=1 -timeout 12m ./...
 
 bench: data

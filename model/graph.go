@@ -63,7 +63,7 @@ func buildNetwork(w *Weights, n, workers int, training bool) (*network, error) {
 			return nil, err
 		}
 	}
-	logits, err := apply(newDenseOp(h.Shape(), Classes), h, p[4], p[5])
+	logits, err := apply(newDenseOp(h.Shape(), Classes, workers), h, p[4], p[5])
 	if err != nil {
 		return nil, err
 	}

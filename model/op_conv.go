@@ -61,7 +61,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(newColSumOp(op.n*op.s.OutH()*op.s.OutW(), op.s.Cout), dz)
+	db, err := G.ApplyOp(newColSumOp(op.n, op.s.OutH()*op.s.OutW(), op.s.Cout, op.workers), dz)
 	if err != nil {
 		return nil, err
 	}
@@ -104,24 +104,19 @@ func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	return op.out, nil
 }
 
-// reduceParts is the number of partial sums the weight gradient is split into.
-const reduceParts = 4
-
-// convGradWOp gives dW = cols^T · dz from the patches its convOp kept, each
-// worker summing its share of the batch into its own partial.
+// convGradWOp gives dW = cols^T · dz from the patches its convOp kept,
+// summed over the batch in fixed parts (see partSums).
 type convGradWOp struct {
 	base
-	fwd      *convOp
-	partials [][]float32
-	out      *tensor.Dense
+	fwd  *convOp
+	sums *partSums
+	out  *tensor.Dense
 }
 
 func newConvGradWOp(fwd *convOp) *convGradWOp {
 	op := &convGradWOp{base: newBase("convGradW", fwd.s.K(), fwd.s.Cout), fwd: fwd}
 	op.out = op.dense()
-	for i := 1; i < reduceParts; i++ {
-		op.partials = append(op.partials, make([]float32, fwd.s.K()*fwd.s.Cout))
-	}
+	op.sums = newPartSums(fwd.n, fwd.s.K()*fwd.s.Cout, fwd.workers)
 	return op
 }
 
@@ -137,25 +132,10 @@ func (op *convGradWOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dz := in[0]
-	dw := op.out.Data().([]float32)
-	for _, p := range op.partials {
-		clear(p) // a small batch may leave some parts unused
-	}
-	// A fixed number of parts, whatever the core count, keeps the order of
-	// the float sums, and so the trained weights, the same on every machine.
-	kernels.Parallel(f.n, reduceParts, func(w, lo, hi int) {
-		dst := dw
-		if w > 0 {
-			dst = op.partials[w-1]
-		}
+	op.sums.sum(op.out.Data().([]float32), func(dst []float32, lo, hi int) {
 		rows := (hi - lo) * pix
 		kernels.Sgemm(true, false, k, s.Cout, rows, f.cols[lo*pix*k:], k, dz[lo*pix*s.Cout:], s.Cout, dst, s.Cout, false)
 	})
-	for _, p := range op.partials {
-		for i, v := range p {
-			dw[i] += v
-		}
-	}
 	return op.out, nil
 }
 
@@ -199,16 +179,19 @@ func (op *convGradXOp) Do(inputs ...G.Value) (G.Value, error) {
 	return op.out, nil
 }
 
-// colSumOp sums the rows of an r x c gradient: the gradient of a bias.
+// colSumOp sums the rows of the gradient of n images of rows x cols
+// each: the gradient of a bias, summed over the batch in fixed parts.
 type colSumOp struct {
 	base
-	rows int
-	out  *tensor.Dense
+	n, rows int
+	sums    *partSums
+	out     *tensor.Dense
 }
 
-func newColSumOp(rows, cols int) *colSumOp {
-	op := &colSumOp{base: newBase("colSum", cols), rows: rows}
+func newColSumOp(n, rows, cols, workers int) *colSumOp {
+	op := &colSumOp{base: newBase("colSum", cols), n: n, rows: rows}
 	op.out = op.dense()
+	op.sums = newPartSums(n, cols, workers)
 	return op
 }
 
@@ -217,12 +200,14 @@ func (op *colSumOp) Type() hm.Type { return fn(hm.TypeVariable('a'), tt(1)) }
 
 func (op *colSumOp) Do(inputs ...G.Value) (G.Value, error) {
 	c := op.shape[0]
-	in, err := args(op, inputs, op.rows*c)
+	per := op.rows * c
+	in, err := args(op, inputs, op.n*per)
 	if err != nil {
 		return nil, err
 	}
-	sums := op.out.Data().([]float32)
-	clear(sums)
-	kernels.AddColumnSums(in[0], op.rows, sums)
+	op.sums.sum(op.out.Data().([]float32), func(dst []float32, lo, hi int) {
+		clear(dst)
+		kernels.AddColumnSums(in[0][lo*per:hi*per], (hi-lo)*op.rows, dst)
+	})
 	return op.out, nil
 }

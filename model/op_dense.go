@@ -13,13 +13,14 @@ import (
 type denseOp struct {
 	base
 	n, in, outs int
+	workers     int
 	xshape      tensor.Shape
 	out         *tensor.Dense
 }
 
-func newDenseOp(xshape tensor.Shape, outs int) *denseOp {
+func newDenseOp(xshape tensor.Shape, outs, workers int) *denseOp {
 	n := xshape[0]
-	op := &denseOp{base: newBase("dense", n, outs), n: n, in: xshape.TotalSize() / n, outs: outs, xshape: xshape.Clone()}
+	op := &denseOp{base: newBase("dense", n, outs), n: n, in: xshape.TotalSize() / n, outs: outs, workers: workers, xshape: xshape.Clone()}
 	op.out = op.dense()
 	return op
 }
@@ -35,8 +36,11 @@ func (op *denseOp) Do(inputs ...G.Value) (G.Value, error) {
 	}
 	x, w, b := in[0], in[1], in[2]
 	y := op.out.Data().([]float32)
-	kernels.FillRows(y, op.n, b)
-	kernels.Sgemm(false, false, op.n, op.outs, op.in, x, op.in, w, op.outs, y, op.outs, true)
+	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
+		out := y[lo*op.outs : hi*op.outs]
+		kernels.FillRows(out, hi-lo, b)
+		kernels.Sgemm(false, false, hi-lo, op.outs, op.in, x[lo*op.in:], op.in, w, op.outs, out, op.outs, true)
+	})
 	return op.out, nil
 }
 
@@ -45,6 +49,7 @@ func (op *denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 	gx.out = gx.dense()
 	gw := &denseGradWOp{base: newBase("denseGradW", op.in, op.outs), fwd: op}
 	gw.out = gw.dense()
+	gw.sums = newPartSums(op.n, op.in*op.outs, op.workers)
 	dx, err := G.ApplyOp(gx, grad, inputs[1])
 	if err != nil {
 		return nil, err
@@ -53,7 +58,7 @@ func (op *denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(newColSumOp(op.n, op.outs), grad)
+	db, err := G.ApplyOp(newColSumOp(op.n, 1, op.outs, op.workers), grad)
 	if err != nil {
 		return nil, err
 	}
@@ -77,15 +82,20 @@ func (op *denseGradXOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dy, w := in[0], in[1]
-	kernels.Sgemm(false, true, f.n, f.in, f.outs, dy, f.outs, w, f.outs, op.out.Data().([]float32), f.in, false)
+	dx := op.out.Data().([]float32)
+	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
+		kernels.Sgemm(false, true, hi-lo, f.in, f.outs, dy[lo*f.outs:], f.outs, w, f.outs, dx[lo*f.in:], f.in, false)
+	})
 	return op.out, nil
 }
 
-// denseGradWOp gives dW = x^T · dy.
+// denseGradWOp gives dW = x^T · dy, summed over the batch in fixed parts
+// (see partSums).
 type denseGradWOp struct {
 	base
-	fwd *denseOp
-	out *tensor.Dense
+	fwd  *denseOp
+	sums *partSums
+	out  *tensor.Dense
 }
 
 func (op *denseGradWOp) Arity() int    { return 2 }
@@ -98,6 +108,8 @@ func (op *denseGradWOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	x, dy := in[0], in[1]
-	kernels.Sgemm(true, false, f.in, f.outs, f.n, x, f.in, dy, f.outs, op.out.Data().([]float32), f.outs, false)
+	op.sums.sum(op.out.Data().([]float32), func(dst []float32, lo, hi int) {
+		kernels.Sgemm(true, false, f.in, f.outs, hi-lo, x[lo*f.in:], f.in, dy[lo*f.outs:], f.outs, dst, f.outs, false)
+	})
 	return op.out, nil
 }

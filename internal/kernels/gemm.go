@@ -247,22 +247,3 @@ func microKernelGo(kb int, ap, bp, c []float32, ldc int, relu bool) {
 		}
 	}
 }
-
-// UseAssembly turns the assembly kernels (AVX-512, or AVX2 with FMA) on or
-// off and returns whether they were on; a CPU without either always runs
-// the portable Go ones. Tests use it to check the portable path against
-// the fast one; it must not race with a running kernel.
-func UseAssembly(on bool) (was bool) {
-	was = level != levelGo
-	level = levelGo
-	if on {
-		level = best
-	}
-	return was
-}
-
-// Accelerated names the instruction set the kernels run on: "avx512",
-// "avx2" or "go".
-func Accelerated() string {
-	return [...]string{"go", "avx2", "avx512"}[level]
-}

@@ -43,55 +43,72 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 }
 
 func TestSgemmAgreesWithNaiveProduct(t *testing.T) {
-	shapes := [][3]int{{1, 1, 1}, {12, 32, 7}, {13, 33, 300}, {5, 10, 1600}, {100, 64, 288}, {288, 64, 500}, {70, 288, 64}, {9, 32, 1000}}
+	// Sizes on and off the 12 x 32 tile, depths over one block, and C as a
+	// block of a larger matrix starting at a row and column that are not
+	// multiples of the tile (r0, c0), between guard values.
+	shapes := [][3]int{{1, 1, 1}, {12, 32, 7}, {13, 33, 300}, {5, 10, 1600}, {100, 64, 288}, {288, 64, 500}, {70, 288, 64}, {9, 32, 1000}, {25, 65, 3}, {121, 64, 288}}
 	for lv := levelGo; lv <= best; lv++ {
-		name := [...]string{"portable", "avx2", "avx512"}[lv]
 		for _, sh := range shapes {
 			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 				for _, acc := range []bool{false, true} {
 					m, n, k := sh[0], sh[1], sh[2]
-					t.Run(fmt.Sprintf("%s kernel gives the naive product for %dx%dx%d transA=%v transB=%v acc=%v", name, m, n, k, tr[0], tr[1], acc), func(t *testing.T) {
+					t.Run(fmt.Sprintf("%s kernel gives the naive product for %dx%dx%d transA=%v transB=%v acc=%v", levelNames[lv], m, n, k, tr[0], tr[1], acc), func(t *testing.T) {
 						saved := level
 						level = lv
 						defer func() { level = saved }()
-						rng := rand.New(rand.NewPCG(uint64(m), uint64(n*k)))
-						lda, ldb, ldc := k+3, n+1, n+5
-						if tr[0] {
-							lda = m + 2
-						}
-						if tr[1] {
-							ldb = k + 4
-						}
-						rowsA, rowsB := m, k
-						if tr[0] {
-							rowsA = k
-						}
-						if tr[1] {
-							rowsB = n
-						}
-						a := randSlice(rng, rowsA*lda)
-						b := randSlice(rng, rowsB*ldb)
-						c := randSlice(rng, m*ldc)
-						want := append([]float32(nil), c...)
-						Sgemm(tr[0], tr[1], m, n, k, a, lda, b, ldb, c, ldc, acc)
-						naiveGemm(tr[0], tr[1], m, n, k, a, lda, b, ldb, want, ldc, acc)
-						for i := 0; i < m; i++ {
-							for j := 0; j < ldc; j++ {
-								got, w := c[i*ldc+j], want[i*ldc+j]
-								if j >= n {
-									// outside the product: must be untouched
-									if got != w {
-										t.Fatalf("C[%d][%d] outside the product changed: %v, want %v", i, j, got, w)
-									}
-									continue
-								}
-								if math.Abs(float64(got-w)) > 1e-3*math.Sqrt(float64(k)) {
-									t.Fatalf("C[%d][%d] = %v, want %v", i, j, got, w)
-								}
-							}
-						}
+						testSgemm(t, tr[0], tr[1], m, n, k, acc)
 					})
 				}
+			}
+		}
+	}
+}
+
+func testSgemm(t *testing.T, transA, transB bool, m, n, k int, acc bool) {
+	rng := rand.New(rand.NewPCG(uint64(m), uint64(n*k)))
+	lda, ldb, ldc := k+3, n+1, n+11
+	rowsA, rowsB := m, k
+	if transA {
+		lda, rowsA = m+2, k
+	}
+	if transB {
+		ldb, rowsB = k+4, n
+	}
+	const r0, c0 = 3, 5 // where the product starts inside C's matrix
+	a := newGuarded(rowsA*lda, randSlice(rng, rowsA*lda))
+	b := newGuarded(rowsB*ldb, randSlice(rng, rowsB*ldb))
+	c := newGuarded((r0+m)*ldc, randSlice(rng, (r0+m)*ldc))
+	a0 := append([]float32(nil), a.s()...)
+	b0 := append([]float32(nil), b.s()...)
+	want := append([]float32(nil), c.s()...)
+	got := c.s()
+	Sgemm(transA, transB, m, n, k, a.s(), lda, b.s(), ldb, got[r0*ldc+c0:], ldc, acc)
+	naiveGemm(transA, transB, m, n, k, a0, lda, b0, ldb, want[r0*ldc+c0:], ldc, acc)
+	a.check(t, "A")
+	b.check(t, "B")
+	c.check(t, "C")
+	for i := range a0 {
+		if a.s()[i] != a0[i] {
+			t.Fatalf("A[%d] changed", i)
+		}
+	}
+	for i := range b0 {
+		if b.s()[i] != b0[i] {
+			t.Fatalf("B[%d] changed", i)
+		}
+	}
+	for i := 0; i < r0+m; i++ {
+		for j := 0; j < ldc; j++ {
+			g, w := got[i*ldc+j], want[i*ldc+j]
+			if i < r0 || j < c0 || j >= c0+n {
+				// outside the product: must be untouched
+				if g != w {
+					t.Fatalf("C[%d][%d] outside the product changed: %v, want %v", i, j, g, w)
+				}
+				continue
+			}
+			if math.Abs(float64(g-w)) > 1e-3*math.Sqrt(float64(k)) {
+				t.Fatalf("C[%d][%d] = %v, want %v", i-r0, j-c0, g, w)
 			}
 		}
 	}
@@ -134,15 +151,17 @@ func TestSgemmReLUClampsTheFinalSumOnly(t *testing.T) {
 	for lv := levelGo; lv <= best; lv++ {
 		for _, sh := range [][3]int{{30, 64, 288}, {13, 40, 1100}, {12, 32, 9}} {
 			m, n, k := sh[0], sh[1], sh[2]
-			t.Run(fmt.Sprintf("level %d %dx%dx%d", lv, m, n, k), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s %dx%dx%d", levelNames[lv], m, n, k), func(t *testing.T) {
 				saved := level
 				level = lv
 				defer func() { level = saved }()
 				rng := rand.New(rand.NewPCG(uint64(k), 9))
 				a, b := randSlice(rng, m*k), randSlice(rng, k*n)
-				c := randSlice(rng, m*n)
+				g := newGuarded(m*n, randSlice(rng, m*n))
+				c := g.s()
 				want := append([]float32(nil), c...)
 				SgemmReLU(false, false, m, n, k, a, k, b, n, c, n)
+				g.check(t, "C")
 				naiveGemm(false, false, m, n, k, a, k, b, n, want, n, true)
 				ReLU(want)
 				neg := 0

@@ -1,13 +1,8 @@
+//go:build amd64 && !purego
+
 package kernels
 
 import "golang.org/x/sys/cpu"
-
-// The instruction sets the kernels have assembly for, best last.
-const (
-	levelGo = iota
-	levelAVX2
-	levelAVX512
-)
 
 // best is the best level this CPU (and OS) runs.
 var best = func() int {
@@ -20,32 +15,48 @@ var best = func() int {
 	return levelGo
 }()
 
-// level selects the kernels; tests lower it to check each path against
-// the others.
+// level selects the kernels in use.
 var level = best
 
+// The assembly checks nothing: each stub below states what its caller
+// (microKernel, max4) must make true before the call. The loops count down
+// and test for zero at the bottom, so a count of 0 would run 2^64 times.
+
 // kernel12x32AVX512 is microKernelGo in AVX-512 assembly.
+// Preconditions: kb >= 1; ap holds kb*12 floats and bp kb*32; c is the
+// top-left of a 12 x 32 tile with leading dimension ldc >= 32 (in floats),
+// every row of it inside one slice.
 //
 //go:noescape
 func kernel12x32AVX512(kb int, ap, bp, c *float32, ldc int, relu bool)
 
-// kernel6x16AVX2 is a quarter of microKernelGo in AVX2 assembly.
+// kernel6x16AVX2 is a quarter of microKernelGo in AVX2 assembly: rows 0..5
+// of a 12-row packed A panel against columns 0..15 of a 32-column packed B
+// panel. Preconditions: kb >= 1; ap points into a panel of kb*12 floats and
+// bp into one of kb*32 (the caller offsets them for the other quarters);
+// c is the top-left of a 6 x 16 tile with leading dimension ldc >= 16.
 //
 //go:noescape
 func kernel6x16AVX2(kb int, ap, bp, c *float32, ldc int, relu bool)
 
-// max4AVX512 is max4Go in AVX-512 assembly, for n a multiple of 16.
+// max4AVX512 is max4Go in AVX-512 assembly.
+// Preconditions: n >= 16 and a multiple of 16; dst, a, b, c and d each
+// hold n floats.
 //
 //go:noescape
 func max4AVX512(dst, a, b, c, d *float32, n int)
 
-// max4AVX2 is max4Go in AVX2 assembly, for n a multiple of 8.
+// max4AVX2 is max4Go in AVX2 assembly.
+// Preconditions: n >= 8 and a multiple of 8; dst, a, b, c and d each hold
+// n floats.
 //
 //go:noescape
 func max4AVX2(dst, a, b, c, d *float32, n int)
 
+// microKernel runs the micro-kernel of the level in use; kb >= 1 (sgemm
+// returns before packing when k is 0).
 func microKernel(kb int, ap, bp, c []float32, ldc int, relu bool) {
-	if level == levelGo {
+	if level == levelGo || kb < 1 {
 		microKernelGo(kb, ap, bp, c, ldc, relu)
 		return
 	}

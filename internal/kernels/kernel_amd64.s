@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // func kernel12x32AVX512(kb int, ap, bp, c *float32, ldc int, relu bool)

@@ -1,13 +1,9 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package kernels
 
-const (
-	levelGo = iota
-	levelAVX2
-	levelAVX512
-)
-
+// Without assembly (another architecture, or the purego build tag) the
+// portable kernels are the only ones.
 var best, level = levelGo, levelGo
 
 func microKernel(kb int, ap, bp, c []float32, ldc int, relu bool) {

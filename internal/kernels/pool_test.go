@@ -22,8 +22,10 @@ func testMaxPool2(t *testing.T, n, h, w, c int) { // an odd height: the last row
 	for i := range x {
 		x[i] = float32(rng.IntN(50)) / 7 // ties happen, values >= 0
 	}
-	y := make([]float32, n*(h/2)*(w/2)*c)
+	yg := newGuarded(n*(h/2)*(w/2)*c, nil)
+	y := yg.s()
 	MaxPool2(n, h, w, c, x, y)
+	yg.check(t, "MaxPool2 output")
 	for b := 0; b < n; b++ {
 		for i := 0; i < h/2; i++ {
 			for j := 0; j < w/2; j++ {
@@ -46,11 +48,13 @@ func testMaxPool2(t *testing.T, n, h, w, c int) { // an odd height: the last row
 	for i := range dy {
 		dy[i] = float32(i + 1)
 	}
-	dx := make([]float32, len(x))
+	dxg := newGuarded(len(x), nil)
+	dx := dxg.s()
 	for i := range dx {
 		dx[i] = 99 // stale values must be overwritten
 	}
 	MaxPool2Grad(n, h, w, c, x, y, dy, dx)
+	dxg.check(t, "MaxPool2Grad output")
 	for b := 0; b < n; b++ {
 		for i := 0; i < h; i++ {
 			for j := 0; j < w; j++ {
@@ -87,10 +91,14 @@ func TestIm2colAndCol2imAreAdjoint(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	x := randSlice(rng, n*s.InSize())
 	d := randSlice(rng, n*s.OutH()*s.OutW()*s.K())
-	cols := make([]float32, len(d))
+	colsg := newGuarded(len(d), nil)
+	cols := colsg.s()
 	Im2col(s, n, x, cols)
-	back := make([]float32, len(x))
+	colsg.check(t, "Im2col output")
+	backg := newGuarded(len(x), nil)
+	back := backg.s()
 	Col2im(s, n, d, back)
+	backg.check(t, "Col2im output")
 	var lhs, rhs float64
 	for i := range d {
 		lhs += float64(cols[i]) * float64(d[i])
@@ -111,8 +119,10 @@ func TestIm2colAndCol2imAreAdjoint(t *testing.T) {
 }
 
 func TestReLUAndItsGradient(t *testing.T) {
-	y := []float32{-2, -0.0, 0, 0.5, 3, -1e-30}
+	yg := newGuarded(6, []float32{-2, -0.0, 0, 0.5, 3, -1e-30})
+	y := yg.s()
 	ReLU(y)
+	yg.check(t, "ReLU")
 	want := []float32{0, 0, 0, 0.5, 3, 0}
 	for i := range y {
 		if y[i] != want[i] {
@@ -120,12 +130,34 @@ func TestReLUAndItsGradient(t *testing.T) {
 		}
 	}
 	dy := []float32{1, 2, 3, 4, 5, 6}
-	dz := make([]float32, len(y))
+	dzg := newGuarded(len(y), nil)
+	dz := dzg.s()
 	ReLUGrad(y, dy, dz)
+	dzg.check(t, "ReLUGrad")
 	wantDz := []float32{0, 0, 0, 4, 5, 0}
 	for i := range dz {
 		if dz[i] != wantDz[i] {
 			t.Fatalf("ReLUGrad: %v, want %v", dz, wantDz)
+		}
+	}
+}
+
+func TestAddColumnSumsAddsEachColumn(t *testing.T) {
+	const rows, cols = 7, 5
+	m := make([]float32, rows*cols)
+	for i := range m {
+		m[i] = float32(i % 11)
+	}
+	g := newGuarded(cols, []float32{100, 200, 300, 400, 500})
+	AddColumnSums(m, rows, g.s())
+	g.check(t, "sums")
+	for j, got := range g.s() {
+		want := float32(100 * (j + 1))
+		for r := 0; r < rows; r++ {
+			want += m[r*cols+j]
+		}
+		if got != want {
+			t.Fatalf("column %d: %v, want %v", j, got, want)
 		}
 	}
 }
