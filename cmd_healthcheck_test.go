@@ -43,7 +43,7 @@ func TestHealthcheck(t *testing.T) {
 	t.Run("a server answering 200 passes", func(t *testing.T) {
 		srv, hits := statusServer(t, http.StatusOK)
 		var out, errOut bytes.Buffer
-		err := runHealthcheck(context.Background(), []string{"--url", srv.URL + "/healthz"}, &out, &errOut)
+		err := runCommand(cmdHealthcheck, []string{"--url", srv.URL + "/healthz"}, &out, &errOut)
 		if err != nil {
 			t.Fatalf("want success, got %v", err)
 		}
@@ -56,13 +56,13 @@ func TestHealthcheck(t *testing.T) {
 	})
 	t.Run("a server answering 503 fails and names the status", func(t *testing.T) {
 		srv, _ := statusServer(t, http.StatusServiceUnavailable)
-		err := runHealthcheck(context.Background(), []string{"--url", srv.URL + "/healthz"}, &bytes.Buffer{}, &bytes.Buffer{})
+		err := runCommand(cmdHealthcheck, []string{"--url", srv.URL + "/healthz"}, &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), "503") {
 			t.Fatalf("want an error naming 503, got %v", err)
 		}
 	})
 	t.Run("a closed port fails", func(t *testing.T) {
-		err := runHealthcheck(context.Background(), []string{"--url", closedPortURL(t)}, &bytes.Buffer{}, &bytes.Buffer{})
+		err := runCommand(cmdHealthcheck, []string{"--url", closedPortURL(t)}, &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil {
 			t.Fatal("want an error for a closed port, got nil")
 		}
@@ -78,7 +78,7 @@ func TestHealthcheck(t *testing.T) {
 		defer srv.Close()
 		defer close(release)
 		start := time.Now()
-		err := runHealthcheck(context.Background(), []string{"--url", srv.URL, "--timeout", "100ms"}, &bytes.Buffer{}, &bytes.Buffer{})
+		err := runCommand(cmdHealthcheck, []string{"--url", srv.URL, "--timeout", "100ms"}, &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil {
 			t.Fatal("want a timeout error, got nil")
 		}
@@ -93,7 +93,7 @@ func TestHealthcheck(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Setenv("PORT", port)
-		if err := runHealthcheck(context.Background(), nil, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		if err := runCommand(cmdHealthcheck, nil, &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 			t.Fatalf("want success on PORT=%s, got %v", port, err)
 		}
 		if n := hits.Load(); n != 1 {

@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,7 +22,7 @@ func trainedModels(t *testing.T) string {
 	t.Helper()
 	cfg := train.DefaultConfig()
 	cfg.DataDir, cfg.ModelDir, cfg.Epochs, cfg.Limit = testutil.MNISTDir(t), t.TempDir(), 2, 6000
-	if _, err := train.Run(context.Background(), cfg, io.Discard); err != nil {
+	if _, err := train.Run(context.Background(), cfg, train.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
 	return cfg.ModelDir

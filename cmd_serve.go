@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,102 +19,77 @@ import (
 	"github.com/mnistserve/app/train"
 )
 
-// serveConfig is the configuration of `app serve`.
+var cmdServe = &Command{
+	UsageLine: "app serve [flags]",
+	Short:     "serve predictions over HTTP, storing each one",
+	Long: `Serves predictions over HTTP, storing each one. When --models holds no valid
+model it first trains one, answering 503 on /predict and /readyz meanwhile.
+SIGINT or SIGTERM stops it after the requests in flight finish.`,
+	Flag: func(fs *FlagSet) RunFunc {
+		cfg := defaultServeConfig()
+		cfg.flags(fs)
+		return func(ctx context.Context, _ []string, _, stderr io.Writer) error {
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			return serveMain(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+		}
+	},
+}
+
+// serveConfig is the configuration of `app serve`. The flags bind straight
+// into it, including the server's own serve.Config and the train.Config of
+// the first-boot training.
 type serveConfig struct {
-	Addr        string
-	Models      string
-	Data        string
-	DB          string
-	MaxBody     byteSize
-	Timeout     time.Duration
-	TrainEpochs int
-	TrainLimit  int
-	DBPatience  time.Duration // how long to wait for the database at start
-	Watch       time.Duration // how often to look for a newer model; 0 = never
+	Addr       string
+	DB         string
+	DBPatience time.Duration // how long to wait for the database at start
+	Watch      time.Duration // how often to look for a newer model; 0 = never
+	Serve      serve.Config
+	// Train is the first-boot training; its ModelDir is the folder served
+	// and its DataDir the MNIST folder.
+	Train train.Config
 }
 
 // defaultServeConfig returns the defaults of `app serve` before the
 // environment and the flags override them.
 func defaultServeConfig() serveConfig {
-	def := serve.DefaultConfig()
-	tc := train.DefaultConfig()
 	return serveConfig{
-		Addr:        ":5000",
-		Models:      tc.ModelDir,
-		Data:        tc.DataDir,
-		DB:          "",
-		MaxBody:     byteSize(def.MaxBody),
-		Timeout:     def.Timeout,
-		TrainEpochs: tc.Epochs,
-		TrainLimit:  tc.Limit,
-		DBPatience:  60 * time.Second,
-		Watch:       10 * time.Second,
+		Addr:       ":5000",
+		DBPatience: 60 * time.Second,
+		Watch:      10 * time.Second,
+		Serve:      serve.DefaultConfig(),
+		Train:      train.DefaultConfig(),
 	}
 }
 
-// applyEnv overrides cfg with the environment the contract names.
-func (cfg *serveConfig) applyEnv() {
-	if port := envOr("PORT", ""); port != "" {
-		cfg.Addr = ":" + port
-	}
-	cfg.DB = envOr("DATABASE_URL", cfg.DB)
-	cfg.Models = envOr("MODEL_DIR", cfg.Models)
-	cfg.Data = envOr("MNIST_DIR", cfg.Data)
+// flags declares the flags of `app serve`, bound to the fields of cfg.
+func (cfg *serveConfig) flags(fs *FlagSet) {
+	fs.String(&cfg.Addr, "addr", "listen address (`ADDR`: host:port)", EnvAs("PORT", "the port", func(port string) string { return ":" + port }))
+	modelsFlag(fs, &cfg.Train.ModelDir)
+	dataFlag(fs, &cfg.Train.DataDir)
+	fs.String(&cfg.DB, "db", "PostgreSQL `URL` (postgres://user:pass@host:5432/db?sslmode=disable); empty: the SQLite file predictions.db in the working directory", Env("DATABASE_URL"))
+	fs.Value((*byteSize)(&cfg.Serve.MaxBody), "max-body", "largest request body, a `SIZE` such as 1048576, 1MiB or 512KiB; larger ones get 413")
+	fs.Duration(&cfg.Serve.Timeout, "timeout", "deadline of each request; a slower database answers 503")
+	fs.Int(&cfg.Train.Epochs, "train-epochs", "epochs of the first-boot training")
+	fs.Int(&cfg.Train.Limit, "train-limit", "first-boot training on only the first N images (0 = all)")
+	fs.Duration(&cfg.Watch, "watch", "how often to look in --models for a newer model and serve it without a restart (0 = never)")
 }
 
-// runServe serves predictions until ctx is cancelled, training a first
-// model in the background when there is none.
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseServeFlags(args, stderr)
-	if err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	// The packages below (the store's GORM logger, the model loader) log
-	// through the default logger: send it to the same place.
-	slog.SetDefault(logger)
-	return serveMain(ctx, cfg, logger)
-}
-
-// parseServeFlags returns the configuration: defaults, overridden by the
-// environment, overridden by args.
-func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
-	cfg := defaultServeConfig()
-	cfg.applyEnv()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env PORT sets the port)")
-	fs.StringVar(&cfg.Models, "models", cfg.Models, "folder of trained models (env MODEL_DIR)")
-	fs.StringVar(&cfg.Data, "data", cfg.Data, "MNIST folder, for first-boot training (env MNIST_DIR)")
-	fs.StringVar(&cfg.DB, "db", cfg.DB, "PostgreSQL URL postgres://user:pass@host:5432/db?sslmode=disable; empty = SQLite file predictions.db (env DATABASE_URL)")
-	fs.Var(&cfg.MaxBody, "max-body", "largest request body, e.g. 1MiB, 512KiB or bytes")
-	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "deadline of each request; a slower database answers 503")
-	fs.IntVar(&cfg.TrainEpochs, "train-epochs", cfg.TrainEpochs, "epochs of first-boot training")
-	fs.IntVar(&cfg.TrainLimit, "train-limit", cfg.TrainLimit, "train first-boot on only the first N images (0 = all)")
-	fs.DurationVar(&cfg.Watch, "watch", cfg.Watch, "how often to look in --models for a newer model to serve (0 = never)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: app serve [flags]")
-		fmt.Fprintln(stderr, "Serves predictions over HTTP, storing each one. When --models holds no valid")
-		fmt.Fprintln(stderr, "model it first trains one, answering 503 on /predict and /readyz meanwhile.")
-		fmt.Fprintln(stderr, "SIGINT or SIGTERM stops it after the requests in flight finish.")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return cfg, err
-	}
+// validate checks the settings before anything starts.
+func (cfg *serveConfig) validate() error {
 	switch {
-	case cfg.MaxBody <= 0:
-		return cfg, fmt.Errorf("--max-body must be positive, got %d", cfg.MaxBody)
-	case cfg.Timeout <= 0:
-		return cfg, fmt.Errorf("--timeout must be positive, got %v", cfg.Timeout)
-	case cfg.TrainEpochs < 1:
-		return cfg, fmt.Errorf("--train-epochs must be at least 1, got %d", cfg.TrainEpochs)
+	case cfg.Serve.MaxBody <= 0:
+		return fmt.Errorf("--max-body must be positive, got %d", cfg.Serve.MaxBody)
+	case cfg.Serve.Timeout <= 0:
+		return fmt.Errorf("--timeout must be positive, got %v", cfg.Serve.Timeout)
 	case cfg.Watch < 0:
-		return cfg, fmt.Errorf("--watch must be 0 or positive, got %v", cfg.Watch)
-	case cfg.TrainLimit < 0:
-		return cfg, fmt.Errorf("--train-limit must be 0 or more, got %d", cfg.TrainLimit)
+		return fmt.Errorf("--watch must be 0 or positive, got %v", cfg.Watch)
 	}
-	return cfg, nil
+	if err := cfg.Train.Validate(); err != nil {
+		return fmt.Errorf("first-boot training (--train-epochs, --train-limit, --data, --models): %w", err)
+	}
+	return nil
 }
 
 // serveMain opens the store, starts the server and, on first boot, the
@@ -139,17 +110,17 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	}()
 	logger.Info("database opened", "driver", st.Driver())
 
-	srv := serve.New(serve.Config{MaxBody: int64(cfg.MaxBody), Timeout: cfg.Timeout}, st, logger)
+	srv := serve.New(cfg.Serve, st, logger)
 	g, gctx := errgroup.WithContext(ctx)
 
-	models := newModelKeeper(cfg.Models, srv, logger)
+	models := newModelKeeper(cfg.Train.ModelDir, srv, logger)
 	defer models.close()
 	switch err := models.load(); {
 	case err == nil:
 	case errors.Is(err, model.ErrNoModel):
-		g.Go(func() error { return models.firstBoot(gctx, cfg) })
+		g.Go(func() error { return models.firstBoot(gctx, cfg.Train) })
 	default:
-		return fmt.Errorf("load model from %s: %w", cfg.Models, err)
+		return fmt.Errorf("load model from %s: %w", cfg.Train.ModelDir, err)
 	}
 	if cfg.Watch > 0 {
 		g.Go(func() error { return models.watch(gctx, cfg.Watch) })
@@ -164,7 +135,7 @@ func openStore(ctx context.Context, url string, patience time.Duration, logger *
 	const pause = 2 * time.Second
 	giveUp := time.Now().Add(patience)
 	for attempt := 1; ; attempt++ {
-		st, err := store.Open(ctx, url)
+		st, err := store.Open(ctx, url, logger)
 		if err == nil {
 			return st, nil
 		}
@@ -183,7 +154,16 @@ func openStore(ctx context.Context, url string, patience time.Duration, logger *
 // byteSize is a flag value of a size in bytes: 1048576, 1MiB, 512KiB.
 type byteSize int64
 
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+func (b *byteSize) String() string {
+	switch n := int64(*b); {
+	case n > 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n > 0 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	default:
+		return strconv.FormatInt(n, 10)
+	}
+}
 
 func (b *byteSize) Set(s string) error {
 	num, mult := strings.TrimSpace(s), int64(1)
@@ -202,56 +182,4 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(n * mult)
 	return nil
-}
-
-// trainLog turns the output of first-boot training into log lines, and
-// keeps the server's 503 message saying which epoch training has reached.
-type trainLog struct {
-	mu     sync.Mutex
-	logger *slog.Logger
-	srv    *serve.Server
-	buf    []byte
-}
-
-// epochRE finds "epoch 3/15" in a progress line, whatever surrounds it.
-var epochRE = regexp.MustCompile(`(?i)\bepoch\s+(\d+)\s*/\s*(\d+)`)
-
-func newTrainLog(logger *slog.Logger, srv *serve.Server) *trainLog {
-	return &trainLog{logger: logger, srv: srv}
-}
-
-// Write logs each complete line of p; a progress bar's carriage returns end
-// lines too.
-func (t *trainLog) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	for {
-		i := bytes.IndexAny(t.buf, "\r\n")
-		if i < 0 {
-			break
-		}
-		t.line(string(t.buf[:i]))
-		t.buf = t.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-// flush logs a last line that had no newline.
-func (t *trainLog) flush() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.line(string(t.buf))
-	t.buf = nil
-}
-
-func (t *trainLog) line(s string) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return
-	}
-	t.logger.Info("training", "progress", s)
-	if m := epochRE.FindStringSubmatch(s); m != nil {
-		t.srv.SetStatus(fmt.Sprintf("model is training (first boot, epoch %s/%s); try again in a few minutes", m[1], m[2]))
-	}
 }

@@ -45,7 +45,7 @@ func (k *modelKeeper) load() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.tried = model.NewestVersion(k.dir)
-	p, err := model.LoadPredictor(k.dir)
+	p, err := model.LoadPredictor(k.dir, k.logger)
 	if err != nil {
 		return err
 	}
@@ -63,8 +63,6 @@ func (k *modelKeeper) load() error {
 	}
 	k.current = p
 	k.srv.SetModel(p)
-	m := p.Meta()
-	k.logger.Info("serving model", "version", m.Version, "test_accuracy", m.TestAccuracy, "dir", k.dir)
 	return nil
 }
 
@@ -110,10 +108,10 @@ func (k *modelKeeper) close() {
 // the train defaults, unless another process sharing the folder is training
 // already, in which case it waits for that model (and takes over training
 // if that process dies). A cancelled ctx (shutdown) is not an error.
-func (k *modelKeeper) firstBoot(ctx context.Context, cfg serveConfig) error {
+func (k *modelKeeper) firstBoot(ctx context.Context, cfg train.Config) error {
 	const poll = 5 * time.Second
 	for {
-		lock, err := model.LockTraining(cfg.Models)
+		lock, err := model.LockTraining(cfg.ModelDir)
 		if err == nil {
 			err = k.train(ctx, cfg)
 			if rerr := lock.Release(); rerr != nil {
@@ -138,21 +136,14 @@ func (k *modelKeeper) firstBoot(ctx context.Context, cfg serveConfig) error {
 }
 
 // train trains a model into the folder and serves it.
-func (k *modelKeeper) train(ctx context.Context, cfg serveConfig) error {
+func (k *modelKeeper) train(ctx context.Context, cfg train.Config) error {
 	if err := k.load(); err == nil {
 		return nil // it appeared while we took the lock
 	}
 	k.logger.Info("no model yet: training one before answering predictions",
-		"models", cfg.Models, "data", cfg.Data, "epochs", cfg.TrainEpochs)
+		"models", cfg.ModelDir, "data", cfg.DataDir, "epochs", cfg.Epochs)
 	k.srv.SetStatus("model is training (first boot, no model saved yet); try again in a few minutes")
-	tc := train.DefaultConfig()
-	tc.DataDir = cfg.Data
-	tc.ModelDir = cfg.Models
-	tc.Epochs = cfg.TrainEpochs
-	tc.Limit = cfg.TrainLimit
-	progress := newTrainLog(k.logger, k.srv)
-	meta, err := train.Run(ctx, tc, progress)
-	progress.flush()
+	meta, err := train.Run(ctx, cfg, k.trainHooks())
 	if ctx.Err() != nil {
 		k.logger.Info("first-boot training stopped by shutdown")
 		return nil
@@ -167,4 +158,24 @@ func (k *modelKeeper) train(ctx context.Context, cfg serveConfig) error {
 		return fmt.Errorf("load the model just trained: %w", err)
 	}
 	return nil
+}
+
+// trainHooks log each epoch of the first-boot training and keep the
+// server's 503 message naming the epoch under way.
+func (k *modelKeeper) trainHooks() train.Hooks {
+	return train.Hooks{
+		OnStart: func(s train.Start) {
+			k.logger.Info("training started", "train_images", s.TrainImages, "val_images", s.ValImages,
+				"epochs", s.Config.Epochs, "workers", s.Workers, "kernels", s.Kernels)
+		},
+		OnStep: func(s train.Step) {
+			if s.Step == 1 {
+				k.srv.SetStatus(fmt.Sprintf("model is training (first boot, epoch %d/%d); try again in a few minutes", s.Epoch, s.Epochs))
+			}
+		},
+		OnEpoch: func(s train.EpochStats) {
+			k.logger.Info("training epoch done", "epoch", s.Epoch, "epochs", s.Epochs, "loss", s.Loss,
+				"train_acc", s.TrainAcc, "val_acc", s.ValAcc, "seconds", s.Seconds)
+		},
+	}
 }

@@ -19,25 +19,38 @@ import (
 	"github.com/mnistserve/app/internal/testutil"
 	"github.com/mnistserve/app/serve"
 	"github.com/mnistserve/app/store"
+	"github.com/mnistserve/app/train"
 )
+
+// parseServeFlags parses args as `app serve` does, with the process's
+// environment, and validates the result.
+func parseServeFlags(args []string) (serveConfig, error) {
+	fs := newFlagSet("serve", io.Discard)
+	cfg := defaultServeConfig()
+	cfg.flags(fs)
+	if err := fs.parse(args, os.Getenv, cmdServe.Args); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
 
 func TestServeConfigFlagsOverrideEnvOverrideDefaults(t *testing.T) {
 	t.Setenv("PORT", "6001")
 	t.Setenv("DATABASE_URL", "postgres://env@db/app")
 	t.Setenv("MODEL_DIR", "/env/models")
 	t.Setenv("MNIST_DIR", "")
-	cfg, err := parseServeFlags([]string{"--db", "sqlite:flag.db", "--max-body", "2MiB", "--timeout", "3s"}, io.Discard)
+	cfg, err := parseServeFlags([]string{"--db", "sqlite:flag.db", "--max-body", "2MiB", "--timeout", "3s", "--train-epochs", "2"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := defaultServeConfig()
-	want.Addr, want.DB, want.Models = ":6001", "sqlite:flag.db", "/env/models"
-	want.MaxBody, want.Timeout = 2<<20, 3*time.Second
+	want.Addr, want.DB, want.Train.ModelDir = ":6001", "sqlite:flag.db", "/env/models"
+	want.Serve.MaxBody, want.Serve.Timeout, want.Train.Epochs = 2<<20, 3*time.Second, 2
 	if cfg != want {
 		t.Errorf("config %+v, want %+v", cfg, want)
 	}
-	if want.Data != "data/mnist" || want.TrainEpochs != 15 {
-		t.Errorf("defaults %+v: want data/mnist and 15 epochs", want)
+	if want.Train.DataDir != "data/mnist" || defaultServeConfig().Train != train.DefaultConfig() {
+		t.Errorf("defaults %+v: want train's defaults", want)
 	}
 }
 
@@ -48,9 +61,10 @@ func TestServeFlagsRefuseBadValues(t *testing.T) {
 		{"--timeout", "-1s"},
 		{"--train-epochs", "0"},
 		{"--train-limit", "-3"},
+		{"--watch", "-1s"},
 		{"stray"},
 	} {
-		if _, err := parseServeFlags(args, io.Discard); err == nil {
+		if _, err := parseServeFlags(args); err == nil {
 			t.Errorf("%v: accepted", args)
 		}
 	}
@@ -65,17 +79,20 @@ func TestByteSizeReadsUnits(t *testing.T) {
 	}
 }
 
-func TestTrainLogPutsTheEpochIntoThe503Message(t *testing.T) {
+func TestTrainHooksPutTheEpochIntoThe503MessageAndLogEachEpochOnce(t *testing.T) {
 	srv := serve.New(serve.Config{}, nil, nil)
 	var logs bytes.Buffer
-	tl := newTrainLog(slog.New(slog.NewTextHandler(&logs, nil)), srv)
-	_, _ = io.WriteString(tl, "training on 2700 images\nepoch 3/15: 10/21 st")
-	_, _ = io.WriteString(tl, "eps (47%)\n")
+	k := newModelKeeper(t.TempDir(), srv, slog.New(slog.NewTextHandler(&logs, nil)))
+	h := k.trainHooks()
+	for step := 1; step <= 3; step++ {
+		h.OnStep(train.Step{Epoch: 3, Epochs: 15, Step: step, Steps: 3})
+	}
 	if got := srv.Status(); !strings.Contains(got, "model is training (first boot, epoch 3/15)") {
 		t.Errorf("status %q, want it to name epoch 3/15", got)
 	}
-	if !strings.Contains(logs.String(), `progress="epoch 3/15: 10/21 steps (47%)"`) {
-		t.Errorf("log lacks the joined progress line:\n%s", logs.String())
+	h.OnEpoch(train.EpochStats{Epoch: 3, Epochs: 15, Loss: 0.25, ValAcc: 0.97})
+	if n := strings.Count(logs.String(), "\n"); n != 1 || !strings.Contains(logs.String(), "epoch=3 epochs=15 loss=0.25") {
+		t.Errorf("want one log line for epoch 3, got %d:\n%s", n, logs.String())
 	}
 }
 
@@ -115,7 +132,7 @@ func runServeInBackground(t *testing.T, args ...string) (*syncBuffer, context.Ca
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, args, io.Discard, logs) }()
+	go func() { done <- cmdServe.run(ctx, args, os.Getenv, io.Discard, logs) }()
 	t.Cleanup(cancel)
 	return logs, cancel, done
 }
@@ -195,7 +212,7 @@ func TestServeTrainsOnFirstBootThenServesAndStopsCleanly(t *testing.T) {
 	if metas, _ := filepath.Glob(filepath.Join(models, "*.json")); len(metas) != 1 {
 		t.Errorf("models folder holds %v, want one model", metas)
 	}
-	st, err := store.Open(context.Background(), dbURL)
+	st, err := store.Open(context.Background(), dbURL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,40 +9,42 @@ import (
 	"github.com/mnistserve/app/train"
 )
 
-// trainConfig returns the training settings: the defaults, then the
-// environment (MNIST_DIR, MODEL_DIR), then the flags in args.
-func trainConfig(args []string, stderr io.Writer) (train.Config, error) {
-	cfg := train.DefaultConfig()
-	cfg.DataDir = envOr("MNIST_DIR", cfg.DataDir)
-	cfg.ModelDir = envOr("MODEL_DIR", cfg.ModelDir)
-
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: app train [flags]")
-		fmt.Fprintln(fs.Output(), "\nTrains the MNIST convnet, prints progress and test accuracy, and saves the model.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "folder of the MNIST files (env MNIST_DIR)")
-	fs.StringVar(&cfg.ModelDir, "models", cfg.ModelDir, "folder to save the model in (env MODEL_DIR)")
-	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "passes over the training images")
-	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "images per training step")
-	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning rate")
-	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: the same seed and data give the same weights")
-	fs.IntVar(&cfg.Limit, "limit", cfg.Limit, "train on only the first N training images (0 = all)")
-	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "goroutines per step (0 = all cores)")
-	if err := parseFlags(fs, args); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
+var cmdTrain = &Command{
+	UsageLine: "app train [flags]",
+	Short:     "train the convnet on MNIST and save it",
+	Long:      "Trains the MNIST convnet, prints progress and test accuracy, and saves the model.",
+	Flag: func(fs *FlagSet) RunFunc {
+		cfg := train.DefaultConfig()
+		dataFlag(fs, &cfg.DataDir)
+		modelsFlag(fs, &cfg.ModelDir)
+		fs.Int(&cfg.Epochs, "epochs", "training epochs")
+		fs.Int(&cfg.Batch, "batch", "minibatch size")
+		fs.Float64(&cfg.LR, "lr", "Adam learning rate")
+		fs.Int64(&cfg.Seed, "seed", "random seed: the same seed and data give the same weights")
+		fs.Int(&cfg.Limit, "limit", "train on only the first N training images (0 = all)")
+		fs.Int(&cfg.Workers, "workers", "goroutines per training step (0 = one per core)")
+		return func(ctx context.Context, _ []string, stdout, _ io.Writer) error {
+			return runTrain(ctx, cfg, stdout)
+		}
+	},
 }
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := trainConfig(args, stderr)
-	if err != nil {
+// dataFlag declares --data, the MNIST folder, for every command that reads it.
+func dataFlag(fs *FlagSet, p *string) {
+	fs.String(p, "data", "folder (`DIR`) of the four MNIST IDX files, raw or .gz", Env("MNIST_DIR"))
+}
+
+// modelsFlag declares --models, the model folder, for every command that
+// reads or writes models.
+func modelsFlag(fs *FlagSet, p *string) {
+	fs.String(p, "models", "folder (`DIR`) where models are saved and the newest valid one is loaded", Env("MODEL_DIR"))
+}
+
+func runTrain(ctx context.Context, cfg train.Config, stdout io.Writer) error {
+	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	meta, err := train.Run(ctx, cfg, stdout)
+	meta, err := train.Run(ctx, cfg, train.Printer(stdout))
 	if err != nil {
 		return err
 	}

@@ -15,30 +15,25 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// command is one subcommand: its one-line summary and the function that runs it.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+// commands lists the subcommands in the order `app help` prints them.
+func commands() []*Command {
+	return []*Command{cmdTrain, cmdServe, cmdPredict, cmdEval, cmdHealthcheck, cmdVersion, cmdHelp}
 }
 
-// commands is the table of subcommands, in the style of upspin's cmd/upspin.
-func commands() map[string]command {
-	return map[string]command{
-		"train":       {"train the convnet on MNIST and save it", runTrain},
-		"serve":       {"serve predictions over HTTP, storing each one", runServe},
-		"predict":     {"classify PNG or JPEG files with the newest saved model", runPredict},
-		"eval":        {"test accuracy and confusion matrix of the newest saved model", runEval},
-		"healthcheck": {"exit 0 when the server at --url answers /healthz", runHealthcheck},
-		"version":     {"print the version", runVersion},
-		"help":        {"print this help", runHelp},
+// lookup returns the command called name, or nil.
+func lookup(name string) *Command {
+	for _, c := range commands() {
+		if c.Name() == name {
+			return c
+		}
 	}
+	return nil
 }
 
 func main() {
@@ -58,13 +53,13 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if name == "-h" || name == "--help" || name == "-help" {
 		name = "help"
 	}
-	cmd, ok := commands()[name]
-	if !ok {
+	cmd := lookup(name)
+	if cmd == nil {
 		fmt.Fprintf(stderr, "app: unknown command %q\n\n", name)
 		usage(stderr)
 		return 2
 	}
-	err := cmd.run(ctx, args[1:], stdout, stderr)
+	err := cmd.run(ctx, args[1:], getenvOS, stdout, stderr)
 	switch {
 	case err == nil:
 		return 0
@@ -78,56 +73,40 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 }
 
-// errUsage reports a command line the flag set already complained about.
-var errUsage = errors.New("usage")
-
-// parseFlags parses args with fs, turning flag errors into errUsage so that
-// dispatch exits 2 without printing the message twice.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
-		return errUsage
-	}
-	return nil
-}
-
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: app <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
-	cmds := commands()
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].summary)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-12s %s\n", c.Name(), c.Short)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'app <command> -h' for the flags of a command.")
 }
 
-func runHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	usage(stdout)
-	return nil
-}
+// cmdHelp and cmdVersion are declared in init: cmdHelp lists commands(),
+// which lists cmdHelp.
+var cmdHelp, cmdVersion *Command
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	fmt.Fprintf(stdout, "app %s\n", version)
-	return nil
-}
-
-// envOr returns the environment variable key, or def when it is unset or empty.
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
+func init() {
+	cmdHelp = &Command{
+		UsageLine: "app help",
+		Short:     "print this help",
+		Flag: func(*FlagSet) RunFunc {
+			return func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+				usage(stdout)
+				return nil
+			}
+		},
 	}
-	return def
+	cmdVersion = &Command{
+		UsageLine: "app version",
+		Short:     "print the version",
+		Flag: func(*FlagSet) RunFunc {
+			return func(_ context.Context, _ []string, stdout, _ io.Writer) error {
+				fmt.Fprintf(stdout, "app %s\n", version)
+				return nil
+			}
+		},
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"image"
 	"math"
+
+	"github.com/mnistserve/app/mnist"
 )
 
-// Side is the width and height of an MNIST image in pixels.
-const Side = 28
+// Side is the width and height of an MNIST image in pixels (mnist.Side).
+const Side = mnist.Side
 
 const (
 	// digitBox is the square the digit is scaled into before centring,

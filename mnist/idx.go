@@ -48,8 +48,8 @@ func ReadImages(r io.Reader) (images []byte, n int, err error) {
 	}
 	count := binary.BigEndian.Uint32(h[0:4])
 	rows, cols := binary.BigEndian.Uint32(h[4:8]), binary.BigEndian.Uint32(h[8:12])
-	if rows != Rows || cols != Cols {
-		return nil, 0, fmt.Errorf("image size %dx%d, want %dx%d: %w", rows, cols, Rows, Cols, ErrBadDims)
+	if rows != Side || cols != Side {
+		return nil, 0, fmt.Errorf("image size %dx%d, want %dx%d: %w", rows, cols, Side, Side, ErrBadDims)
 	}
 	images, err = readBody(r, uint64(count)*Pixels, "image data")
 	if err != nil {

@@ -72,8 +72,8 @@ func TestLoadRealMNIST(t *testing.T) {
 	t.Run("the first test digit has ink in the middle rows and none at the top", func(t *testing.T) {
 		img := test.Image(0)
 		var top, middle int
-		for r := range mnist.Rows {
-			for _, v := range img[r*mnist.Cols : (r+1)*mnist.Cols] {
+		for r := range mnist.Side {
+			for _, v := range img[r*mnist.Side : (r+1)*mnist.Side] {
 				switch {
 				case r < 4:
 					top += int(v)

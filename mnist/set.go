@@ -4,11 +4,12 @@ package mnist
 
 import "math/rand/v2"
 
-// Rows, Cols and Pixels give the fixed MNIST image geometry.
+// The geometry of MNIST, declared here once for every package: images are
+// Side x Side bytes (Pixels in all), labels are the digits 0..Classes-1.
 const (
-	Rows   = 28
-	Cols   = 28
-	Pixels = Rows * Cols
+	Side    = 28
+	Pixels  = Side * Side
+	Classes = 10
 )
 
 // Set is a set of images with their labels. Images holds Len()*Pixels bytes,

@@ -9,11 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -214,55 +212,4 @@ func Load(metaPath string) (*Weights, Meta, error) {
 		return nil, meta, fmt.Errorf("%s: %w", wpath, err)
 	}
 	return w, meta, nil
-}
-
-// candidate is a metadata file found in a model folder.
-type candidate struct {
-	path    string
-	version string
-	t       time.Time
-}
-
-// candidates lists the metadata files of dir, newest first (by created_at,
-// then name); unreadable ones come last.
-func candidates(dir string) []candidate {
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	var cands []candidate
-	for _, p := range paths {
-		c := candidate{path: p, version: strings.TrimSuffix(filepath.Base(p), ".json")}
-		var m Meta
-		if js, err := os.ReadFile(p); err == nil && json.Unmarshal(js, &m) == nil {
-			c.t = m.CreatedAt
-			if m.Version != "" {
-				c.version = m.Version
-			}
-		}
-		cands = append(cands, c)
-	}
-	sort.Slice(cands, func(i, j int) bool {
-		if !cands[i].t.Equal(cands[j].t) {
-			return cands[i].t.After(cands[j].t)
-		}
-		return cands[i].path > cands[j].path
-	})
-	return cands
-}
-
-// LoadLatest loads the newest valid model in dir (by created_at), skipping
-// and logging the ones that fail to load. The error wraps ErrNoModel when
-// none loads.
-func LoadLatest(dir string) (*Weights, Meta, error) {
-	var skipped []string
-	for _, c := range candidates(dir) {
-		w, meta, err := Load(c.path)
-		if err == nil {
-			return w, meta, nil
-		}
-		slog.Warn("skipping model that does not load", "file", c.path, "err", err)
-		skipped = append(skipped, err.Error())
-	}
-	if len(skipped) > 0 {
-		return nil, Meta{}, fmt.Errorf("%w in %s (%s)", ErrNoModel, dir, strings.Join(skipped, "; "))
-	}
-	return nil, Meta{}, fmt.Errorf("%w in %s", ErrNoModel, dir)
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 
+	"github.com/mnistserve/app/mnist"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -30,8 +31,8 @@ type network struct {
 func buildNetwork(w *Weights, n, workers int, training bool) (*network, error) {
 	g := G.NewGraph()
 	net := &network{g: g, n: n}
-	net.xVal = tensor.New(tensor.WithShape(n, 28, 28, 1), tensor.WithBacking(make([]float32, n*Pixels)))
-	net.x = G.NewTensor(g, tensor.Float32, 4, G.WithShape(n, 28, 28, 1), G.WithName("x"), G.WithValue(net.xVal))
+	net.xVal = tensor.New(tensor.WithShape(n, mnist.Side, mnist.Side, 1), tensor.WithBacking(make([]float32, n*Pixels)))
+	net.x = G.NewTensor(g, tensor.Float32, 4, G.WithShape(n, mnist.Side, mnist.Side, 1), G.WithName("x"), G.WithValue(net.xVal))
 	for _, p := range w.tensors() {
 		v := tensor.New(tensor.WithShape(p.shape...), tensor.WithBacking(p.data))
 		net.params = append(net.params, G.NewTensor(g, tensor.Float32, len(p.shape), G.WithShape(p.shape...), G.WithName(p.name), G.WithValue(v)))

@@ -87,14 +87,3 @@ func (l *TrainingLock) Release() error {
 	l.wg.Wait()
 	return os.Remove(l.path)
 }
-
-// NewestVersion returns the version named by the newest metadata file in
-// dir, without loading or checking its weights: a cheap test of whether a
-// newer model may have arrived. It returns "" when there is none.
-func NewestVersion(dir string) string {
-	cands := candidates(dir)
-	if len(cands) == 0 {
-		return ""
-	}
-	return cands[0].version
-}

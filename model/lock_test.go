@@ -52,7 +52,7 @@ func TestTheLockFileIsNotAModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	if _, _, err := LoadLatest(dir); !errors.Is(err, ErrNoModel) {
+	if _, _, err := LoadLatest(dir, nil); !errors.Is(err, ErrNoModel) {
 		t.Fatalf("a folder with only the lock: %v, want ErrNoModel", err)
 	}
 	if v := NewestVersion(dir); v != "" {

@@ -103,7 +103,7 @@ func TestSavedModelLoadsWithIdenticalPredictions(t *testing.T) {
 			t.Errorf("saved metadata lacks %s: %+v", name, meta)
 		}
 	}
-	p, err := LoadPredictor(dir)
+	p, err := LoadPredictor(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestNewestValidModelWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, m, err := LoadLatest(dir); err != nil || m.Version != newer.Version {
+	if _, m, err := LoadLatest(dir, nil); err != nil || m.Version != newer.Version {
 		t.Fatalf("LoadLatest gave %q, %v; want the newer %q", m.Version, err, newer.Version)
 	}
 	// A corrupt newest model is skipped for the older valid one.
@@ -149,7 +149,7 @@ func TestNewestValidModelWins(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	data[len(data)/2] ^= 0xff
 	os.WriteFile(path, data, 0o644)
-	if _, m, err := LoadLatest(dir); err != nil || m.Version != old.Version {
+	if _, m, err := LoadLatest(dir, nil); err != nil || m.Version != old.Version {
 		t.Fatalf("with the newest corrupt, LoadLatest gave %q, %v; want the older %q", m.Version, err, old.Version)
 	}
 }
@@ -196,7 +196,7 @@ func TestDamagedModelFilesAreRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.damage(t, dir, m)
-			_, _, err = LoadLatest(dir)
+			_, _, err = LoadLatest(dir, nil)
 			if !errors.Is(err, ErrNoModel) {
 				t.Fatalf("LoadLatest on a damaged model: %v, want ErrNoModel", err)
 			}
@@ -206,7 +206,7 @@ func TestDamagedModelFilesAreRefused(t *testing.T) {
 		})
 	}
 	t.Run("an empty folder has no model", func(t *testing.T) {
-		if _, _, err := LoadLatest(t.TempDir()); !errors.Is(err, ErrNoModel) {
+		if _, _, err := LoadLatest(t.TempDir(), nil); !errors.Is(err, ErrNoModel) {
 			t.Fatalf("got %v, want ErrNoModel", err)
 		}
 	})

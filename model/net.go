@@ -8,14 +8,22 @@ import (
 	"math/rand/v2"
 
 	"github.com/mnistserve/app/internal/kernels"
+	"github.com/mnistserve/app/mnist"
 )
 
 // Architecture names the network in the metadata of saved models.
 const Architecture = "mnist_convnet: conv3x3x32+relu, maxpool2, conv3x3x64+relu, maxpool2, flatten(1600), dropout(0.5), dense10+softmax"
 
+// Pixels is the number of bytes of one input image, Classes the number of
+// digits the network tells apart: MNIST's, declared in package mnist.
+const (
+	Pixels  = mnist.Pixels
+	Classes = mnist.Classes
+)
+
 // The layer shapes, NHWC.
 var (
-	conv1Shape = kernels.ConvShape{H: 28, W: 28, Cin: 1, KH: 3, KW: 3, Cout: 32}
+	conv1Shape = kernels.ConvShape{H: mnist.Side, W: mnist.Side, Cin: 1, KH: 3, KW: 3, Cout: 32}
 	conv2Shape = kernels.ConvShape{H: 13, W: 13, Cin: 32, KH: 3, KW: 3, Cout: 64}
 )
 
@@ -76,10 +84,4 @@ type param struct {
 	name  string
 	data  []float32
 	shape []int
-}
-
-// Clone returns a deep copy of w.
-func (w *Weights) Clone() *Weights {
-	c := func(s []float32) []float32 { return append([]float32(nil), s...) }
-	return &Weights{c(w.Conv1W), c(w.Conv1B), c(w.Conv2W), c(w.Conv2B), c(w.DenseW), c(w.DenseB)}
 }

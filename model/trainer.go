@@ -20,6 +20,8 @@ type Trainer struct {
 	solver G.Solver
 	grads  []G.ValueGrad
 	rng    *rand.Rand
+
+	workers int
 }
 
 // NewTrainer builds the training graph for batches of batch images over w,
@@ -43,9 +45,14 @@ func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*T
 		solver: newAdam(lr),
 		grads:  G.NodesToValueGrads(net.params),
 		rng:    rand.New(rand.NewPCG(seed, 0x64726f70)),
+
+		workers: workers,
 	}
 	return t, nil
 }
+
+// Workers returns how many goroutines share a step, the default applied.
+func (t *Trainer) Workers() int { return t.workers }
 
 // Batch returns the number of images a step takes.
 func (t *Trainer) Batch() int { return t.net.n }

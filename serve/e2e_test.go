@@ -29,12 +29,12 @@ func trainSmallModel(t *testing.T) *model.Predictor {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	meta, err := train.Run(ctx, cfg, io.Discard)
+	meta, err := train.Run(ctx, cfg, train.Hooks{})
 	if err != nil {
 		t.Fatalf("train: %v", err)
 	}
 	t.Logf("trained model %s in %v: test accuracy %.4f", meta.Version, time.Since(start).Round(time.Millisecond), meta.TestAccuracy)
-	p, err := model.LoadPredictor(cfg.ModelDir)
+	p, err := model.LoadPredictor(cfg.ModelDir, nil)
 	if err != nil {
 		t.Fatalf("load the trained model: %v", err)
 	}

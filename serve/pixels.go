@@ -8,12 +8,14 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+
+	"github.com/mnistserve/app/mnist"
 )
 
 // side is the width and height of an MNIST image; pixels is their product.
 const (
-	side   = 28
-	pixels = side * side
+	side   = mnist.Side
+	pixels = mnist.Pixels
 )
 
 // wantImage says what an image must look like, for error messages.

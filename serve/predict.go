@@ -19,11 +19,11 @@ const maxBatch = 256
 
 // prediction is the answer for one image.
 type prediction struct {
-	Prediction    int         `json:"prediction"`
-	Confidence    float32     `json:"confidence"`
-	Probabilities [10]float32 `json:"probabilities"`
-	ID            int64       `json:"id"`
-	ModelVersion  string      `json:"model_version"`
+	Prediction    int                    `json:"prediction"`
+	Confidence    float32                `json:"confidence"`
+	Probabilities [model.Classes]float32 `json:"probabilities"`
+	ID            int64                  `json:"id"`
+	ModelVersion  string                 `json:"model_version"`
 }
 
 // handlePredict serves POST /predict: one image as JSON (28x28 or 784

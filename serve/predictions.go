@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mnistserve/app/imaging"
+	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/store"
 )
 
@@ -114,15 +115,15 @@ func boolParam(c echo.Context, name string) (*bool, error) {
 
 // detail is the answer of GET /predictions/:id.
 type detail struct {
-	ID            int64       `json:"id"`
-	CreatedAt     time.Time   `json:"created_at"`
-	Prediction    int         `json:"prediction"`
-	Confidence    float32     `json:"confidence"`
-	Probabilities [10]float32 `json:"probabilities"`
-	ModelVersion  string      `json:"model_version"`
-	Label         *int        `json:"label"`
-	LabelledAt    *time.Time  `json:"labelled_at"`
-	ImageURL      string      `json:"image_url"`
+	ID            int64                  `json:"id"`
+	CreatedAt     time.Time              `json:"created_at"`
+	Prediction    int                    `json:"prediction"`
+	Confidence    float32                `json:"confidence"`
+	Probabilities [model.Classes]float32 `json:"probabilities"`
+	ModelVersion  string                 `json:"model_version"`
+	Label         *int                   `json:"label"`
+	LabelledAt    *time.Time             `json:"labelled_at"`
+	ImageURL      string                 `json:"image_url"`
 }
 
 // handlePrediction serves GET /predictions/:id: one stored prediction with

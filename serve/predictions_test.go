@@ -57,7 +57,7 @@ func TestPredictionsPagesNewestFirst(t *testing.T) {
 			t.Errorf("limit=5 of 5 rows: %s, want 5 items and next_before_id null", rec.Body.String())
 		}
 		if strings.Contains(rec.Body.String(), "probabilities") || strings.Contains(rec.Body.String(), "image") {
-			t.Errorf("listing shows more than the contract's fields: %s", rec.Body.String())
+			t.Errorf("listing shows more than id, created_at, prediction, confidence and model_version: %s", rec.Body.String())
 		}
 	})
 }

@@ -24,7 +24,7 @@ import (
 // Model is the served network: it answers the 10 class probabilities of
 // each 784-byte image. *model.Predictor satisfies it.
 type Model interface {
-	Predict(ctx context.Context, images [][]byte) ([][10]float32, error)
+	Predict(ctx context.Context, images [][]byte) ([][model.Classes]float32, error)
 	Meta() model.Meta
 }
 
@@ -47,7 +47,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // how long Start waits for in-flight requests
 }
 
-// DefaultConfig returns the contract's limits: 1 MiB bodies, a 10 s request
+// DefaultConfig returns the limits README.md documents: 1 MiB bodies, a 10 s request
 // deadline, a 2 s readiness probe and 30 s to drain on shutdown.
 func DefaultConfig() Config {
 	return Config{
@@ -112,9 +112,9 @@ func (s *Server) SetModel(m Model) {
 		return
 	}
 	s.model.Store(&modelBox{m: m})
-	version := m.Meta().Version
-	s.metrics.setModel(version)
-	s.logger.Info("model loaded", "version", version)
+	meta := m.Meta()
+	s.metrics.setModel(meta.Version)
+	s.logger.Info("serving model", "version", meta.Version, "test_accuracy", meta.TestAccuracy)
 }
 
 // SetStatus sets the reason given in 503 answers while no model is loaded,

@@ -43,7 +43,7 @@ func TestParseURLRefusesUnknownURLsWithoutEchoingSecrets(t *testing.T) {
 func TestOpenWithoutURLUsesPredictionsDBInWALMode(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	s, err := Open(context.Background(), "")
+	s, err := Open(context.Background(), "", nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

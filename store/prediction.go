@@ -34,8 +34,8 @@ type Prediction struct {
 	LabelledAt *time.Time `gorm:"column:labelled_at"`
 }
 
-// TableName fixes the table name the contract promises, whatever GORM's
-// naming strategy would derive.
+// TableName fixes the table name that README.md documents and existing
+// databases hold, whatever GORM's naming strategy would derive.
 func (Prediction) TableName() string { return "predictions" }
 
 // Probabilities holds the ten class probabilities; it is stored as a JSON

@@ -47,8 +47,12 @@ type Store struct {
 // url "" means SQLite at DefaultSQLitePath; "sqlite:<path>" or a path ending
 // in .db means SQLite at that path; "postgres://..." or "postgresql://..."
 // means PostgreSQL. An unreachable PostgreSQL gives an error wrapping
-// ErrUnavailable, so the caller can decide to retry.
-func Open(ctx context.Context, url string) (*Store, error) {
+// ErrUnavailable, so the caller can decide to retry. GORM's warnings (slow
+// queries, errors) go to logger; nil discards them.
+func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	kind, dsn, err := parseURL(url)
 	if err != nil {
 		return nil, err
@@ -56,9 +60,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	var s *Store
 	switch kind {
 	case "postgres":
-		s, err = openPostgres(dsn)
+		s, err = openPostgres(dsn, logger)
 	default:
-		s, err = openSQLite(dsn)
+		s, err = openSQLite(dsn, logger)
 	}
 	if err != nil {
 		return nil, err
@@ -103,7 +107,7 @@ func parseURL(url string) (kind, dsn string, err error) {
 	return "sqlite", dsn, nil
 }
 
-func openPostgres(url string) (*Store, error) {
+func openPostgres(url string, logger *slog.Logger) (*Store, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse PostgreSQL URL: %w", err)
@@ -118,7 +122,7 @@ func openPostgres(url string) (*Store, error) {
 	sqlDB.SetMaxIdleConns(5)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	sqlDB.SetConnMaxLifetime(time.Hour)
-	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), gormConfig())
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), gormConfig(logger))
 	if err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -126,9 +130,9 @@ func openPostgres(url string) (*Store, error) {
 	return &Store{db: db, sqlDB: sqlDB, driver: "postgres"}, nil
 }
 
-func openSQLite(path string) (*Store, error) {
+func openSQLite(path string, logger *slog.Logger) (*Store, error) {
 	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_time_format=sqlite", path, sqliteBusyTimeoutMS)
-	db, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+	db, err := gorm.Open(sqlite.Open(dsn), gormConfig(logger))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -146,9 +150,9 @@ func openSQLite(path string) (*Store, error) {
 // gormConfig keeps GORM quiet: errors and slow queries go to slog without
 // their parameters (no pixel bytes in logs), and a missing row is not logged
 // because ErrNotFound is an ordinary answer.
-func gormConfig() *gorm.Config {
+func gormConfig(l *slog.Logger) *gorm.Config {
 	return &gorm.Config{
-		Logger: logger.NewSlogLogger(slog.Default(), logger.Config{
+		Logger: logger.NewSlogLogger(l, logger.Config{
 			LogLevel:                  logger.Warn,
 			SlowThreshold:             time.Second,
 			IgnoreRecordNotFoundError: true,

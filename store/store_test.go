@@ -160,7 +160,7 @@ func TestReopenKeepsRows(t *testing.T) {
 				t.Fatalf("Create: %v", err)
 			}
 			for i := range 3 {
-				again, err := store.Open(ctx, url)
+				again, err := store.Open(ctx, url, nil)
 				if err != nil {
 					t.Fatalf("reopen %d: %v", i+1, err)
 				}
@@ -217,7 +217,7 @@ func TestConcurrentCreatesAllSucceed(t *testing.T) {
 
 func TestOpenUnreachablePostgresFailsFastAsUnavailable(t *testing.T) {
 	start := time.Now()
-	s, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
+	s, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", nil)
 	if err == nil {
 		s.Close()
 		t.Fatal("Open on port 1 succeeded")

@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"runtime"
 	"time"
@@ -13,30 +12,10 @@ import (
 	"github.com/mnistserve/app/model"
 )
 
-// EpochStats is what one epoch of training measured.
-type EpochStats struct {
-	Epoch, Epochs int
-	Loss          float64 // mean training loss
-	TrainAcc      float64 // accuracy on the training batches, with dropout
-	ValAcc        float64 // accuracy on the held-out 10%
-	Seconds       float64 // time of the training steps, evaluation excluded
-	ImagesPerSec  float64
-	RSSBytes      int64 // resident memory after the epoch, when the OS tells
-}
-
-func (s EpochStats) String() string {
-	line := fmt.Sprintf("epoch %d/%d: loss %.4f  train_acc %.4f  val_acc %.4f  %.1fs  %.0f images/s",
-		s.Epoch, s.Epochs, s.Loss, s.TrainAcc, s.ValAcc, s.Seconds, s.ImagesPerSec)
-	if s.RSSBytes > 0 {
-		line += fmt.Sprintf("  rss %d MiB", s.RSSBytes>>20)
-	}
-	return line
-}
-
-// Run trains a model with cfg, writing progress to out, and saves it in
-// cfg.ModelDir. It returns the metadata of the saved model. Cancelling ctx
-// stops it between two steps, saving nothing.
-func Run(ctx context.Context, cfg Config, out io.Writer) (model.Meta, error) {
+// Run trains a model with cfg, reporting progress through hooks, and saves
+// it in cfg.ModelDir. It returns the metadata of the saved model.
+// Cancelling ctx stops it between two steps, saving nothing.
+func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	if err := cfg.Validate(); err != nil {
 		return model.Meta{}, err
 	}
@@ -53,25 +32,24 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (model.Meta, error) {
 	if trainSet.Len() == 0 {
 		return model.Meta{}, fmt.Errorf("limit %d leaves no training images: %w", cfg.Limit, ErrConfig)
 	}
-	workers := cfg.Workers
-	if workers == 0 {
-		workers = kernels.Workers()
-	}
-	fmt.Fprintf(out, "training on %d images, validating on %d, testing on %d (%d epochs, batch %d, lr %g, seed %d; %d workers, %s kernels)\n",
-		trainSet.Len(), valSet.Len(), test.Len(), cfg.Epochs, cfg.Batch, cfg.LR, cfg.Seed, workers, kernels.Accelerated())
 	w := model.NewWeights(uint64(cfg.Seed))
-	tr, err := model.NewTrainer(w, cfg.Batch, cfg.LR, uint64(cfg.Seed), workers)
+	tr, err := model.NewTrainer(w, cfg.Batch, cfg.LR, uint64(cfg.Seed), cfg.Workers)
 	if err != nil {
 		return model.Meta{}, err
 	}
 	defer tr.Close()
+	hooks.start(Start{
+		Config:      cfg,
+		TrainImages: trainSet.Len(), ValImages: valSet.Len(), TestImages: test.Len(),
+		Workers: tr.Workers(), Kernels: kernels.Accelerated(),
+	})
 	eval := model.NewPredictor(w, model.Meta{})
 	defer eval.Close()
 
 	var last EpochStats
 	var trainSeconds float64
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		stats, err := runEpoch(ctx, tr, trainSet, cfg, epoch, out)
+		stats, err := runEpoch(ctx, tr, trainSet, cfg, epoch, hooks)
 		if err != nil {
 			return model.Meta{}, err
 		}
@@ -86,7 +64,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (model.Meta, error) {
 		// the GC's target and the epoch lines seem to grow.
 		runtime.GC()
 		stats.RSSBytes = residentBytes()
-		fmt.Fprintln(out, stats)
+		hooks.epoch(stats)
 		last = stats
 	}
 
@@ -94,7 +72,6 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (model.Meta, error) {
 	if err != nil {
 		return model.Meta{}, err
 	}
-	fmt.Fprintf(out, "test accuracy %.4f on %d images\n%s", cm.Accuracy(), test.Len(), cm)
 	meta, err := model.Save(cfg.ModelDir, w, model.Meta{
 		CreatedAt:    time.Now().UTC(),
 		Epochs:       cfg.Epochs,
@@ -109,21 +86,19 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (model.Meta, error) {
 	if err != nil {
 		return meta, fmt.Errorf("save model: %w", err)
 	}
-	fmt.Fprintf(out, "saved model %s in %s (%.0fs in all)\n", meta.Version, cfg.ModelDir, time.Since(start).Seconds())
+	hooks.end(Result{Meta: meta, Dir: cfg.ModelDir, Test: cm, TestImages: test.Len(), Elapsed: time.Since(start)})
 	return meta, nil
 }
 
 // runEpoch runs one pass over set in a seeded order. The last batch is
 // topped up from the start of the order, so every step has a full batch.
-func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config, epoch int, out io.Writer) (EpochStats, error) {
+func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config, epoch int, hooks Hooks) (EpochStats, error) {
 	n, b := set.Len(), tr.Batch()
 	order := mnist.Permutation(n, uint64(cfg.Seed)*1000003+uint64(epoch))
 	steps := (n + b - 1) / b
 	x, labels := tr.Input()
 	idx := make([]int, b)
 	lbl := make([]byte, b)
-	bar := newProgress(out, steps, fmt.Sprintf("epoch %d/%d", epoch, cfg.Epochs))
-	defer bar.Finish()
 
 	var lossSum float64
 	var correct, seen int
@@ -146,7 +121,7 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		lossSum += float64(loss)
 		correct += c
 		seen += b
-		bar.Add(1)
+		hooks.step(Step{Epoch: epoch, Epochs: cfg.Epochs, Step: s + 1, Steps: steps, Loss: loss})
 	}
 	secs := time.Since(start).Seconds()
 	return EpochStats{

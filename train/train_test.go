@@ -1,9 +1,9 @@
 package train
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,10 +22,18 @@ func TestRunTrainsAModelAboveTheBar(t *testing.T) {
 	cfg.ModelDir = t.TempDir()
 	cfg.Epochs = 2
 	cfg.Limit = 6000
-	var out bytes.Buffer
-	meta, err := Run(context.Background(), cfg, &out)
+	var epochs []EpochStats
+	var steps []Step
+	var start Start
+	var end Result
+	meta, err := Run(context.Background(), cfg, Hooks{
+		OnStart: func(s Start) { start = s },
+		OnStep:  func(s Step) { steps = append(steps, s) },
+		OnEpoch: func(s EpochStats) { epochs = append(epochs, s) },
+		OnEnd:   func(r Result) { end = r },
+	})
 	if err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
+		t.Fatal(err)
 	}
 	if meta.TestAccuracy < 0.88 {
 		t.Errorf("test accuracy %.4f, want at least 0.88", meta.TestAccuracy)
@@ -33,12 +41,27 @@ func TestRunTrainsAModelAboveTheBar(t *testing.T) {
 	if meta.TrainImages != 5400 || meta.Epochs != 2 || meta.TrainSeconds <= 0 || meta.Version == "" {
 		t.Errorf("metadata incomplete: %+v", meta)
 	}
-	for _, want := range []string{"epoch 1/2: loss", "epoch 2/2: loss", "val_acc", "images/s", "test accuracy", "confusion matrix"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
+	t.Run("the hooks saw every step and epoch in order", func(t *testing.T) {
+		if start.TrainImages != 5400 || start.ValImages != 600 || start.TestImages != 10000 || start.Workers < 1 {
+			t.Errorf("start %+v", start)
 		}
-	}
-	p, err := model.LoadPredictor(cfg.ModelDir)
+		const perEpoch = (5400 + 127) / 128
+		if len(steps) != 2*perEpoch {
+			t.Fatalf("%d steps, want %d", len(steps), 2*perEpoch)
+		}
+		for i, s := range steps {
+			if s.Epoch != 1+i/perEpoch || s.Step != 1+i%perEpoch || s.Steps != perEpoch || s.Epochs != 2 {
+				t.Fatalf("step %d is %+v", i, s)
+			}
+		}
+		if len(epochs) != 2 || epochs[0].Epoch != 1 || epochs[1].Epoch != 2 || epochs[1].ValAcc < 0.8 || epochs[1].Loss >= epochs[0].Loss {
+			t.Errorf("epochs %+v: want 1 then 2, loss falling, validation accuracy above 0.8", epochs)
+		}
+		if end.Meta != meta || math.Abs(end.Test.Accuracy()-meta.TestAccuracy) > 1e-4 {
+			t.Errorf("end %+v does not match the returned %+v", end.Meta, meta)
+		}
+	})
+	p, err := model.LoadPredictor(cfg.ModelDir, nil)
 	if err != nil {
 		t.Fatalf("the saved model does not load: %v", err)
 	}
@@ -77,7 +100,7 @@ func TestRunRefusesBadData(t *testing.T) {
 			}
 			cfg := DefaultConfig()
 			cfg.DataDir, cfg.ModelDir, cfg.Epochs = dir, t.TempDir(), 1
-			_, err := Run(context.Background(), cfg, &bytes.Buffer{})
+			_, err := Run(context.Background(), cfg, Hooks{})
 			if err == nil || !strings.Contains(err.Error(), c.wantInErr) {
 				t.Fatalf("got %v, want an error naming %s", err, c.wantInErr)
 			}
@@ -94,7 +117,7 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	cfg.ModelDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Run(ctx, cfg, &bytes.Buffer{})
+	_, err := Run(ctx, cfg, Hooks{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}

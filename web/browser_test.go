@@ -47,10 +47,10 @@ func TestBrowserDrawsADigitAndGetsItsPrediction(t *testing.T) {
 
 	cfg := train.DefaultConfig()
 	cfg.DataDir, cfg.ModelDir, cfg.Epochs, cfg.Limit = testutil.MNISTDir(t), t.TempDir(), 2, 6000
-	if _, err := train.Run(ctx, cfg, io.Discard); err != nil {
+	if _, err := train.Run(ctx, cfg, train.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
-	pred, err := model.LoadPredictor(cfg.ModelDir)
+	pred, err := model.LoadPredictor(cfg.ModelDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

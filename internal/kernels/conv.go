@@ -20,9 +20,6 @@ func (s ConvShape) K() int { return s.KH * s.KW * s.Cin }
 // InSize returns the floats of one input image.
 func (s ConvShape) InSize() int { return s.H * s.W * s.Cin }
 
-// OutSize returns the floats of one output image.
-func (s ConvShape) OutSize() int { return s.OutH() * s.OutW() * s.Cout }
-
 // Im2col writes the patches of n images of x into cols, one row of K()
 // values per output pixel, ordered (kh, kw, cin) to match a K() x Cout
 // weight matrix.

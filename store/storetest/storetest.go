@@ -56,7 +56,7 @@ func Open(tb testing.TB, kind string) (*store.Store, string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	s, err := store.Open(ctx, u)
+	s, err := store.Open(ctx, u, nil)
 	if err != nil {
 		tb.Fatalf("open %s store: %v", kind, err)
 	}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/mnistserve/app/mnist"
+	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/train"
+)
+
+var cmdEval = &Command{
+	UsageLine: "app eval [flags]",
+	Short:     "test accuracy and confusion matrix of the newest saved model",
+	Long:      "Prints the test accuracy and confusion matrix of the newest saved model.",
+	Flag: func(fs *FlagSet) RunFunc {
+		cfg := train.DefaultConfig()
+		dataFlag(fs, &cfg.DataDir)
+		modelsFlag(fs, &cfg.ModelDir)
+		return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+			return runEval(ctx, cfg.ModelDir, cfg.DataDir, stdout, stderr)
+		}
+	},
+}
+
+// runEval measures the newest saved model in dir on the 10,000 MNIST test
+// images in data.
+func runEval(ctx context.Context, dir, data string, stdout, stderr io.Writer) error {
+	p, err := model.LoadPredictor(dir, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return fmt.Errorf("%w (train one with `app train`)", err)
+	}
+	defer p.Close()
+	test, err := mnist.LoadTest(data)
+	if err != nil {
+		return err
+	}
+	cm, err := train.Confusion(ctx, p, test)
+	if err != nil {
+		return err
+	}
+	m := p.Meta()
+	fmt.Fprintf(stdout, "model %s (trained %s, %d epochs)\ntest accuracy %.4f on %d images\n%s",
+		m.Version, m.CreatedAt.Format("2006-01-02 15:04"), m.Epochs, cm.Accuracy(), test.Len(), cm)
+	return nil
+}
