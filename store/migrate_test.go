@@ -51,7 +51,7 @@ func TestOpenAddsLabelColumnsToATableWithRows(t *testing.T) {
 				t.Fatalf("insert into the old table: %v", err)
 			}
 
-			s, err := store.Open(ctx, url)
+			s, err := store.Open(ctx, url, nil)
 			if err != nil {
 				t.Fatalf("Open on the old table: %v", err)
 			}
