@@ -70,8 +70,8 @@ func TestTwoServersSharingAnEmptyModelFolderTrainOneModel(t *testing.T) {
 	for i, db := range []string{"a.db", "b.db"} {
 		addr := freeAddr(t)
 		bases = append(bases, "http://"+addr)
-		_, stop, done := runServeInBackground(t, "--addr", addr, "--models", models, "--data", testutil.MNISTDir(t),
-			"--db", "sqlite:"+filepath.Join(dir, db), "--train-epochs", "2", "--train-limit", "6000", "--watch", "200ms")
+		_, stop, done := runServeInBackground(t, "--addr", addr, "--models", models, "--data", testutil.MNISTFixture(t),
+			"--db", "sqlite:"+filepath.Join(dir, db), "--train-epochs", "2", "--watch", "200ms")
 		stops, dones = append(stops, stop), append(dones, done)
 		// let the first take the lock, as one replica always does first
 		waitFor(t, "the server to start", 20*time.Second, func() bool { code, _ := status(bases[i] + "/healthz"); return code == 200 })

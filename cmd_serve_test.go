@@ -168,8 +168,8 @@ func TestServeTrainsOnFirstBootThenServesAndStopsCleanly(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(dir, "predictions.db")
 	addr := freeAddr(t)
 	base := "http://" + addr
-	args := []string{"--addr", addr, "--models", models, "--data", testutil.MNISTDir(t), "--db", dbURL,
-		"--train-epochs", "1", "--train-limit", "3000"}
+	args := []string{"--addr", addr, "--models", models, "--data", testutil.MNISTFixture(t), "--db", dbURL,
+		"--train-epochs", "1"}
 
 	logs, stop, done := runServeInBackground(t, args...)
 	waitFor(t, "/healthz", 20*time.Second, func() bool { code, _ := status(base + "/healthz"); return code == 200 })

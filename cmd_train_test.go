@@ -16,7 +16,7 @@ func TestTrainCommandLine(t *testing.T) {
 	// images header should be, so a wrong magic number.
 	bad := t.TempDir()
 	for _, f := range []string{"train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"} {
-		data, err := os.ReadFile(filepath.Join(testutil.MNISTDir(t), f))
+		data, err := os.ReadFile(filepath.Join(testutil.MNISTFixture(t), f))
 		if err != nil {
 			t.Fatal(err)
 		}

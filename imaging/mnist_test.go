@@ -20,7 +20,7 @@ import (
 // Enlarged without smoothing, the pipeline must undo the enlargement almost
 // exactly; with smoothing, only the blur it adds may be lost.
 func TestRealMNISTDigitsSurviveAnUploadRoundTrip(t *testing.T) {
-	set, err := mnist.LoadTest(testutil.MNISTDir(t))
+	set, err := mnist.LoadTest(testutil.MNISTFixture(t))
 	if err != nil {
 		t.Fatalf("load MNIST: %v", err)
 	}

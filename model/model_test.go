@@ -45,9 +45,11 @@ func trainStepsOn(tb testing.TB, set *mnist.Set, seed uint64, steps, workers int
 	return w
 }
 
+// loadTest returns the test images of the committed MNIST fixture: a few
+// hundred real digits, enough for the steps these tests take.
 func loadTest(tb testing.TB) *mnist.Set {
 	tb.Helper()
-	test, err := mnist.LoadTest(testutil.MNISTDir(tb))
+	test, err := mnist.LoadTest(testutil.MNISTFixture(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

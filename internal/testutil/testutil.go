@@ -16,9 +16,12 @@ var mnistFiles = []string{
 	"t10k-labels-idx1-ubyte",
 }
 
-// MNISTDir returns the folder holding the MNIST files for tests: $MNIST_DIR
-// when set, else data/mnist under the module root. It fails the test, saying
-// to run `make data`, when any of the four files is missing.
+// MNISTDir returns the folder holding the full MNIST files, for the tests
+// that need all 70,000 images: $MNIST_DIR when set, else data/mnist under
+// the module root. It skips the test, saying to run `make data`, when any of
+// the four files is missing, so that `go test ./...` passes on a fresh
+// clone; `make test` fetches the data first, so nothing skips there. Tests
+// that need only a few real digits use MNISTFixture instead.
 func MNISTDir(tb testing.TB) string {
 	tb.Helper()
 	dir := os.Getenv("MNIST_DIR")
@@ -30,7 +33,29 @@ func MNISTDir(tb testing.TB) string {
 		dir = filepath.Join(root, "data", "mnist")
 	}
 	if missing := missingFiles(dir); len(missing) > 0 {
-		tb.Fatalf("testutil: MNIST files missing in %s: %v (run `make data` to fetch them, or set MNIST_DIR)", dir, missing)
+		tb.Skipf("skipped: this test needs the full MNIST set, and %s lacks %v: run `make data` to fetch it (or set MNIST_DIR)", dir, missing)
+	}
+	return dir
+}
+
+// FixtureImages is how many images each set of the fixture holds: the
+// first 500 training and the first 500 test images of MNIST.
+const FixtureImages = 500
+
+// MNISTFixture returns testdata/mnist under the module root: the four MNIST
+// files cut to their first FixtureImages images each, made from the real
+// files by scripts/mkfixture and committed with their SHA-256 sums, for the
+// tests that need a few real digits. It fails the test when a file is
+// missing.
+func MNISTFixture(tb testing.TB) string {
+	tb.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		tb.Fatalf("testutil: find the MNIST fixture: %v", err)
+	}
+	dir := filepath.Join(root, "testdata", "mnist")
+	if missing := missingFiles(dir); len(missing) > 0 {
+		tb.Fatalf("testutil: the MNIST fixture in %s lacks %v (go run ./scripts/mkfixture remakes it)", dir, missing)
 	}
 	return dir
 }

@@ -1,33 +1,37 @@
 package testutil
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mnistserve/app/mnist"
 )
 
-// fatalTB records a Fatalf and stops its goroutine, as testing.T does, so
-// that MNISTDir's failure path can be observed without failing this test.
-type fatalTB struct {
+// skipTB records a Skipf and stops its goroutine, as testing.T does, so
+// that MNISTDir's skip can be observed without skipping this test.
+type skipTB struct {
 	testing.TB
 	msg string
 }
 
-func (f *fatalTB) Helper() {}
+func (f *skipTB) Helper() {}
 
-func (f *fatalTB) Fatalf(format string, args ...any) {
+func (f *skipTB) Skipf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
 
-// callMNISTDir runs MNISTDir on a fatalTB and returns its result and the
-// fatal message, empty when it did not fail.
+// callMNISTDir runs MNISTDir on a skipTB and returns its result and the
+// skip message, empty when it did not skip.
 func callMNISTDir(tb testing.TB) (dir, fatal string) {
 	tb.Helper()
-	fake := &fatalTB{TB: tb}
+	fake := &skipTB{TB: tb}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -54,7 +58,7 @@ func TestMNISTDir(t *testing.T) {
 		}
 	})
 
-	t.Run("a folder missing a file fails the test saying to run make data", func(t *testing.T) {
+	t.Run("a folder missing a file skips the test saying to run make data", func(t *testing.T) {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, mnistFiles[0]), nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -63,11 +67,11 @@ func TestMNISTDir(t *testing.T) {
 		_, fatal := callMNISTDir(t)
 		for _, want := range []string{"make data", dir, mnistFiles[3]} {
 			if !strings.Contains(fatal, want) {
-				t.Errorf("fatal message %q does not mention %q", fatal, want)
+				t.Errorf("skip message %q does not mention %q", fatal, want)
 			}
 		}
 		if strings.Contains(fatal, mnistFiles[0]+" ") {
-			t.Errorf("fatal message %q lists %s, which is present", fatal, mnistFiles[0])
+			t.Errorf("skip message %q lists %s, which is present", fatal, mnistFiles[0])
 		}
 	})
 
@@ -86,7 +90,7 @@ func TestMNISTDir(t *testing.T) {
 		}
 		if fatal != "" {
 			if !strings.Contains(fatal, want) || !strings.Contains(fatal, "make data") {
-				t.Errorf("fatal message %q does not name %s and make data", fatal, want)
+				t.Errorf("skip message %q does not name %s and make data", fatal, want)
 			}
 			return
 		}
@@ -94,4 +98,57 @@ func TestMNISTDir(t *testing.T) {
 			t.Errorf("MNISTDir = %q, want %q", got, want)
 		}
 	})
+}
+
+// TestMNISTFixtureIsTheFirstImagesOfTheRealFiles checks the committed
+// fixture against its SHA256SUMS and, when the full set is fetched, that it
+// holds exactly the first FixtureImages images and labels of each real set.
+func TestMNISTFixtureIsTheFirstImagesOfTheRealFiles(t *testing.T) {
+	dir := MNISTFixture(t)
+	sums, err := os.ReadFile(filepath.Join(dir, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(sums)), "\n")
+	if len(lines) != len(mnistFiles) {
+		t.Fatalf("SHA256SUMS has %d lines, want %d", len(lines), len(mnistFiles))
+	}
+	for _, line := range lines {
+		sum, name, ok := strings.Cut(line, "  ")
+		if !ok {
+			t.Fatalf("SHA256SUMS line %q is not `SUM  NAME`", line)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != sum {
+			t.Errorf("%s: sha256 %s, SHA256SUMS says %s", name, got, sum)
+		}
+	}
+
+	fixTrain, fixTest, err := mnist.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fixTrain.Len() != FixtureImages || fixTest.Len() != FixtureImages {
+		t.Fatalf("fixture holds %d and %d images, want %d each", fixTrain.Len(), fixTest.Len(), FixtureImages)
+	}
+	if fixTrain.Labels[0] != 5 || fixTest.Labels[0] != 7 {
+		t.Errorf("first labels %d and %d, want MNIST's 5 and 7", fixTrain.Labels[0], fixTest.Labels[0])
+	}
+	full := MNISTDir(t)
+	train, test, err := mnist.Load(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		fix, real *mnist.Set
+	}{{"training", fixTrain, train}, {"test", fixTest, test}} {
+		first := c.real.Slice(0, FixtureImages)
+		if !bytes.Equal(c.fix.Images, first.Images) || !bytes.Equal(c.fix.Labels, first.Labels) {
+			t.Errorf("the fixture's %s set is not the first %d images of %s", c.name, FixtureImages, full)
+		}
+	}
 }
