@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,24 +76,49 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	return body, nil
 }
 
-// readImageBody decodes a PNG or JPEG into MNIST form. imaging's errors
-// already say what is wrong ("not a PNG or JPEG image: ..."), so the message
-// only adds which part of the request it was.
-func readImageBody(body []byte, what string) ([]byte, error) {
-	img, err := imaging.Decode(bytes.NewReader(body))
-	if err == nil {
-		return img, nil
+// maxDecodes is the most images decoded at once, however small: decoding
+// is CPU work that more goroutines than cores would only slow down.
+const maxDecodes = 8
+
+// readImageBody decodes a PNG or JPEG into MNIST form. The memory decoding
+// will take is read from the header first: an image needing more than
+// Config.DecodeBudget is refused (413) without decoding, and the others wait
+// their turn until the decodes in flight leave room for them, so a burst of
+// crafted images costs at most the budget. imaging's errors already say
+// what is wrong, so the message only adds which part of the request it was.
+func (s *Server) readImageBody(ctx context.Context, body []byte, what string) ([]byte, error) {
+	cost, err := imaging.DecodeCost(body)
+	if err == nil && cost > s.cfg.DecodeBudget {
+		err = fmt.Errorf("%w: decoding it would take %s, more than the limit of %s",
+			imaging.ErrTooLarge, byteSize(cost), byteSize(s.cfg.DecodeBudget))
 	}
+	if err != nil {
+		return nil, imageError(err, what)
+	}
+	weight := min(max(cost, s.cfg.DecodeBudget/maxDecodes), s.cfg.DecodeBudget)
+	if err := s.decodes.Acquire(ctx, weight); err != nil {
+		return nil, fmt.Errorf("wait to decode %s: %w", what, err)
+	}
+	defer s.decodes.Release(weight)
+	img, err := imaging.Decode(bytes.NewReader(body))
+	if err != nil {
+		return nil, imageError(err, what)
+	}
+	return img, nil
+}
+
+// imageError turns an imaging error into the client's 400 or 413.
+func imageError(err error, what string) error {
 	status := http.StatusBadRequest // any failure to decode is about the bytes sent
 	if errors.Is(err, imaging.ErrTooLarge) {
 		status = http.StatusRequestEntityTooLarge
 	}
-	return nil, &Error{Status: status, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
+	return &Error{Status: status, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
 }
 
 // readMultipartImage finds the file field "image" of a multipart form and
 // decodes it.
-func readMultipartImage(body []byte, params map[string]string) ([]byte, error) {
+func (s *Server) readMultipartImage(ctx context.Context, body []byte, params map[string]string) ([]byte, error) {
 	boundary := params["boundary"]
 	if boundary == "" {
 		return nil, badRequest("multipart/form-data Content-Type has no boundary")
@@ -113,7 +139,7 @@ func readMultipartImage(body []byte, params map[string]string) ([]byte, error) {
 		if err != nil {
 			return nil, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("malformed multipart form: %v", err), Err: err}
 		}
-		return readImageBody(data, `form field "image"`)
+		return s.readImageBody(ctx, data, `form field "image"`)
 	}
 }
 

@@ -15,10 +15,12 @@ import (
 // middlewares returns the chain every request passes through, outermost
 // first: the request id, then logging and metrics (which see the final
 // status because they run the error handler themselves), then panic
-// recovery, then the request deadline.
+// recovery, the request deadline, the security headers, CORS when
+// configured, authentication (who is asking) and the rate limit. Whether
+// the caller may use the route is decided per route (see routes).
 func (s *Server) middlewares() []echo.MiddlewareFunc {
-	return []echo.MiddlewareFunc{
-		middleware.RequestID(),
+	mws := []echo.MiddlewareFunc{
+		requestIDs(),
 		s.observe,
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			DisableErrorHandler: true, // observe hands the error to handleError
@@ -29,7 +31,12 @@ func (s *Server) middlewares() []echo.MiddlewareFunc {
 			},
 		}),
 		s.deadline,
+		securityHeaders(),
 	}
+	if len(s.cfg.CORSOrigins) > 0 {
+		mws = append(mws, cors(s.cfg.CORSOrigins))
+	}
+	return append(mws, s.authenticate, s.rateLimit)
 }
 
 // observe logs each request and counts it in the metrics. It runs the error

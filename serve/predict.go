@@ -40,16 +40,16 @@ func (s *Server) handlePredict(c echo.Context) error {
 	var img []byte
 	switch kind {
 	case bodyImage:
-		img, err = readImageBody(body, "body")
+		img, err = s.readImageBody(c.Request().Context(), body, "body")
 	case bodyMultipart:
-		img, err = readMultipartImage(body, params)
+		img, err = s.readMultipartImage(c.Request().Context(), body, params)
 	default:
 		img, err = imageFromJSON(body)
 	}
 	if err != nil {
 		return err
 	}
-	preds, err := s.predict(c.Request().Context(), [][]byte{img})
+	preds, err := s.predict(c.Request().Context(), clientOf(c), [][]byte{img})
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *Server) handlePredictBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	preds, err := s.predict(c.Request().Context(), imgs)
+	preds, err := s.predict(c.Request().Context(), clientOf(c), imgs)
 	if err != nil {
 		return err
 	}
@@ -135,8 +135,9 @@ func imagesFromJSON(body []byte) ([][]byte, error) {
 }
 
 // predict runs the model on imgs in one call, stores every answer in one
-// transaction, and returns the answers only once they are committed.
-func (s *Server) predict(ctx context.Context, imgs [][]byte) ([]prediction, error) {
+// transaction as made by client (nil: anonymous), and returns the answers
+// only once they are committed.
+func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte) ([]prediction, error) {
 	m, err := s.currentModel()
 	if err != nil {
 		return nil, err
@@ -158,6 +159,7 @@ func (s *Server) predict(ctx context.Context, imgs [][]byte) ([]prediction, erro
 			Confidence:    p[d],
 			Probabilities: store.Probabilities(p),
 			ModelVersion:  version,
+			Client:        client,
 		}
 	}
 	start := time.Now()

@@ -49,6 +49,7 @@ func (s *Server) handlePredictions(c echo.Context) error {
 	limit := q.Limit
 	// One row more than asked tells whether another page follows.
 	q.Limit++
+	q.Client = s.visibleTo(c)
 	rows, err := s.store.List(c.Request().Context(), q)
 	if err != nil {
 		return fmt.Errorf("list predictions: %w", err)
@@ -162,24 +163,53 @@ func (s *Server) handlePredictionImage(c echo.Context) error {
 	if err := imaging.EncodePNG(&buf, p.Image); err != nil {
 		return fmt.Errorf("encode image of prediction %d: %w", p.ID, err)
 	}
-	// A stored row never changes, so its image may be cached for good.
-	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	// A stored image belongs to its client: no shared cache may keep it. It
+	// never changes, so the browser itself may keep it for a while.
+	c.Response().Header().Set("Cache-Control", "private, max-age=86400")
 	return c.Blob(http.StatusOK, "image/png", buf.Bytes())
 }
 
-// lookup fetches the prediction named by the :id parameter.
+// lookup fetches the prediction named by the :id parameter. A row of
+// another client is 404, exactly as a missing one, so ids reveal nothing.
 func (s *Server) lookup(c echo.Context) (*store.Prediction, error) {
-	v := c.Param("id")
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
-		return nil, badRequest("prediction id must be a positive integer, got %q", v)
+	id, err := idParam(c)
+	if err != nil {
+		return nil, err
 	}
 	p, err := s.store.Get(c.Request().Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.mayRead(c, p.Client)) {
 		return nil, errorf(http.StatusNotFound, "no prediction with id %d", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get prediction %d: %w", id, err)
 	}
 	return p, nil
+}
+
+// idParam reads the :id parameter.
+func idParam(c echo.Context) (int64, error) {
+	v := c.Param("id")
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 1 {
+		return 0, badRequest("prediction id must be a positive integer, got %q", v)
+	}
+	return id, nil
+}
+
+// handleDeletePrediction serves DELETE /predictions/:id: removes the row and
+// its image for good (admin only); 204 when done.
+func (s *Server) handleDeletePrediction(c echo.Context) error {
+	id, err := idParam(c)
+	if err != nil {
+		return err
+	}
+	err = s.store.Delete(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, "no prediction with id %d", id)
+	}
+	if err != nil {
+		return fmt.Errorf("delete prediction %d: %w", id, err)
+	}
+	s.logger.Info("prediction deleted", "id", id, "by", principalOf(c).key.Name, "request_id", requestID(c))
+	return c.NoContent(http.StatusNoContent)
 }

@@ -11,28 +11,39 @@ import (
 	"github.com/mnistserve/app/web"
 )
 
-// routes registers every route of the API and the middleware in front of it.
+// routes registers every route of the API, each with who may call it (see
+// access: public, predicting, owner, admin), and the middleware in front.
+// A new route goes in this table; the access test fails for a route that
+// has no row in its own table.
 func (s *Server) routes() {
 	s.e.Use(s.middlewares()...)
-	e := s.e
-	e.GET("/", s.handleIndex)
-	e.GET("/welcome", s.handleWelcome)
-	e.POST("/predict", s.handlePredict)
-	e.POST("/predict/batch", s.handlePredictBatch)
-	e.GET("/predictions", s.handlePredictions)
-	e.GET("/predictions/:id", s.handlePrediction)
-	e.GET("/predictions/:id/image.png", s.handlePredictionImage)
-	// Labels: access control belongs in front of these two (a predict key
-	// may label its own predictions, an admin key any).
-	e.PUT("/predictions/:id/label", s.handlePutLabel)
-	e.DELETE("/predictions/:id/label", s.handleDeleteLabel)
-	e.GET("/model", s.handleModel)
-	e.GET("/healthz", s.handleHealthz)
-	e.GET("/readyz", s.handleReadyz)
-	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	for _, r := range []struct {
+		method, path string
+		who          access
+		h            echo.HandlerFunc
+	}{
+		{http.MethodGet, "/", public, s.handleIndex},
+		{http.MethodGet, "/app.js", public, s.handleAsset},
+		{http.MethodGet, "/style.css", public, s.handleAsset},
+		{http.MethodGet, "/welcome", public, s.handleWelcome},
+		{http.MethodGet, "/healthz", public, s.handleHealthz},
+		{http.MethodGet, "/readyz", public, s.handleReadyz},
+		{http.MethodPost, "/predict", predicting, s.handlePredict},
+		{http.MethodPost, "/predict/batch", predicting, s.handlePredictBatch},
+		{http.MethodGet, "/model", predicting, s.handleModel},
+		{http.MethodGet, "/predictions", owner, s.handlePredictions},
+		{http.MethodGet, "/predictions/:id", owner, s.handlePrediction},
+		{http.MethodGet, "/predictions/:id/image.png", owner, s.handlePredictionImage},
+		{http.MethodDelete, "/predictions/:id", admin, s.handleDeletePrediction},
+		{http.MethodPut, "/predictions/:id/label", owner, s.handlePutLabel},
+		{http.MethodDelete, "/predictions/:id/label", owner, s.handleDeleteLabel},
+		{http.MethodGet, "/metrics", admin, echo.WrapHandler(s.metrics.handler())},
+	} {
+		s.e.Add(r.method, r.path, r.h, s.allow(r.who))
+	}
 
 	s.known = make(map[string]bool)
-	for _, r := range e.Routes() {
+	for _, r := range s.e.Routes() {
 		s.known[r.Path] = true
 	}
 }
@@ -42,11 +53,25 @@ func (s *Server) handleIndex(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMETextHTMLCharsetUTF8, web.Index)
 }
 
+// handleAsset serves GET /app.js and GET /style.css: the page's script and
+// style, in files of their own so the CSP needs no inline code.
+func (s *Server) handleAsset(c echo.Context) error {
+	a, ok := web.Asset(c.Path())
+	if !ok {
+		return errorf(http.StatusNotFound, "no asset %s", c.Path())
+	}
+	return c.Blob(http.StatusOK, a.ContentType, a.Body)
+}
+
 // welcome is the answer of GET /welcome.
 type welcome struct {
 	Message string `json:"message"`
 	Predict string `json:"predict"`
 	Docs    string `json:"docs"`
+	// Auth tells the page whether to ask for a token: "none" (no keys),
+	// "token" (every route but the page needs one) or "open-predict"
+	// (anyone may predict, reading stored rows needs a token).
+	Auth string `json:"auth"`
 }
 
 // handleWelcome serves GET /welcome: a short welcome message.
@@ -55,7 +80,19 @@ func (s *Server) handleWelcome(c echo.Context) error {
 		Message: "Welcome to the MNIST digit recogniser. POST a 28x28 image to /predict.",
 		Predict: `POST /predict {"image": [[28 ints 0..255], ... 28 rows]} (or 784 ints, or a PNG/JPEG body)`,
 		Docs:    "GET / for the page, /predictions for past answers, /model for the served model",
+		Auth:    s.authMode(),
 	})
+}
+
+// authMode names how the server checks tokens, for /welcome.
+func (s *Server) authMode() string {
+	switch {
+	case s.cfg.Keys == nil:
+		return "none"
+	case s.cfg.OpenPredict:
+		return "open-predict"
+	}
+	return "token"
 }
 
 // handleHealthz serves GET /healthz: 200 for as long as the process runs.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/store"
@@ -36,6 +37,8 @@ type Store interface {
 	SetLabel(ctx context.Context, id int64, label int) (*store.Prediction, error)
 	ClearLabel(ctx context.Context, id int64) (*store.Prediction, error)
 	LiveAccuracy(ctx context.Context) (map[string]store.Live, error)
+	Delete(ctx context.Context, id int64) error
+	DeleteBefore(ctx context.Context, cutoff time.Time, batch int) (int64, error)
 	Ping(ctx context.Context) error
 }
 
@@ -45,6 +48,24 @@ type Config struct {
 	Timeout         time.Duration // per-request deadline
 	ReadyTimeout    time.Duration // how long /readyz waits for the database
 	ShutdownTimeout time.Duration // how long Start waits for in-flight requests
+
+	// Keys checks API tokens; nil means no authentication at all.
+	Keys Keys
+	// OpenPredict lets anonymous clients predict (never read stored rows)
+	// when Keys is set.
+	OpenPredict bool
+	// Rate is the requests per second each client may sustain, Burst how
+	// many it may send at once; Rate 0 means no limit.
+	Rate  float64
+	Burst int
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// when telling anonymous clients apart; empty means none is.
+	TrustedProxies []*net.IPNet
+	// CORSOrigins may call the API from their pages; empty means no CORS.
+	CORSOrigins []string
+	// DecodeBudget bounds the memory all image decodes in flight may use
+	// together, in bytes; an image that alone would need more is refused.
+	DecodeBudget int64
 }
 
 // DefaultConfig returns the limits README.md documents: 1 MiB bodies, a 10 s request
@@ -55,6 +76,7 @@ func DefaultConfig() Config {
 		Timeout:         10 * time.Second,
 		ReadyTimeout:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+		DecodeBudget:    64 << 20,
 	}
 }
 
@@ -67,7 +89,9 @@ type Server struct {
 	store   Store
 	logger  *slog.Logger
 	metrics *metrics
-	known   map[string]bool // route patterns, for bounded metric labels
+	known   map[string]bool     // route patterns, for bounded metric labels
+	limiter *limiter            // nil without Config.Rate
+	decodes *semaphore.Weighted // bytes of image decoding in flight
 
 	model  atomic.Pointer[modelBox]
 	status atomic.Pointer[string]
@@ -91,10 +115,18 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = def.ShutdownTimeout
 	}
+	if cfg.DecodeBudget <= 0 {
+		cfg.DecodeBudget = def.DecodeBudget
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, e: echo.New(), store: st, logger: logger, metrics: newMetrics()}
+	s := &Server{cfg: cfg, e: echo.New(), store: st, logger: logger, metrics: newMetrics(),
+		decodes: semaphore.NewWeighted(cfg.DecodeBudget)}
+	if cfg.Rate > 0 {
+		s.limiter = newLimiter(cfg.Rate, max(cfg.Burst, 1))
+	}
+	s.e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	s.SetStatus("no model loaded yet")
 	s.e.HideBanner = true
 	s.e.HidePort = true
@@ -161,6 +193,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:    slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	s.logger.Info("listening", "addr", ln.Addr().String())
+	if s.cfg.Keys == nil && !loopback(ln.Addr()) {
+		s.logger.Warn("no keys file: anyone who can reach this address may read every stored image and use every route; "+
+			"make keys with `app keys add` and start with --keys, or listen on 127.0.0.1", "addr", ln.Addr().String())
+	}
 
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
@@ -184,4 +220,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.logger.Info("server stopped")
 	return nil
+}
+
+// loopback reports whether addr is reachable only from this machine.
+func loopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// ipExtractor tells clients apart by address: the peer's, or with trusted
+// proxies the nearest address in X-Forwarded-For that is not one of them.
+// Echo trusts private networks by default; here only the listed ones are.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }

@@ -155,7 +155,7 @@ func TestWrongMethodIs405JSON(t *testing.T) {
 	s := newServer(t, errStore{}, &fakeModel{version: "v"})
 	for _, r := range []struct{ method, target, allow string }{
 		{http.MethodGet, "/predict", "POST"},
-		{http.MethodDelete, "/predictions/1", "GET"},
+		{http.MethodPatch, "/predictions/1", "GET"},
 		{http.MethodPut, "/healthz", "GET"},
 	} {
 		rec := do(t, s, r.method, r.target, "", nil)

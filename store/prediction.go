@@ -15,7 +15,8 @@ type Prediction struct {
 	// ID is assigned by the database when the row is created.
 	ID int64 `gorm:"column:id;primaryKey;generated:identity"`
 	// CreatedAt is set to the current UTC time by Create when it is zero.
-	CreatedAt time.Time `gorm:"column:created_at;not null"`
+	// It is indexed because retention deletes by age.
+	CreatedAt time.Time `gorm:"column:created_at;not null;index"`
 	// Image holds the 784 raw pixel bytes, row by row; List leaves it nil.
 	Image []byte `gorm:"column:image;not null"`
 	// Prediction is the predicted digit; the database refuses values outside 0..9.
@@ -32,6 +33,10 @@ type Prediction struct {
 	Label *int `gorm:"column:label;type:integer;check:chk_predictions_label,label >= 0 AND label <= 9"`
 	// LabelledAt is when Label was last set to its value; nil when unlabelled.
 	LabelledAt *time.Time `gorm:"column:labelled_at"`
+	// Client is the name of the API key that asked; nil when keys are off or
+	// the client was anonymous. Nullable so AutoMigrate can add it to a
+	// table that already holds rows.
+	Client *string `gorm:"column:client;type:text;index"`
 }
 
 // TableName fixes the table name that README.md documents and existing
@@ -75,7 +80,7 @@ func (p *Probabilities) Scan(src any) error {
 
 // listColumns are the columns List reads: all but the image, which list
 // responses never show and which is most of a row's size.
-var listColumns = []string{"id", "created_at", "prediction", "confidence", "probabilities", "model_version", "label", "labelled_at"}
+var listColumns = []string{"id", "created_at", "prediction", "confidence", "probabilities", "model_version", "label", "labelled_at", "client"}
 
 // Create stores ps in one transaction and fills in each ID (and CreatedAt
 // when zero); it returns only after the commit, so success means stored.
@@ -119,6 +124,8 @@ type ListQuery struct {
 	// Wrong, when set, keeps only labelled rows whose label differs from
 	// (true) or equals (false) the prediction.
 	Wrong *bool
+	// Client, when set, keeps only the rows made by that key.
+	Client *string
 }
 
 // List returns the predictions q selects, newest first, without their images.
@@ -145,6 +152,9 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]Prediction, error) {
 		db = db.Where("label IS NOT NULL AND label <> prediction")
 	default:
 		db = db.Where("label IS NOT NULL AND label = prediction")
+	}
+	if q.Client != nil {
+		db = db.Where("client = ?", *q.Client)
 	}
 	ps := []Prediction{}
 	if err := db.Find(&ps).Error; err != nil {

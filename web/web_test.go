@@ -95,24 +95,52 @@ func TestIndexLoadsNothingFromOutside(t *testing.T) {
 				t.Errorf("<%s %s=%q> loads from outside the server", n.Data, key, v)
 			}
 		}
+	})
+	if s := string(appJS); strings.Contains(s, "http:") || strings.Contains(s, "https:") || strings.Contains(s, "//cdn") {
+		t.Errorf("the script names an absolute URL; it must call only this server")
+	}
+	if s := string(styleCSS); strings.Contains(s, "@import") || strings.Contains(s, "url(") {
+		t.Errorf("the style sheet imports or references a resource")
+	}
+}
+
+// TestIndexHasNoInlineCode keeps the page working under the server's CSP
+// (default-src 'self', no 'unsafe-inline'): script and style come from the
+// assets only, and no element carries a style or on* attribute.
+func TestIndexHasNoInlineCode(t *testing.T) {
+	var scripts, sheets []string
+	walk(parseIndex(t), func(n *html.Node) {
+		for _, a := range n.Attr {
+			if a.Key == "style" || strings.HasPrefix(a.Key, "on") {
+				t.Errorf("<%s %s=...> is inline code the CSP refuses", n.Data, a.Key)
+			}
+		}
 		switch n.DataAtom {
 		case atom.Script:
-			if _, ok := attr(n, "src"); ok {
-				t.Errorf("a <script src> loads code from a separate file; the page must be self-contained")
+			src, _ := attr(n, "src")
+			if strings.TrimSpace(text(n)) != "" {
+				t.Errorf("an inline <script> (the CSP refuses it)")
 			}
-			if s := text(n); strings.Contains(s, "http:") || strings.Contains(s, "https:") || strings.Contains(s, "//cdn") {
-				t.Errorf("the script names an absolute URL; it must call only this server")
-			}
+			scripts = append(scripts, src)
 		case atom.Style:
-			if s := text(n); strings.Contains(s, "@import") || strings.Contains(s, "url(") {
-				t.Errorf("the style sheet imports or references a resource")
-			}
+			t.Errorf("an inline <style> (the CSP refuses it)")
 		case atom.Link:
 			if rel, _ := attr(n, "rel"); rel == "stylesheet" {
-				t.Errorf("<link rel=stylesheet> loads a separate style sheet")
+				href, _ := attr(n, "href")
+				sheets = append(sheets, href)
 			}
 		}
 	})
+	for _, list := range [][]string{scripts, sheets} {
+		for _, path := range list {
+			if _, ok := Asset(path); !ok {
+				t.Errorf("the page loads %q, which is no asset", path)
+			}
+		}
+	}
+	if len(scripts) != 1 || len(sheets) != 1 {
+		t.Errorf("scripts %q and style sheets %q, want one of each", scripts, sheets)
+	}
 }
 
 // voidElements have no end tag in HTML.
@@ -152,7 +180,6 @@ func TestIndexClosesEveryElementItOpens(t *testing.T) {
 func TestIndexHoldsTheDrawingPadAndEveryElementItsScriptUses(t *testing.T) {
 	doc := parseIndex(t)
 	ids := map[string]*html.Node{}
-	var script strings.Builder
 	var buttons []string
 	walk(doc, func(n *html.Node) {
 		if id, ok := attr(n, "id"); ok {
@@ -162,8 +189,6 @@ func TestIndexHoldsTheDrawingPadAndEveryElementItsScriptUses(t *testing.T) {
 			ids[id] = n
 		}
 		switch n.DataAtom {
-		case atom.Script:
-			script.WriteString(text(n))
 		case atom.Button:
 			buttons = append(buttons, strings.TrimSpace(text(n)))
 		}
@@ -173,21 +198,21 @@ func TestIndexHoldsTheDrawingPadAndEveryElementItsScriptUses(t *testing.T) {
 	} else if w, _ := attr(pad, "width"); w != "280" {
 		t.Errorf("the pad is %s px wide, want 280", w)
 	}
-	if got := strings.Join(buttons, ","); got != "Predict,Clear" {
-		t.Errorf("buttons %q, want Predict and Clear", got)
+	if got := strings.Join(buttons, ","); got != "Use token,Forget,Predict,Clear" {
+		t.Errorf("buttons %q, want Use token, Forget, Predict and Clear", got)
 	}
 	if up := ids["upload"]; up == nil {
 		t.Errorf("no file input for uploads")
 	} else if accept, _ := attr(up, "accept"); !strings.Contains(accept, "image/png") || !strings.Contains(accept, "image/jpeg") {
 		t.Errorf("upload accepts %q, want PNG and JPEG", accept)
 	}
-	js := script.String()
+	js := string(appJS)
 	for _, m := range regexp.MustCompile(`\$\("([^"]+)"\)`).FindAllStringSubmatch(js, -1) {
 		if ids[m[1]] == nil {
 			t.Errorf("the script uses element #%s, which the page lacks", m[1])
 		}
 	}
-	for _, call := range []string{`api("/predict"`, `"/predictions?limit=10"`, `"/image.png"`, `api("/model")`, `form.append("image"`, `JSON.stringify({ image: rows })`} {
+	for _, call := range []string{`api("/predict"`, `"/predictions?limit=10"`, `"/image.png"`, `api("/model")`, `form.append("image"`, `JSON.stringify({ image: rows })`, `sessionStorage`, `"Bearer "`} {
 		if !strings.Contains(js, call) {
 			t.Errorf("the script lacks %s", call)
 		}

@@ -1,0 +1,54 @@
+package serve
+
+import (
+	"context"
+	"time"
+)
+
+// retainBatch is how many rows one retention statement deletes: small, so
+// each statement holds its locks only briefly beside the predict inserts.
+const retainBatch = 500
+
+// Retain deletes the predictions older than age, images included, now and
+// then every interval (age/10, between a second and a minute), until ctx is
+// done. It deletes in batches of retainBatch, pausing between them. A
+// database error is logged and retried at the next round.
+func (s *Server) Retain(ctx context.Context, age time.Duration) error {
+	interval := min(max(age/10, time.Second), time.Minute)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.prune(ctx, age)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// prune deletes every row older than age, one batch at a time.
+func (s *Server) prune(ctx context.Context, age time.Duration) {
+	cutoff := time.Now().Add(-age)
+	var total int64
+	for ctx.Err() == nil {
+		n, err := s.store.DeleteBefore(ctx, cutoff, retainBatch)
+		total += n
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Error("retention: delete old predictions", "error", err)
+			}
+			break
+		}
+		if n < retainBatch {
+			break
+		}
+		select { // let the predict routes' writes in between batches
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if total > 0 {
+		s.logger.Info("retention: deleted old predictions", "rows", total, "older_than", age)
+	}
+}

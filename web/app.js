@@ -1,0 +1,404 @@
+"use strict";
+(function () {
+  const SIDE = 28;        // MNIST images are 28x28
+  const BOX = 20;         // the digit is scaled into 20x20, as in MNIST
+  const INK = 26;         // grey level from which a pixel counts as digit
+  const $ = (id) => document.getElementById(id);
+  const pad = $("pad");
+  const ctx = pad.getContext("2d", { willReadFrequently: true });
+  let drawing = false, last = null, dirty = false;
+
+  // The server says at /welcome whether it checks tokens: "none", "token"
+  // (every route but this page needs one) or "open-predict" (anyone may
+  // predict; stored rows need a token). The token lives in this tab's
+  // session storage only.
+  const TOKEN_KEY = "mnist-token";
+  let authMode = "none";
+  let token = sessionStorage.getItem(TOKEN_KEY) || "";
+  let objectURLs = [];   // blob: URLs of images fetched with the token
+
+  // Code samples name this server rather than a placeholder.
+  for (const el of document.querySelectorAll(".origin")) el.textContent = location.origin;
+
+  function clearPad() {
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, pad.width, pad.height);
+    dirty = false;
+  }
+
+  function point(e) {
+    const r = pad.getBoundingClientRect();
+    return { x: (e.clientX - r.left) * pad.width / r.width, y: (e.clientY - r.top) * pad.height / r.height };
+  }
+
+  function line(a, b) {
+    ctx.strokeStyle = "#fff";
+    ctx.lineWidth = 20;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    ctx.beginPath();
+    ctx.moveTo(a.x, a.y);
+    ctx.lineTo(b.x, b.y);
+    ctx.stroke();
+    dirty = true;
+  }
+
+  pad.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    pad.setPointerCapture(e.pointerId);
+    drawing = true;
+    last = point(e);
+    line(last, last);
+  });
+  pad.addEventListener("pointermove", (e) => {
+    if (!drawing) return;
+    const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
+    for (const ev of (events.length ? events : [e])) {
+      const p = point(ev);
+      line(last, p);
+      last = p;
+    }
+  });
+  for (const type of ["pointerup", "pointercancel"]) {
+    pad.addEventListener(type, () => { drawing = false; });
+  }
+
+  // axisTaps and resize mirror the server's imaging package: shrinking
+  // averages each output pixel's footprint, enlarging interpolates linearly.
+  function axisTaps(n, m) {
+    const f = n / m, taps = [];
+    for (let i = 0; i < m; i++) {
+      const t = [];
+      if (f <= 1) {
+        const s = Math.min(Math.max((i + 0.5) * f - 0.5, 0), n - 1);
+        const j = Math.floor(s), frac = s - j;
+        t.push([j, 1 - frac]);
+        if (j + 1 < n && frac > 0) t.push([j + 1, frac]);
+      } else {
+        const lo = i * f, hi = (i + 1) * f;
+        for (let j = Math.floor(lo); j < n && j < hi; j++) {
+          const overlap = Math.min(hi, j + 1) - Math.max(lo, j);
+          if (overlap > 0) t.push([j, overlap / f]);
+        }
+      }
+      taps.push(t);
+    }
+    return taps;
+  }
+
+  function resize(gray, stride, box, w, h) {
+    const xs = axisTaps(box.w, w), ys = axisTaps(box.h, h);
+    const rows = new Float32Array(box.h * w);
+    for (let y = 0; y < box.h; y++) {
+      const base = (box.y + y) * stride + box.x;
+      for (let x = 0; x < w; x++) {
+        let s = 0;
+        for (const [j, wt] of xs[x]) s += wt * gray[base + j];
+        rows[y * w + x] = s;
+      }
+    }
+    const out = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        let s = 0;
+        for (const [j, wt] of ys[y]) s += wt * rows[j * w + x];
+        out[y * w + x] = Math.min(Math.max(Math.round(s), 0), 255);
+      }
+    }
+    return out;
+  }
+
+  // toMNIST turns the pad into 28 rows of 28 ints: stretched so the stroke
+  // is 255, cropped to the digit, scaled so its longer side is 20 px and
+  // moved by whole pixels so its centre of mass is at (14, 14). Null when
+  // nothing is drawn.
+  function toMNIST() {
+    const { width: W, height: H } = pad;
+    const rgba = ctx.getImageData(0, 0, W, H).data;
+    const gray = new Uint8Array(W * H);
+    let hi = 0;
+    for (let i = 0; i < gray.length; i++) {
+      gray[i] = rgba[4 * i];
+      hi = Math.max(hi, gray[i]);
+    }
+    if (hi < 32) return null;
+    let x0 = W, y0 = H, x1 = -1, y1 = -1;
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const v = Math.round(gray[y * W + x] * 255 / hi);
+        gray[y * W + x] = v;
+        if (v >= INK) {
+          x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+          y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+        }
+      }
+    }
+    if (x1 < 0) return null;
+    const box = { x: x0, y: y0, w: x1 - x0 + 1, h: y1 - y0 + 1 };
+    const long = Math.max(box.w, box.h);
+    const w = Math.max(1, Math.round(box.w * BOX / long));
+    const h = Math.max(1, Math.round(box.h * BOX / long));
+    const digit = resize(gray, W, box, w, h);
+    let sum = 0, sx = 0, sy = 0;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = digit[y * w + x];
+        sum += v; sx += v * x; sy += v * y;
+      }
+    }
+    const ox = Math.min(Math.max(Math.round(SIDE / 2 - sx / sum), 0), SIDE - w);
+    const oy = Math.min(Math.max(Math.round(SIDE / 2 - sy / sum), 0), SIDE - h);
+    const rows = [];
+    for (let y = 0; y < SIDE; y++) {
+      const row = new Array(SIDE).fill(0);
+      if (y >= oy && y < oy + h) {
+        for (let x = 0; x < w; x++) row[ox + x] = digit[(y - oy) * w + x];
+      }
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  // api fetches path and returns the parsed JSON, throwing an Error with
+  // the server's own {"error": ...} message when the status is not 2xx.
+  async function api(path, options) {
+    let res;
+    try {
+      res = await fetch(path, withToken(options));
+    } catch (err) {
+      throw new Error("Could not reach the server: " + err.message);
+    }
+    const text = await res.text();
+    let body = null;
+    try { body = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+    if (res.status === 401 && authMode !== "none") askForToken((body && body.error) || "");
+    if (!res.ok) {
+      throw new Error((body && body.error) || ("The server answered " + res.status + " " + res.statusText + "."));
+    }
+    return body;
+  }
+
+  // withToken adds the Authorization header when the tab has a token.
+  function withToken(options) {
+    const o = Object.assign({}, options || {});
+    if (token) o.headers = Object.assign({}, o.headers || {}, { Authorization: "Bearer " + token });
+    return o;
+  }
+
+  // canRead says whether this tab may read stored rows and images.
+  const canRead = () => authMode === "none" || token !== "";
+
+  // imageURL is an address an <img> can show for a stored input: the route
+  // itself without keys; with keys, the image fetched with the token and
+  // kept in memory, because an <img> cannot send an Authorization header.
+  async function imageURL(id) {
+    const path = "/predictions/" + encodeURIComponent(id) + "/image.png";
+    if (authMode === "none") return path;
+    const res = await fetch(path, withToken());
+    if (!res.ok) throw new Error("image " + id + ": " + res.status);
+    const url = URL.createObjectURL(await res.blob());
+    objectURLs.push(url);
+    return url;
+  }
+
+  function askForToken(message) {
+    const form = $("auth");
+    form.hidden = false;
+    $("auth-hint").textContent = message || (authMode === "token"
+      ? "This server needs an API token for predictions. Ask its operator for one."
+      : "Anyone may ask for predictions here; an API token also shows your past ones.");
+  }
+
+  const pct = (p) => (100 * p).toFixed(1) + "%";
+
+  function drawBars(probs, top) {
+    const bars = $("bars");
+    bars.replaceChildren();
+    for (let d = 0; d < 10; d++) {
+      const p = probs ? probs[d] : 0;
+      const li = document.createElement("li");
+      if (probs && d === top) li.className = "top";
+      li.setAttribute("aria-label", d + ": " + pct(p));
+      const label = document.createElement("span");
+      label.textContent = d;
+      const track = document.createElement("span");
+      track.className = "track";
+      const fill = document.createElement("span");
+      fill.className = "fill";
+      fill.style.display = "block";
+      fill.style.width = (100 * p).toFixed(2) + "%";
+      track.append(fill);
+      const value = document.createElement("span");
+      value.className = "pct";
+      value.textContent = probs ? pct(p) : "";
+      li.append(label, track, value);
+      bars.append(li);
+    }
+  }
+
+  function showError(message) {
+    const box = $("error");
+    box.textContent = message;
+    box.hidden = !message;
+  }
+
+  function showAnswer(a) {
+    showError("");
+    $("digit").textContent = a.prediction;
+    $("confidence").textContent = "Confidence " + pct(a.confidence) + " \u00b7 prediction #" + a.id;
+    drawBars(a.probabilities, a.prediction);
+    const seen = $("seen");
+    seen.hidden = true;
+    if (!canRead()) return; // anonymous: nothing stored may be read back
+    imageURL(a.id).then((url) => { seen.src = url; seen.hidden = false; }, () => {});
+  }
+
+  // send posts one prediction request, shows the answer or the error, and
+  // refreshes the list of recent predictions.
+  async function send(options) {
+    const buttons = [$("predict"), $("clear")];
+    buttons.forEach((b) => { b.disabled = true; });
+    $("confidence").textContent = "Asking the model\u2026";
+    try {
+      showAnswer(await api("/predict", Object.assign({ method: "POST" }, options)));
+      loadRecent();
+    } catch (err) {
+      $("digit").textContent = "?";
+      $("confidence").textContent = "No prediction.";
+      drawBars(null);
+      $("seen").hidden = true;
+      showError(err.message);
+      loadModel();
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  $("predict").addEventListener("click", () => {
+    const rows = dirty ? toMNIST() : null;
+    if (!rows) {
+      showError("Draw a digit on the black square first.");
+      return;
+    }
+    send({ headers: { "Content-Type": "application/json" }, body: JSON.stringify({ image: rows }) });
+  });
+
+  $("clear").addEventListener("click", () => {
+    clearPad();
+    showError("");
+  });
+
+  $("upload").addEventListener("change", (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    const form = new FormData();
+    form.append("image", file);
+    send({ body: form });
+    e.target.value = "";
+  });
+
+  async function loadRecent() {
+    const list = $("recent");
+    if (!canRead()) {
+      const li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = "Your past predictions show here once you enter an API token.";
+      list.replaceChildren(li);
+      return;
+    }
+    try {
+      const page = await api("/predictions?limit=10");
+      const items = (page && page.predictions) || [];
+      for (const url of objectURLs) URL.revokeObjectURL(url);
+      objectURLs = [];
+      list.replaceChildren();
+      if (!items.length) {
+        const li = document.createElement("li");
+        li.className = "empty";
+        li.textContent = "No predictions yet. Yours will appear here.";
+        list.append(li);
+      }
+      for (const p of items) {
+        const li = document.createElement("li");
+        // A link would be followed without the token, so only without keys.
+        const a = document.createElement(authMode === "none" ? "a" : "span");
+        if (authMode === "none") a.href = "/predictions/" + encodeURIComponent(p.id);
+        const img = document.createElement("img");
+        imageURL(p.id).then((url) => { img.src = url; }, () => {});
+        img.alt = "Input of prediction " + p.id;
+        img.width = 56;
+        img.height = 56;
+        img.loading = "lazy";
+        const info = document.createElement("span");
+        info.className = "info";
+        const d = document.createElement("span");
+        d.className = "d";
+        d.textContent = p.prediction;
+        const c = document.createElement("span");
+        c.className = "c";
+        c.textContent = pct(p.confidence);
+        const meta = document.createElement("span");
+        meta.className = "meta";
+        const when = new Date(p.created_at);
+        meta.textContent = "#" + p.id + (isNaN(when) ? "" :
+          " \u00b7 " + when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }));
+        info.append(d, c, meta);
+        a.append(img, info);
+        li.append(a);
+        list.append(li);
+      }
+    } catch (err) {
+      const li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = "Could not load recent predictions: " + err.message;
+      list.replaceChildren(li);
+    }
+  }
+
+  async function loadModel() {
+    const el = $("model");
+    try {
+      const m = await api("/model");
+      let text = "Model " + m.version;
+      if (typeof m.test_accuracy === "number") text += " \u00b7 test accuracy " + (100 * m.test_accuracy).toFixed(2) + "%";
+      if (m.train_images) text += " \u00b7 trained on " + m.train_images.toLocaleString() + " images";
+      if (m.epochs) text += " for " + m.epochs + " epochs";
+      el.textContent = text;
+    } catch (err) {
+      el.textContent = "Model: " + err.message;
+    }
+  }
+
+  $("auth").addEventListener("submit", (e) => {
+    e.preventDefault();
+    token = $("token").value.trim();
+    $("token").value = "";
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+    $("auth").hidden = authMode === "token" ? !!token : false;
+    showError("");
+    loadRecent();
+    loadModel();
+  });
+
+  $("forget").addEventListener("click", () => {
+    token = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    askForToken("");
+    loadRecent();
+  });
+
+  async function start() {
+    try {
+      const w = await api("/welcome");
+      authMode = (w && w.auth) || "none";
+    } catch (_) { /* an old server: no keys */ }
+    if (authMode === "open-predict" || (authMode === "token" && !token)) askForToken("");
+    loadRecent();
+    if (authMode !== "token" || token) loadModel();
+  }
+
+  clearPad();
+  drawBars(null);
+  start();
+})();
