@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mnistserve/app/keys"
 	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/serve"
 	"github.com/mnistserve/app/store"
@@ -45,6 +48,8 @@ type serveConfig struct {
 	DB         string
 	DBPatience time.Duration // how long to wait for the database at start
 	Watch      time.Duration // how often to look for a newer model; 0 = never
+	Keys       string        // API keys file; "" = no tokens asked
+	Retain     time.Duration // delete rows older than this; 0 = keep all
 	Serve      serve.Config
 	// Train is the first-boot training; its ModelDir is the folder served
 	// and its DataDir the MNIST folder.
@@ -74,6 +79,13 @@ func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.Int(&cfg.Train.Epochs, "train-epochs", "epochs of the first-boot training")
 	fs.Int(&cfg.Train.Limit, "train-limit", "first-boot training on only the first N images (0 = all)")
 	fs.Duration(&cfg.Watch, "watch", "how often to look in --models for a newer model and serve it without a restart (0 = never)")
+	fs.String(&cfg.Keys, "keys", "API keys `FILE` made by app keys add; empty: no token asked, every route open", Env("API_KEYS_FILE"))
+	fs.Bool(&cfg.Serve.OpenPredict, "open-predict", "with --keys: anyone may predict without a token; reading stored rows still needs one")
+	fs.Float64(&cfg.Serve.Rate, "rate", "requests per second each token (or, without one, each client address) may sustain; 0 = no limit")
+	fs.Int(&cfg.Serve.Burst, "burst", "requests a client may send at once on top of --rate (0: --rate rounded up)")
+	fs.Value((*cidrList)(&cfg.Serve.TrustedProxies), "trusted-proxies", "comma-separated `CIDRS` of proxies whose X-Forwarded-For is believed (nginx's network)")
+	fs.Duration(&cfg.Retain, "retain", "delete stored predictions (images included) older than this, e.g. 720h (0 = keep all)")
+	fs.Value((*originList)(&cfg.Serve.CORSOrigins), "cors-origins", "comma-separated `ORIGINS` whose pages may call the API (empty: no CORS)")
 }
 
 // validate checks the settings before anything starts.
@@ -85,6 +97,17 @@ func (cfg *serveConfig) validate() error {
 		return fmt.Errorf("--timeout must be positive, got %v", cfg.Serve.Timeout)
 	case cfg.Watch < 0:
 		return fmt.Errorf("--watch must be 0 or positive, got %v", cfg.Watch)
+	case cfg.Serve.OpenPredict && cfg.Keys == "":
+		return errors.New("--open-predict needs --keys: without keys everything is open already")
+	case cfg.Serve.Rate < 0 || math.IsNaN(cfg.Serve.Rate) || math.IsInf(cfg.Serve.Rate, 0):
+		return fmt.Errorf("--rate must be 0 or a positive number, got %v", cfg.Serve.Rate)
+	case cfg.Serve.Burst < 0 || (cfg.Serve.Burst > 0 && cfg.Serve.Rate == 0):
+		return fmt.Errorf("--burst must be positive and comes with --rate, got %d", cfg.Serve.Burst)
+	case cfg.Retain < 0:
+		return fmt.Errorf("--retain must be 0 or positive, got %v", cfg.Retain)
+	}
+	if cfg.Serve.Rate > 0 && cfg.Serve.Burst == 0 {
+		cfg.Serve.Burst = int(math.Ceil(cfg.Serve.Rate))
 	}
 	if err := cfg.Train.Validate(); err != nil {
 		return fmt.Errorf("first-boot training (--train-epochs, --train-limit, --data, --models): %w", err)
@@ -110,8 +133,23 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	}()
 	logger.Info("database opened", "driver", st.Driver())
 
+	var ring *keys.Keyring
+	if cfg.Keys != "" {
+		ring, err = keys.Open(cfg.Keys, logger)
+		if err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+		cfg.Serve.Keys = ring
+		logger.Info("API keys on", "keys", cfg.Keys, "count", ring.Len(), "open_predict", cfg.Serve.OpenPredict)
+	}
 	srv := serve.New(cfg.Serve, st, logger)
 	g, gctx := errgroup.WithContext(ctx)
+	if ring != nil {
+		g.Go(func() error { return ring.Run(gctx, keys.DefaultReload) })
+	}
+	if cfg.Retain > 0 {
+		g.Go(func() error { return srv.Retain(gctx, cfg.Retain) })
+	}
 
 	models := newModelKeeper(cfg.Train.ModelDir, srv, logger)
 	defer models.close()
@@ -181,5 +219,70 @@ func (b *byteSize) Set(s string) error {
 		return fmt.Errorf("want a positive size such as 1048576, 1MiB or 512KiB, got %q", s)
 	}
 	*b = byteSize(n * mult)
+	return nil
+}
+
+// cidrList is a flag value of comma-separated CIDRs; a bare address is a
+// network of one.
+type cidrList []*net.IPNet
+
+func (l *cidrList) String() string {
+	var out []string
+	for _, n := range *l {
+		out = append(out, n.String())
+	}
+	return strings.Join(out, ",")
+}
+
+func (l *cidrList) Set(v string) error {
+	var out cidrList
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			ip := net.ParseIP(f)
+			if ip == nil {
+				return fmt.Errorf("%q is not an address or CIDR", f)
+			}
+			bits := 128
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(f)
+		if err != nil {
+			return fmt.Errorf("%q is not an address or CIDR", f)
+		}
+		out = append(out, n)
+	}
+	*l = out
+	return nil
+}
+
+// originList is a flag value of comma-separated origins such as
+// https://example.org. "*" is refused: tokens must not be usable from any
+// page on the web.
+type originList []string
+
+func (l *originList) String() string { return strings.Join(*l, ",") }
+
+func (l *originList) Set(v string) error {
+	var out originList
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		u, err := url.Parse(f)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("%q is not an origin like https://example.org", f)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	*l = out
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +47,7 @@ func TestServeConfigFlagsOverrideEnvOverrideDefaults(t *testing.T) {
 	want := defaultServeConfig()
 	want.Addr, want.DB, want.Train.ModelDir = ":6001", "sqlite:flag.db", "/env/models"
 	want.Serve.MaxBody, want.Serve.Timeout, want.Train.Epochs = 2<<20, 3*time.Second, 2
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("config %+v, want %+v", cfg, want)
 	}
 	if want.Train.DataDir != "data/mnist" || defaultServeConfig().Train != train.DefaultConfig() {
@@ -63,10 +64,43 @@ func TestServeFlagsRefuseBadValues(t *testing.T) {
 		{"--train-limit", "-3"},
 		{"--watch", "-1s"},
 		{"stray"},
+		{"--open-predict"}, // without --keys
+		{"--rate", "-1"},
+		{"--burst", "5"}, // without --rate
+		{"--retain", "-1h"},
+		{"--trusted-proxies", "10.0.0.0/33"},
+		{"--trusted-proxies", "nginx"},
+		{"--cors-origins", "*"},
+		{"--cors-origins", "https://example.org/path"},
 	} {
 		if _, err := parseServeFlags(args); err == nil {
 			t.Errorf("%v: accepted", args)
 		}
+	}
+}
+
+func TestServeAccessFlags(t *testing.T) {
+	t.Setenv("API_KEYS_FILE", "/run/secrets/keys.json")
+	cfg, err := parseServeFlags([]string{"--open-predict", "--rate", "2.5", "--retain", "720h",
+		"--trusted-proxies", "172.28.0.0/24, 10.1.2.3", "--cors-origins", "https://a.example,http://b.example:8080/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Keys != "/run/secrets/keys.json" || !cfg.Serve.OpenPredict || cfg.Retain != 720*time.Hour {
+		t.Errorf("keys %q, open-predict %v, retain %v", cfg.Keys, cfg.Serve.OpenPredict, cfg.Retain)
+	}
+	if cfg.Serve.Rate != 2.5 || cfg.Serve.Burst != 3 {
+		t.Errorf("rate %v burst %d, want 2.5 and the rate rounded up, 3", cfg.Serve.Rate, cfg.Serve.Burst)
+	}
+	var nets []string
+	for _, n := range cfg.Serve.TrustedProxies {
+		nets = append(nets, n.String())
+	}
+	if got := strings.Join(nets, " "); got != "172.28.0.0/24 10.1.2.3/32" {
+		t.Errorf("trusted proxies %q", got)
+	}
+	if got := strings.Join(cfg.Serve.CORSOrigins, " "); got != "https://a.example http://b.example:8080" {
+		t.Errorf("CORS origins %q", got)
 	}
 }
 

@@ -29,6 +29,7 @@ type listItem struct {
 	Confidence   float32   `json:"confidence"`
 	ModelVersion string    `json:"model_version"`
 	Label        *int      `json:"label"`
+	Client       *string   `json:"client,omitempty"`
 }
 
 // listing is the answer of GET /predictions; NextBeforeID is null on the
@@ -68,6 +69,7 @@ func (s *Server) handlePredictions(c echo.Context) error {
 			Confidence:   r.Confidence,
 			ModelVersion: r.ModelVersion,
 			Label:        r.Label,
+			Client:       r.Client,
 		})
 	}
 	return c.JSON(http.StatusOK, out)
@@ -125,6 +127,7 @@ type detail struct {
 	Label         *int                   `json:"label"`
 	LabelledAt    *time.Time             `json:"labelled_at"`
 	ImageURL      string                 `json:"image_url"`
+	Client        *string                `json:"client,omitempty"`
 }
 
 // handlePrediction serves GET /predictions/:id: one stored prediction with
@@ -149,6 +152,7 @@ func detailOf(p *store.Prediction) detail {
 		Label:         p.Label,
 		LabelledAt:    p.LabelledAt,
 		ImageURL:      fmt.Sprintf("/predictions/%d/image.png", p.ID),
+		Client:        p.Client,
 	}
 }
 

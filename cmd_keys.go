@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/mnistserve/app/keys"
+)
+
+var cmdKeys = &Command{
+	UsageLine: "app keys [flags] add --role admin|predict NAME | list | revoke NAME",
+	Short:     "add, list or revoke API tokens (add --role admin|predict NAME)",
+	Long: `Manages the API tokens of 'app serve --keys FILE'. The file keeps only the
+SHA-256 of each token. 'add' prints the new token alone on standard output,
+once (the words for people go to standard error): keep it, it cannot be shown
+again. 'list' prints the names and roles, 'revoke' removes a key. A running
+server picks up changes to the file within a few seconds. Flags may also
+follow the action: app keys add --role predict alice.`,
+	Args: true,
+	Flag: func(fs *FlagSet) RunFunc {
+		path, role := "", ""
+		fs.String(&path, "keys", "the keys `FILE`", Env("API_KEYS_FILE"))
+		fs.String(&role, "role", "`ROLE` of the key to add: admin (everything) or predict (predict, read and label its own rows)")
+		return func(_ context.Context, args []string, stdout, stderr io.Writer) error {
+			words, err := reparse(fs, args)
+			if err != nil {
+				return err
+			}
+			return runKeys(path, role, words, stdout, stderr)
+		}
+	},
+}
+
+// reparse reads flags that follow positional words, which package flag
+// leaves unparsed, and returns the words alone.
+func reparse(fs *FlagSet, args []string) ([]string, error) {
+	var words []string
+	for len(args) > 0 {
+		words = append(words, args[0])
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		args = fs.Args()
+	}
+	return words, nil
+}
+
+// runKeys does one keys action on the file at path.
+func runKeys(path, role string, words []string, stdout, stderr io.Writer) error {
+	if len(words) == 0 {
+		return usageError(stderr, "keys: want an action: add, list or revoke")
+	}
+	if path == "" {
+		return errors.New("no keys file: give --keys FILE or set API_KEYS_FILE")
+	}
+	action, rest := words[0], words[1:]
+	names := map[string]int{"add": 1, "list": 0, "revoke": 1}
+	n, ok := names[action]
+	switch {
+	case !ok:
+		return usageError(stderr, fmt.Sprintf("keys: unknown action %q, want add, list or revoke", action))
+	case len(rest) != n:
+		return usageError(stderr, fmt.Sprintf("keys %s takes %d name(s), got %q", action, n, rest))
+	case role != "" && action != "add":
+		return usageError(stderr, "keys: --role is for add")
+	}
+	switch action {
+	case "add":
+		r, err := keys.ParseRole(role)
+		if err != nil {
+			return fmt.Errorf("--role: %w", err)
+		}
+		token, err := keys.Add(path, rest[0], r)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "added %s key %q to %s; its token, shown only this once:\n", r, rest[0], path)
+		fmt.Fprintln(stdout, token)
+		return nil
+	case "revoke":
+		if err := keys.Revoke(path, rest[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "revoked key %q in %s; a running server refuses its token within seconds\n", rest[0], path)
+		return nil
+	}
+	ks, err := keys.List(path)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+	for _, k := range ks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k.Name, k.Role, k.CreatedAt.Format("2006-01-02 15:04:05Z07:00"))
+	}
+	return tw.Flush()
+}
+
+// usageError prints msg and the hint to ask for help, and returns errUsage.
+func usageError(stderr io.Writer, msg string) error {
+	fmt.Fprintf(stderr, "%s\nRun 'app keys -h' for usage.\n", msg)
+	return errUsage
+}
