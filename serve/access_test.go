@@ -106,6 +106,8 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 			{"GET", "/predictions/:id", fmt.Sprintf("/predictions/%d", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"GET", "/predictions/:id/image.png", fmt.Sprintf("/predictions/%d/image.png", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"DELETE", "/predictions/:id", fmt.Sprintf("/predictions/%d", victim), "", nil, cols{401, 403, 403, 204, 401}},
+			{"PUT", "/predictions/:id/label", fmt.Sprintf("/predictions/%d/label", own), "application/json", []byte(`{"label": 3}`), cols{401, 200, 404, 200, 401}},
+			{"DELETE", "/predictions/:id/label", fmt.Sprintf("/predictions/%d/label", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"GET", "/metrics", "/metrics", "", nil, cols{401, 403, 403, 200, 401}},
 		}
 
