@@ -8,8 +8,10 @@ LDFLAGS := -X main.version=$(VERSION)
 # Extra flags for ./app serve and ./app train, e.g. make run SERVE_FLAGS=--addr=127.0.0.1:5000
 SERVE_FLAGS ?=
 TRAIN_FLAGS ?=
+# Rounds of make bench-onnx.
+ROUNDS ?= 5
 
-.PHONY: data build run train serve test bench lint docker
+.PHONY: data build run train serve test bench bench-onnx lint docker
 
 # The four MNIST .gz files in data/mnist, fetched once and checked by MD5.
 data:
@@ -42,6 +44,10 @@ test: data
 bench: data
 	mkdir -p bench-out
 	go test -run '^$$' -bench . -benchmem -count 5 ./model/ | tee bench-out/model-$$(date +%Y%m%d-%H%M%S).txt
+
+# The app's inference beside ONNX Runtime's on one thread (scripts/bench-onnx.sh).
+bench-onnx: data build
+	scripts/bench-onnx.sh $(ROUNDS)
 
 lint:
 	@files=$$(gofmt -l .); if [ -n "$$files" ]; then echo "gofmt needed on:"; echo "$$files"; exit 1; fi

@@ -5,6 +5,7 @@
 //	app serve    serve predictions on :5000 (training one first if none exists)
 //	app predict  classify image files with the newest saved model
 //	app eval     test accuracy of the newest saved model
+//	app export   write a saved model as ONNX
 //	app keys     add, list or revoke API tokens
 package main
 
@@ -24,7 +25,7 @@ var version = "dev"
 
 // commands lists the subcommands in the order `app help` prints them.
 func commands() []*Command {
-	return []*Command{cmdTrain, cmdServe, cmdPredict, cmdEval, cmdHealthcheck, cmdKeys, cmdVersion, cmdHelp}
+	return []*Command{cmdTrain, cmdServe, cmdPredict, cmdEval, cmdExport, cmdHealthcheck, cmdKeys, cmdVersion, cmdHelp}
 }
 
 // lookup returns the command called name, or nil.

@@ -45,14 +45,14 @@ func buildNetwork(w *Weights, n, workers int, training bool) (*network, error) {
 		}
 		return out, nil
 	}
-	h, err := apply(newConvOp(conv1Shape, n, workers, false), net.x, p[0], p[1])
+	h, err := apply(newConvOp(Conv1, n, workers, false), net.x, p[0], p[1])
 	if err != nil {
 		return nil, err
 	}
 	if h, err = apply(newPoolOp(n, 26, 26, 32, workers), h); err != nil {
 		return nil, err
 	}
-	if h, err = apply(newConvOp(conv2Shape, n, workers, true), h, p[2], p[3]); err != nil {
+	if h, err = apply(newConvOp(Conv2, n, workers, true), h, p[2], p[3]); err != nil {
 		return nil, err
 	}
 	if h, err = apply(newPoolOp(n, 11, 11, 64, workers), h); err != nil {

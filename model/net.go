@@ -21,10 +21,11 @@ const (
 	Classes = mnist.Classes
 )
 
-// The layer shapes, NHWC.
+// Conv1 and Conv2 are the shapes of the two convolutions, NHWC; exporters
+// read them to lay the kernels out.
 var (
-	conv1Shape = kernels.ConvShape{H: mnist.Side, W: mnist.Side, Cin: 1, KH: 3, KW: 3, Cout: 32}
-	conv2Shape = kernels.ConvShape{H: 13, W: 13, Cin: 32, KH: 3, KW: 3, Cout: 64}
+	Conv1 = kernels.ConvShape{H: mnist.Side, W: mnist.Side, Cin: 1, KH: 3, KW: 3, Cout: 32}
+	Conv2 = kernels.ConvShape{H: 13, W: 13, Cin: 32, KH: 3, KW: 3, Cout: 64}
 )
 
 const (
