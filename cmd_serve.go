@@ -153,6 +153,7 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 
 	models := newModelKeeper(cfg.Train.ModelDir, srv, logger)
 	defer models.close()
+	srv.SetCatalog(models)
 	switch err := models.load(); {
 	case err == nil:
 	case errors.Is(err, model.ErrNoModel):

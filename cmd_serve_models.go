@@ -13,10 +13,11 @@ import (
 	"github.com/mnistserve/app/train"
 )
 
-// modelKeeper owns the predictors `app serve` loads: it hands the newest
-// valid model of the folder to the server, swapping in newer ones as they
-// appear (a model trained by `app train`, or by another replica sharing
-// the folder), and closes them all when the server stops.
+// modelKeeper owns the predictor `app serve` serves: the pinned model of
+// the folder, or else the newest valid one. It swaps in another when the
+// pin moves or a newer model appears (trained by `app train`, or by another
+// replica sharing the folder), closing the one swapped out, and closes the
+// last when the server stops.
 type modelKeeper struct {
 	dir    string
 	srv    *serve.Server
@@ -24,12 +25,11 @@ type modelKeeper struct {
 
 	mu      sync.Mutex
 	current *model.Predictor
-	retired []*model.Predictor
-	tried   string // the newest version last looked at, loaded or refused
+	refused map[string]string // version -> why it did not load, logged once
 }
 
 func newModelKeeper(dir string, srv *serve.Server, logger *slog.Logger) *modelKeeper {
-	return &modelKeeper{dir: dir, srv: srv, logger: logger}
+	return &modelKeeper{dir: dir, srv: srv, logger: logger, refused: make(map[string]string)}
 }
 
 // loaded reports whether a model is being served.
@@ -39,42 +39,73 @@ func (k *modelKeeper) loaded() bool {
 	return k.current != nil
 }
 
-// load serves the newest valid model of the folder when it is not the one
-// served already. The error wraps model.ErrNoModel when there is none.
+// load serves the model the folder names (the pinned one, else the newest)
+// when it is not served already. When that one does not load it is tried
+// again at the next call (its weights may still be arriving) and, while
+// nothing is served yet, the newest valid model is served meanwhile. The
+// error wraps model.ErrNoModel when the folder has no valid model at all.
 func (k *modelKeeper) load() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.tried = model.NewestVersion(k.dir)
-	p, err := model.LoadPredictor(k.dir, k.logger)
+	target, pinned, err := model.Target(k.dir)
 	if err != nil {
+		k.refuse("the pin file", false, err)
 		return err
 	}
-	if p.Version() != k.tried {
-		k.logger.Warn("the newest model in the folder did not load; serving an older one",
-			"newest", k.tried, "serving", p.Version())
-	}
-	if k.current != nil && p.Version() == k.current.Version() {
-		p.Close()
+	if k.current != nil && k.current.Version() == target {
 		return nil
 	}
-	if k.current != nil {
-		// Requests may still be using it: close it with the others at exit.
-		k.retired = append(k.retired, k.current)
+	var w *model.Weights
+	var meta model.Meta
+	if target != "" {
+		w, meta, err = model.LoadVersion(k.dir, target)
+	} else {
+		err = fmt.Errorf("%w in %s", model.ErrNoModel, k.dir)
 	}
-	k.current = p
-	k.srv.SetModel(p)
+	if err != nil {
+		k.refuse(target, pinned, err)
+		if k.current != nil {
+			return fmt.Errorf("model %s did not load: %w", target, err)
+		}
+		if w, meta, err = model.LoadLatest(k.dir, k.logger); err != nil {
+			return err
+		}
+		k.logger.Warn("the model the folder names did not load; serving the newest valid one meanwhile",
+			"wanted", target, "serving", meta.Version)
+	}
+	delete(k.refused, meta.Version)
+	if k.current != nil && k.current.Version() == meta.Version {
+		return nil
+	}
+	k.swap(model.NewPredictor(w, meta), pinned && meta.Version == target)
 	return nil
 }
 
-// changed reports whether the folder's newest metadata names a version
-// other than the one last looked at: a cheap check, weights unread.
-func (k *modelKeeper) changed() bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return model.NewestVersion(k.dir) != k.tried
+// refuse logs, once per version and reason, that a model did not load.
+func (k *modelKeeper) refuse(version string, pinned bool, err error) {
+	if version == "" || k.refused[version] == err.Error() {
+		return
+	}
+	k.refused[version] = err.Error()
+	k.logger.Warn("model did not load; will try again", "version", version, "pinned", pinned, "error", err)
 }
 
-// watch looks for a newer model every interval until ctx is done.
+// swap serves p and closes the predictor it replaces: requests already
+// running finish with the old one, which then frees its machines, so no
+// swap keeps a model alive.
+func (k *modelKeeper) swap(p *model.Predictor, pinned bool) {
+	old := k.current
+	k.current = p
+	k.srv.SetModel(p)
+	if old != nil {
+		old.Close()
+	}
+	m := p.Meta()
+	k.logger.Info("serving model", "version", m.Version, "pinned", pinned, "test_accuracy", m.TestAccuracy, "dir", k.dir)
+}
+
+// watch follows the folder every interval until ctx is done: a moved pin
+// or a newer model is served within one interval.
 func (k *modelKeeper) watch(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -84,23 +115,46 @@ func (k *modelKeeper) watch(ctx context.Context, every time.Duration) error {
 			return nil
 		case <-t.C:
 		}
-		if !k.loaded() || !k.changed() {
+		if !k.loaded() {
 			continue // first boot loads the first model itself
 		}
-		if err := k.load(); err != nil {
-			k.logger.Warn("a newer model did not load; still serving the current one", "error", err)
-		}
+		_ = k.load() // a model that does not load is logged once and tried again next time
+
 	}
 }
 
-// close closes every predictor loaded. Requests must have finished.
+// Models returns the valid models of the folder, newest first, and the
+// pinned version ("" when none): the model list of GET /models.
+func (k *modelKeeper) Models() ([]model.Meta, string, error) {
+	pin, err := model.ReadPin(k.dir)
+	return model.List(k.dir), pin.Version, err
+}
+
+// Promote pins version for every server sharing the folder and serves it
+// here at once; the others follow within their watch interval.
+func (k *modelKeeper) Promote(version string) error {
+	if _, err := model.Promote(k.dir, version); err != nil {
+		return err
+	}
+	return k.load()
+}
+
+// Rollback pins the model served before the last promote and serves it
+// here at once, returning its version.
+func (k *modelKeeper) Rollback() (string, error) {
+	pin, err := model.Rollback(k.dir)
+	if err != nil {
+		return "", err
+	}
+	return pin.Version, k.load()
+}
+
+// close closes the served predictor. Requests must have finished.
 func (k *modelKeeper) close() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, p := range append(k.retired, k.current) {
-		if p != nil {
-			p.Close()
-		}
+	if k.current != nil {
+		k.current.Close()
 	}
 }
 

@@ -25,7 +25,7 @@ var version = "dev"
 
 // commands lists the subcommands in the order `app help` prints them.
 func commands() []*Command {
-	return []*Command{cmdTrain, cmdServe, cmdPredict, cmdEval, cmdExport, cmdHealthcheck, cmdKeys, cmdVersion, cmdHelp}
+	return []*Command{cmdTrain, cmdServe, cmdPredict, cmdEval, cmdExport, cmdModels, cmdHealthcheck, cmdKeys, cmdVersion, cmdHelp}
 }
 
 // lookup returns the command called name, or nil.

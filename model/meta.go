@@ -18,4 +18,18 @@ type Meta struct {
 	LearningRate  float64   `json:"learning_rate"`
 	Seed          int64     `json:"seed"`
 	WeightsFile   string    `json:"weights_file"`
+
+	// ParentVersion is the model whose weights training started from
+	// (train --from); "" for a model trained from scratch.
+	ParentVersion string `json:"parent_version"`
+	// FeedbackImages is how many labelled stored images were trained on
+	// (train --feedback), the held-out fifth excluded.
+	FeedbackImages int `json:"feedback_images"`
+	// FeedbackHeldOut is how many labelled images were held out and scored.
+	FeedbackHeldOut int `json:"feedback_held_out"`
+	// FeedbackAccuracy is the accuracy on those held-out images; null
+	// when none were held out.
+	FeedbackAccuracy *float64 `json:"feedback_accuracy"`
+	// Augment tells whether each image got a random affine per epoch.
+	Augment bool `json:"augment"`
 }

@@ -42,13 +42,17 @@ type Predictor struct {
 	w     *Weights
 	limit int
 	pools []*pool
+
+	mu     sync.Mutex // guards closed against put
+	closed bool
+	done   chan struct{} // closed by Close, waking calls waiting for a machine
 }
 
 // NewPredictor returns a predictor for weights w described by meta. w is
 // only read, and may be shared with a Trainer to evaluate it as it trains.
 func NewPredictor(w *Weights, meta Meta) *Predictor {
 	limit := runtime.GOMAXPROCS(0)
-	p := &Predictor{meta: meta, w: w, limit: limit}
+	p := &Predictor{meta: meta, w: w, limit: limit, done: make(chan struct{})}
 	for range buckets {
 		p.pools = append(p.pools, &pool{idle: make(chan *machine, limit)})
 	}
@@ -134,12 +138,26 @@ func (p *Predictor) get(ctx context.Context, b int) (*machine, error) {
 	select {
 	case m := <-pl.idle:
 		return m, nil
+	case <-p.done:
+		// Closed: machines no longer come back, so build one for this
+		// call alone; put closes it.
+		return p.build(buckets[b])
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-func (p *Predictor) put(b int, m *machine) { p.pools[b].idle <- m }
+// put gives m back to its pool, or closes it once the predictor is closed,
+// so that a model swapped out under load keeps no machine alive.
+func (p *Predictor) put(b int, m *machine) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		m.vm.Close()
+		return
+	}
+	p.pools[b].idle <- m
+}
 
 func (p *Predictor) build(n int) (*machine, error) {
 	// Small batches run on one core: concurrent requests fill the others.
@@ -154,8 +172,18 @@ func (p *Predictor) build(n int) (*machine, error) {
 	return &machine{net: net, vm: G.NewTapeMachine(net.g)}, nil
 }
 
-// Close releases the idle machines. Calls to Predict must have returned.
+// Close releases the idle machines. Calls to Predict still running may
+// finish, and later calls still work, each machine being closed as it comes
+// back: a server can close the model it just swapped out while requests
+// that started with it are in flight.
 func (p *Predictor) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	close(p.done)
 	for _, pl := range p.pools {
 		for {
 			select {

@@ -79,6 +79,7 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 		ring, tk := keyring(t)
 		s := New(Config{Keys: ring}, st, nil)
 		s.SetModel(&fakeModel{version: "v1"})
+		s.SetCatalog(&fakeCatalog{srv: s, versions: []string{"v2", "v1"}})
 		own := predictAs(t, s, tk.alice)    // alice's row, read by everyone below
 		victim := predictAs(t, s, tk.alice) // alice's row the admin deletes
 		one := mustJSON(t, map[string]any{"image": rows(digitImage(5))})
@@ -109,6 +110,9 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 			{"PUT", "/predictions/:id/label", fmt.Sprintf("/predictions/%d/label", own), "application/json", []byte(`{"label": 3}`), cols{401, 200, 404, 200, 401}},
 			{"DELETE", "/predictions/:id/label", fmt.Sprintf("/predictions/%d/label", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"GET", "/metrics", "/metrics", "", nil, cols{401, 403, 403, 200, 401}},
+			{"GET", "/models", "/models", "", nil, predicting},
+			{"POST", "/models/:version/promote", "/models/v2/promote", "", nil, cols{401, 403, 403, 200, 401}},
+			{"POST", "/models/rollback", "/models/rollback", "", nil, cols{401, 403, 403, 200, 401}}, // undoes the admin's promote
 		}
 
 		covered := map[string]bool{}

@@ -93,8 +93,9 @@ type Server struct {
 	limiter *limiter            // nil without Config.Rate
 	decodes *semaphore.Weighted // bytes of image decoding in flight
 
-	model  atomic.Pointer[modelBox]
-	status atomic.Pointer[string]
+	model   atomic.Pointer[modelBox]
+	catalog atomic.Pointer[catalogBox]
+	status  atomic.Pointer[string]
 }
 
 // modelBox lets an interface value live in an atomic.Pointer.
