@@ -23,8 +23,9 @@ func saveModel(t *testing.T, dir string, seed uint64, at time.Time) model.Meta {
 	return m
 }
 
-// app runs an app command line and returns its exit code and output.
-func app(t *testing.T, args ...string) (int, string) {
+// runApp runs an app command line and returns its exit code and its
+// stdout and stderr together.
+func runApp(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out bytes.Buffer
 	code := dispatch(context.Background(), args, &out, &out)
@@ -54,7 +55,7 @@ func TestReplicasSharingAFolderFollowThePin(t *testing.T) {
 	}
 	allServe("the newest model", newest.Version)
 
-	if code, out := app(t, "models", "promote", old.Version, "--models", models); code != 0 || !strings.Contains(out, "pinned "+old.Version) {
+	if code, out := runApp(t, "models", "promote", old.Version, "--models", models); code != 0 || !strings.Contains(out, "pinned "+old.Version) {
 		t.Fatalf("app models promote: exit %d: %s", code, out)
 	}
 	start := time.Now()
@@ -62,7 +63,7 @@ func TestReplicasSharingAFolderFollowThePin(t *testing.T) {
 	if d := time.Since(start); d > within {
 		t.Errorf("replicas took %v to follow the pin, want within %v", d, within)
 	}
-	code, out := app(t, "models", "list", "--models", models)
+	code, out := runApp(t, "models", "list", "--models", models)
 	if code != 0 || !strings.Contains(out, old.Version+"  served,pinned") || !strings.Contains(out, newest.Version+"  -") {
 		t.Errorf("app models list after promote: exit %d:\n%s", code, out)
 	}
@@ -79,7 +80,7 @@ func TestReplicasSharingAFolderFollowThePin(t *testing.T) {
 	allServe("the model served before the promote", newest.Version)
 
 	// Unpinned, a model saved later wins again, as before pins existed.
-	if code, out := app(t, "models", "unpin", "--models", models); code != 0 {
+	if code, out := runApp(t, "models", "unpin", "--models", models); code != 0 {
 		t.Fatalf("app models unpin: exit %d: %s", code, out)
 	}
 	later := saveModel(t, models, 3, time.Now().Add(time.Minute))
@@ -89,12 +90,12 @@ func TestReplicasSharingAFolderFollowThePin(t *testing.T) {
 		{"models", "promote", "no-such-version", "--models", models},
 		{"models", "rollback", "--models", t.TempDir()},
 	} {
-		if code, out := app(t, bad...); code != 1 || !strings.Contains(out, "app models:") {
+		if code, out := runApp(t, bad...); code != 1 || !strings.Contains(out, "app models:") {
 			t.Errorf("%v: exit %d, %s; want 1 and a message", bad, code, out)
 		}
 	}
 	for _, usage := range [][]string{{"models"}, {"models", "promote"}, {"models", "frobnicate"}, {"models", "list", "extra"}} {
-		if code, _ := app(t, usage...); code != 2 {
+		if code, _ := runApp(t, usage...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (usage)", usage, code)
 		}
 	}
