@@ -99,7 +99,7 @@ func TestConfigTableListsEveryFlagWithItsEnv(t *testing.T) {
 	table := configTable()
 	for _, want := range []string{
 		"| train, serve, eval | `--data DIR` | `data/mnist` | `MNIST_DIR` |",
-		"| train, serve, predict, eval | `--models DIR` | `saved_models` | `MODEL_DIR` |",
+		"| train, serve, predict, eval, export, models | `--models DIR` | `saved_models` | `MODEL_DIR` |",
 		"| serve | `--addr ADDR` | `:5000` | `PORT` (the port) |",
 		"| serve | `--db URL` | empty | `DATABASE_URL` |",
 		"| serve | `--max-body SIZE` | `1MiB` |",
