@@ -85,6 +85,7 @@ func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.Int(&cfg.Serve.Burst, "burst", "requests a client may send at once on top of --rate (0: --rate rounded up)")
 	fs.Value((*cidrList)(&cfg.Serve.TrustedProxies), "trusted-proxies", "comma-separated `CIDRS` of proxies whose X-Forwarded-For is believed (nginx's network)")
 	fs.Duration(&cfg.Retain, "retain", "delete stored predictions (images included) older than this, e.g. 720h (0 = keep all)")
+	fs.Value((*byteSize)(&cfg.Serve.DecodeBudget), "decode-budget", "memory all image decodes in flight may take together, a `SIZE`; an upload that alone needs more gets 413")
 	fs.Value((*originList)(&cfg.Serve.CORSOrigins), "cors-origins", "comma-separated `ORIGINS` whose pages may call the API (empty: no CORS)")
 }
 
