@@ -31,7 +31,7 @@ func (s *Server) routes() {
 		{http.MethodPost, "/predict", predicting, s.handlePredict},
 		{http.MethodPost, "/predict/batch", predicting, s.handlePredictBatch},
 		{http.MethodGet, "/model", predicting, s.handleModel},
-		{http.MethodGet, "/models", predicting, s.handleModels},
+		{http.MethodGet, "/models", admin, s.handleModels},
 		{http.MethodPost, "/models/:version/promote", admin, s.handlePromote},
 		{http.MethodPost, "/models/rollback", admin, s.handleRollback},
 		{http.MethodGet, "/predictions", owner, s.handlePredictions},
