@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Prediction is one stored request and answer.
@@ -84,6 +82,8 @@ var listColumns = []string{"id", "created_at", "prediction", "confidence", "prob
 
 // Create stores ps in one transaction and fills in each ID (and CreatedAt
 // when zero); it returns only after the commit, so success means stored.
+// Concurrent calls are committed together (see commit.go): all of ps is
+// committed or none of it, whatever the other calls in its group hold.
 func (s *Store) Create(ctx context.Context, ps []*Prediction) error {
 	if len(ps) == 0 {
 		return nil
@@ -95,10 +95,7 @@ func (s *Store) Create(ctx context.Context, ps []*Prediction) error {
 	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return tx.Create(ps).Error
-	})
-	return wrap(ctx, "create predictions", err)
+	return s.commits.submit(ctx, ps)
 }
 
 // Get returns the prediction with the given id, or an error wrapping ErrNotFound.

@@ -38,9 +38,10 @@ const (
 // Store reads and writes predictions; it is safe for concurrent use. A call
 // whose context has no deadline gets one of defaultOpTimeout, so no call hangs.
 type Store struct {
-	db     *gorm.DB
-	sqlDB  *sql.DB
-	driver string
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	driver  string
+	commits *committer // group-commits the rows of Create
 }
 
 // Open connects to url and migrates table predictions, keeping existing rows.
@@ -77,6 +78,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 		s.Close()
 		return nil, wrap(mctx, "migrate table predictions", err)
 	}
+	s.startCommitter(committers(s.driver))
 	return s, nil
 }
 
@@ -181,8 +183,22 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrap(ctx, "ping database", s.sqlDB.PingContext(ctx))
 }
 
-// Close waits for running queries to finish and closes every connection.
+// committers is how many transactions of Create may run at once: one on
+// SQLite, whose single connection serialises them anyway; two on PostgreSQL,
+// so that one group is inserted while the previous one waits for its commit.
+func committers(driver string) int {
+	if driver == "sqlite" {
+		return 1
+	}
+	return 2
+}
+
+// Close commits every row already handed to Create, then waits for running
+// queries to finish and closes every connection.
 func (s *Store) Close() error {
+	if s.commits != nil {
+		s.commits.close()
+	}
 	return s.sqlDB.Close()
 }
 

@@ -278,3 +278,88 @@ func idOf(ps []store.Prediction, i int) int64 {
 	}
 	return 0
 }
+
+func TestBadRowInAGroupFailsOnlyItsOwnCall(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const calls = 40
+		batches := make([][]*store.Prediction, calls)
+		errs := make([]error, calls)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range calls {
+			batches[i] = []*store.Prediction{storetest.Prediction(i%10, byte(i)), storetest.Prediction((i+3)%10, byte(i))}
+			if i%10 == 7 {
+				batches[i][1].Prediction = 42 // the check constraint refuses it
+			}
+			wg.Go(func() {
+				<-start
+				errs[i] = s.Create(ctx, batches[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+		stored := 0
+		for i, err := range errs {
+			if bad := i%10 == 7; bad != (err != nil) {
+				t.Errorf("call %d (bad row: %v): error %v", i, bad, err)
+				continue
+			}
+			if err != nil {
+				continue
+			}
+			for _, p := range batches[i] {
+				if got, gerr := s.Get(ctx, p.ID); gerr != nil || got.ModelVersion != p.ModelVersion {
+					t.Errorf("call %d: row %d reads back %+v, %v", i, p.ID, got, gerr)
+				}
+				stored++
+			}
+		}
+		assertCount(t, s, int64(stored))
+		if stored != 2*(calls-calls/10) {
+			t.Errorf("%d rows stored, want %d", stored, 2*(calls-calls/10))
+		}
+	})
+}
+
+func TestCloseCommitsWhatWasHandedOver(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			s, url := storetest.Open(t, kind)
+			ctx := context.Background()
+			const calls = 50
+			var wg sync.WaitGroup
+			ids := make(chan int64, calls)
+			for i := range calls {
+				wg.Go(func() {
+					p := storetest.Prediction(i%10, byte(i))
+					switch err := s.Create(ctx, []*store.Prediction{p}); {
+					case err == nil:
+						ids <- p.ID
+					case !errors.Is(err, store.ErrUnavailable):
+						t.Errorf("Create during Close: %v, want success or ErrUnavailable", err)
+					}
+				})
+			}
+			time.Sleep(2 * time.Millisecond) // some calls before Close, some after
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			wg.Wait()
+			close(ids)
+			s2, err := store.Open(ctx, url)
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			defer s2.Close()
+			n := 0
+			for id := range ids {
+				if _, err := s2.Get(ctx, id); err != nil {
+					t.Errorf("id %d was reported stored but reads back: %v", id, err)
+				}
+				n++
+			}
+			assertCount(t, s2, int64(n))
+		})
+	}
+}
