@@ -57,7 +57,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status, msg := s.classify(err, c)
-	if status == http.StatusServiceUnavailable {
+	switch {
+	case errors.Is(err, ErrBusy):
+		c.Response().Header().Set("Retry-After", busyRetryAfter)
+	case status == http.StatusServiceUnavailable:
 		// Training or a database restart takes a while; polling harder won't help.
 		c.Response().Header().Set("Retry-After", "10")
 	}

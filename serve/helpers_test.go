@@ -25,10 +25,12 @@ type fakeModel struct {
 	delay   time.Duration // each Predict call waits this long (honouring ctx)
 	panics  bool          // Predict panics, to test recovery
 	calls   atomic.Int64  // Predict calls made
+	images  atomic.Int64  // images passed to Predict
 }
 
 func (m *fakeModel) Predict(ctx context.Context, images [][]byte) ([][10]float32, error) {
 	m.calls.Add(1)
+	m.images.Add(int64(len(images)))
 	if m.panics {
 		panic("fake model exploded")
 	}
@@ -120,6 +122,7 @@ func mustJSON(tb testing.TB, v any) []byte {
 func newServer(tb testing.TB, st Store, m Model) *Server {
 	tb.Helper()
 	s := New(Config{}, st, nil)
+	tb.Cleanup(s.Close)
 	if m != nil {
 		s.SetModel(m)
 	}

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mnistserve/app/store"
 )
 
 // metrics are the server's Prometheus series. Each Server has its own
@@ -18,6 +20,12 @@ type metrics struct {
 	predictions  *prometheus.CounterVec
 	batchSize    prometheus.Histogram
 	storeWrite   prometheus.Histogram
+	modelBatch   prometheus.Histogram
+	queueDepth   prometheus.Gauge
+	queueWait    prometheus.Histogram
+	commitRows   prometheus.Histogram
+	commitTime   prometheus.Histogram
+	commitErrors prometheus.Counter
 	modelLoaded  prometheus.Gauge
 	modelVersion *prometheus.GaugeVec
 }
@@ -50,6 +58,34 @@ func newMetrics() *metrics {
 			Help:    "Time to commit the rows of one prediction request.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms .. 4 s
 		}),
+		modelBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "model_batch_size",
+			Help:    "Images per model call, gathered from concurrent requests.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 .. 256
+		}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "predict_queue_depth",
+			Help: "Prediction requests admitted and not yet answered.",
+		}),
+		queueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "predict_queue_wait_seconds",
+			Help:    "Time a prediction request waits in the queue before its model call starts.",
+			Buckets: prometheus.ExponentialBuckets(0.0000625, 2, 14), // 62.5 us .. 0.5 s
+		}),
+		commitRows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "store_commit_rows",
+			Help:    "Rows per group commit, from concurrent requests.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 .. 1024
+		}),
+		commitTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "store_commit_duration_seconds",
+			Help:    "Time of one group commit, from BEGIN to the end of COMMIT.",
+			Buckets: prometheus.ExponentialBuckets(0.000125, 2, 16), // 0.125 ms .. 4 s
+		}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "store_commit_errors_total",
+			Help: "Group commits that failed (their requests were answered with an error).",
+		}),
 		modelLoaded: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "model_loaded",
 			Help: "1 while a model is served, 0 while none is (first-boot training).",
@@ -61,6 +97,7 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(
 		m.requests, m.latency, m.predictions, m.batchSize, m.storeWrite,
+		m.modelBatch, m.queueDepth, m.queueWait, m.commitRows, m.commitTime, m.commitErrors,
 		m.modelLoaded, m.modelVersion,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -82,6 +119,16 @@ func (m *metrics) setModel(version string) {
 	}
 	m.modelLoaded.Set(1)
 	m.modelVersion.WithLabelValues(version).Set(1)
+}
+
+// ObserveCommit records one group commit of the store in the metrics; wire
+// it with (*store.Store).OnCommit.
+func (s *Server) ObserveCommit(cs store.CommitStats) {
+	s.metrics.commitRows.Observe(float64(cs.Rows))
+	s.metrics.commitTime.Observe(cs.Duration.Seconds())
+	if cs.Err != nil {
+		s.metrics.commitErrors.Inc()
+	}
 }
 
 // handler answers the Prometheus text format from this server's registry.

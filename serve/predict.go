@@ -37,6 +37,11 @@ func (s *Server) handlePredict(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.admit()
+	if err != nil {
+		return err
+	}
+	defer release()
 	var img []byte
 	switch kind {
 	case bodyImage:
@@ -56,8 +61,17 @@ func (s *Server) handlePredict(c echo.Context) error {
 	return c.JSON(http.StatusOK, preds[0])
 }
 
-// imageFromJSON reads the body {"image": ...}.
+// imageFromJSON reads the body {"image": ...}: the fast path for a plain
+// good body, else the precise decoder that words what is wrong.
 func imageFromJSON(body []byte) ([]byte, error) {
+	if img, ok := fastImage(body); ok {
+		return img, nil
+	}
+	return preciseImage(body)
+}
+
+// preciseImage is the slow path of imageFromJSON.
+func preciseImage(body []byte) ([]byte, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
 		return nil, err
@@ -88,6 +102,11 @@ func (s *Server) handlePredictBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	release, err := s.admit()
+	if err != nil {
+		return err
+	}
+	defer release()
 	imgs, err := imagesFromJSON(body)
 	if err != nil {
 		return err
@@ -100,8 +119,16 @@ func (s *Server) handlePredictBatch(c echo.Context) error {
 }
 
 // imagesFromJSON reads the body {"images": [...]}, naming the index of the
-// first bad image.
+// first bad image (the precise decoder's work, when the fast path fails).
 func imagesFromJSON(body []byte) ([][]byte, error) {
+	if imgs, ok := fastImages(body); ok {
+		return imgs, nil
+	}
+	return preciseImages(body)
+}
+
+// preciseImages is the slow path of imagesFromJSON.
+func preciseImages(body []byte) ([][]byte, error) {
 	obj, err := decodeObject(body)
 	if err != nil {
 		return nil, err
@@ -134,21 +161,23 @@ func imagesFromJSON(body []byte) ([][]byte, error) {
 	return imgs, nil
 }
 
-// predict runs the model on imgs in one call, stores every answer in one
-// transaction as made by client (nil: anonymous), and returns the answers
-// only once they are committed.
-func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte) ([]prediction, error) {
-	m, err := s.currentModel()
-	if err != nil {
+// admit checks that a model is served and takes an admission slot, so that
+// a request the server cannot take now is answered at once, before its body
+// is decoded. The caller calls release once its answer is decided.
+func (s *Server) admit() (release func(), err error) {
+	if _, err := s.currentModel(); err != nil {
 		return nil, err
 	}
-	version := m.Meta().Version
-	probs, err := m.Predict(ctx, imgs)
+	return s.batch.admit()
+}
+
+// predict runs imgs through the model, batched with other requests', stores
+// every answer as made by client (nil: anonymous), group-committed with
+// other requests' rows, and returns the answers only once they are committed.
+func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte) ([]prediction, error) {
+	probs, version, err := s.batch.predict(ctx, imgs)
 	if err != nil {
-		return nil, fmt.Errorf("predict %d images: %w", len(imgs), err)
-	}
-	if len(probs) != len(imgs) {
-		return nil, fmt.Errorf("model answered %d probability vectors for %d images", len(probs), len(imgs))
+		return nil, err
 	}
 	rows := make([]*store.Prediction, len(imgs))
 	for i, p := range probs {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,10 +67,18 @@ type Config struct {
 	// DecodeBudget bounds the memory all image decodes in flight may use
 	// together, in bytes; an image that alone would need more is refused.
 	DecodeBudget int64
+	// WriteTimeout bounds a request from its headers to the end of its
+	// answer, so a client that never reads its answers cannot hold a
+	// connection (and its goroutine and buffers) for ever.
+	WriteTimeout time.Duration
+	MaxBatch     int           // most images in one model call
+	MaxDelay     time.Duration // longest a batch waits for more requests; 0 = take only what is queued
+	QueueLength  int           // most prediction requests admitted at once; more are answered 503
 }
 
 // DefaultConfig returns the limits README.md documents: 1 MiB bodies, a 10 s request
-// deadline, a 2 s readiness probe and 30 s to drain on shutdown.
+// deadline, a 2 s readiness probe and 30 s to drain on shutdown; and the
+// batching defaults measured in BENCHMARKS.md.
 func DefaultConfig() Config {
 	return Config{
 		MaxBody:         1 << 20,
@@ -77,8 +86,17 @@ func DefaultConfig() Config {
 		ReadyTimeout:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 		DecodeBudget:    64 << 20,
+		WriteTimeout:    0, // derived in New from the read and request timeouts
+		MaxBatch:        64,
+		MaxDelay:        0,
+		QueueLength:     256,
 	}
 }
+
+// readTimeout bounds reading a request, body included: the request deadline
+// does not bound reading the body (io.ReadAll ignores contexts), so a
+// trickled upload is cut off here instead.
+func (c Config) readTimeout() time.Duration { return max(30*time.Second, c.Timeout) }
 
 // Server answers the HTTP API. A Server starts without a model (answering
 // 503 on the routes that need one) until SetModel is called, so that it can
@@ -96,6 +114,7 @@ type Server struct {
 	model   atomic.Pointer[modelBox]
 	catalog atomic.Pointer[catalogBox]
 	status  atomic.Pointer[string]
+	batch   *batcher // gathers concurrent predictions into model calls
 }
 
 // modelBox lets an interface value live in an atomic.Pointer.
@@ -119,6 +138,20 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	if cfg.DecodeBudget <= 0 {
 		cfg.DecodeBudget = def.DecodeBudget
 	}
+	if cfg.WriteTimeout <= 0 {
+		// Reading the body, the work, then 15 s to send the largest answer
+		// (a 256-image batch or a page of 500 predictions, ~100 KB).
+		cfg.WriteTimeout = cfg.readTimeout() + cfg.Timeout + 15*time.Second
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = def.MaxBatch
+	}
+	if cfg.MaxDelay < 0 {
+		cfg.MaxDelay = def.MaxDelay
+	}
+	if cfg.QueueLength <= 0 {
+		cfg.QueueLength = def.QueueLength
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,8 +166,14 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleError
 	s.routes()
+	s.batch = newBatcher(s, runtime.GOMAXPROCS(0), cfg.MaxBatch, cfg.QueueLength, cfg.MaxDelay)
 	return s
 }
+
+// Close stops the batcher goroutines after the requests they hold are
+// answered. Serve calls it once the HTTP server has drained; a Server used
+// only through ServeHTTP is closed by its owner.
+func (s *Server) Close() { s.batch.close() }
 
 // SetModel atomically swaps in m; requests already running keep the model
 // they started with. A nil m takes the server back to not ready.
@@ -187,11 +226,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		// The request deadline does not bound reading the body (io.ReadAll
-		// ignores contexts), so a trickled upload is cut off here instead.
-		ReadTimeout: max(30*time.Second, s.cfg.Timeout),
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		ReadTimeout:       s.cfg.readTimeout(),
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 	s.logger.Info("listening", "addr", ln.Addr().String())
 	if s.cfg.Keys == nil && !loopback(ln.Addr()) {
@@ -212,7 +250,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.logger.Info("shutting down: finishing requests in flight", "deadline", s.cfg.ShutdownTimeout)
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
+	err := srv.Shutdown(shutCtx)
+	// Every handler has returned (or been abandoned at the deadline): no
+	// request can queue for the model any more.
+	s.Close()
+	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}

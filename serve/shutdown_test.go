@@ -68,12 +68,13 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 				results[i].err = json.NewDecoder(resp.Body).Decode(&results[i].p)
 			})
 		}
-		// Shut down once every request is inside the model, not before.
+		// Shut down once every request is inside the model (batched with
+		// others), not before.
 		deadline := time.Now().Add(10 * time.Second)
-		for m.calls.Load() < n && time.Now().Before(deadline) {
+		for m.images.Load() < n && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		if got := m.calls.Load(); got < n {
+		if got := m.images.Load(); got < n {
 			t.Fatalf("only %d requests reached the model", got)
 		}
 		stop()
