@@ -76,6 +76,10 @@ func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.String(&cfg.DB, "db", "PostgreSQL `URL` (postgres://user:pass@host:5432/db?sslmode=disable); empty: the SQLite file predictions.db in the working directory", Env("DATABASE_URL"))
 	fs.Value((*byteSize)(&cfg.Serve.MaxBody), "max-body", "largest request body, a `SIZE` such as 1048576, 1MiB or 512KiB; larger ones get 413")
 	fs.Duration(&cfg.Serve.Timeout, "timeout", "deadline of each request; a slower database answers 503")
+	fs.Duration(&cfg.Serve.WriteTimeout, "write-timeout", "longest time from a request's headers to the end of its answer, so a client that never reads cannot hold a connection (0 = 30s + --timeout + 15s)")
+	fs.Int(&cfg.Serve.MaxBatch, "max-batch", "most images in one model call, gathered from concurrent requests")
+	fs.Duration(&cfg.Serve.MaxDelay, "max-delay", "longest a model call waits for more requests to fill its batch (0 = take only those already waiting, so a lone request is never held back)")
+	fs.Int(&cfg.Serve.QueueLength, "max-queue", "most prediction requests admitted at once; more are answered 503 with Retry-After at once")
 	fs.Int(&cfg.Train.Epochs, "train-epochs", "epochs of the first-boot training")
 	fs.Int(&cfg.Train.Limit, "train-limit", "first-boot training on only the first N images (0 = all)")
 	fs.Duration(&cfg.Watch, "watch", "how often to look in --models for a newer model and serve it without a restart (0 = never)")
@@ -98,6 +102,14 @@ func (cfg *serveConfig) validate() error {
 		return fmt.Errorf("--timeout must be positive, got %v", cfg.Serve.Timeout)
 	case cfg.Watch < 0:
 		return fmt.Errorf("--watch must be 0 or positive, got %v", cfg.Watch)
+	case cfg.Serve.WriteTimeout < 0:
+		return fmt.Errorf("--write-timeout must be 0 or positive, got %v", cfg.Serve.WriteTimeout)
+	case cfg.Serve.MaxBatch < 1:
+		return fmt.Errorf("--max-batch must be at least 1, got %d", cfg.Serve.MaxBatch)
+	case cfg.Serve.MaxDelay < 0:
+		return fmt.Errorf("--max-delay must be 0 or positive, got %v", cfg.Serve.MaxDelay)
+	case cfg.Serve.QueueLength < 1:
+		return fmt.Errorf("--max-queue must be at least 1, got %d", cfg.Serve.QueueLength)
 	case cfg.Serve.OpenPredict && cfg.Keys == "":
 		return errors.New("--open-predict needs --keys: without keys everything is open already")
 	case cfg.Serve.Rate < 0 || math.IsNaN(cfg.Serve.Rate) || math.IsInf(cfg.Serve.Rate, 0):
@@ -144,6 +156,8 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 		logger.Info("API keys on", "keys", cfg.Keys, "count", ring.Len(), "open_predict", cfg.Serve.OpenPredict)
 	}
 	srv := serve.New(cfg.Serve, st, logger)
+	defer srv.Close()
+	st.OnCommit(srv.ObserveCommit)
 	g, gctx := errgroup.WithContext(ctx)
 	if ring != nil {
 		g.Go(func() error { return ring.Run(gctx, keys.DefaultReload) })

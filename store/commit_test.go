@@ -13,7 +13,7 @@ import (
 // one transaction and each got its own committed rows back.
 func TestConcurrentCallsShareOneCommit(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "group.db"))
+	s, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "group.db"), nil)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

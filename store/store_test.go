@@ -347,7 +347,7 @@ func TestCloseCommitsWhatWasHandedOver(t *testing.T) {
 			}
 			wg.Wait()
 			close(ids)
-			s2, err := store.Open(ctx, url)
+			s2, err := store.Open(ctx, url, nil)
 			if err != nil {
 				t.Fatalf("reopen: %v", err)
 			}
