@@ -42,14 +42,19 @@ type Store struct {
 	sqlDB   *sql.DB
 	driver  string
 	commits *committer // group-commits the rows of Create
+	pg      pgTarget   // what errors may name, for PostgreSQL
 }
 
 // Open connects to url and migrates table predictions, keeping existing rows.
 // url "" means SQLite at DefaultSQLitePath; "sqlite:<path>" or a path ending
 // in .db means SQLite at that path; "postgres://..." or "postgresql://..."
 // means PostgreSQL. An unreachable PostgreSQL gives an error wrapping
-// ErrUnavailable, so the caller can decide to retry. GORM's warnings (slow
-// queries, errors) go to logger; nil discards them.
+// ErrUnavailable, so the caller can decide to retry; a PostgreSQL database
+// the app cannot use (wrong password, unknown user, missing database, an
+// encoding other than UTF-8) gives an error that names the cause in words.
+// Processes that open one empty PostgreSQL database at once migrate it one
+// after another. GORM's warnings (slow queries, errors) go to logger; nil
+// discards them.
 func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -68,18 +73,32 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Ping(ctx); err != nil {
+	if err := s.open(ctx); err != nil {
 		s.Close()
+		if s.driver == "postgres" {
+			err = explainPostgres(s.pg, err)
+		}
 		return nil, fmt.Errorf("open %s: %w", s.driver, err)
-	}
-	mctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	if err := s.db.WithContext(mctx).AutoMigrate(&Prediction{}); err != nil {
-		s.Close()
-		return nil, wrap(mctx, "migrate table predictions", err)
 	}
 	s.startCommitter(committers(s.driver))
 	return s, nil
+}
+
+// open checks that the database answers and can be used, and migrates
+// table predictions.
+func (s *Store) open(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	mctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	if s.driver == "postgres" {
+		if err := s.checkEncoding(mctx); err != nil {
+			return err
+		}
+		return wrap(mctx, "migrate table predictions", s.migratePostgres(mctx))
+	}
+	return wrap(mctx, "migrate table predictions", s.db.WithContext(mctx).AutoMigrate(&Prediction{}))
 }
 
 // parseURL tells which database url names and returns the DSN for its driver.
@@ -129,7 +148,7 @@ func openPostgres(url string, logger *slog.Logger) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &Store{db: db, sqlDB: sqlDB, driver: "postgres"}, nil
+	return &Store{db: db, sqlDB: sqlDB, driver: "postgres", pg: targetOf(cfg)}, nil
 }
 
 func openSQLite(path string, logger *slog.Logger) (*Store, error) {
