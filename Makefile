@@ -11,7 +11,7 @@ TRAIN_FLAGS ?=
 # Rounds of make bench-onnx.
 ROUNDS ?= 5
 
-.PHONY: data build run train serve test bench bench-onnx lint docker
+.PHONY: data build run train serve test bench bench-onnx lint docker compose-test
 
 # The four MNIST .gz files in data/mnist, fetched once and checked by MD5.
 data:
@@ -55,3 +55,9 @@ lint:
 
 docker:
 	docker build -t mnist-app .
+
+# The deployment for real (root; needs Debian's docker.io, which it installs):
+# stand-in base images, db + 3 web replicas + nginx, failover. Ends with
+# "N passed, N failed". README.md's compose section has its figures.
+compose-test:
+	scripts/compose-test.sh

@@ -209,10 +209,10 @@ func TestComposeHasTheServicesOfTheDeployment(t *testing.T) {
 		}
 	})
 
-	t.Run("nginx publishes 80 with the repository's config read-only", func(t *testing.T) {
+	t.Run("nginx publishes 80 (or NGINX_PORT) with the repository's config read-only", func(t *testing.T) {
 		nginx := serviceNamed(t, c, "nginx")
-		if !contains(nginx.Ports, "80:80") {
-			t.Errorf("nginx ports %v, want 80:80", nginx.Ports)
+		if !contains(nginx.Ports, "${NGINX_PORT:-80}:80") {
+			t.Errorf("nginx ports %v, want ${NGINX_PORT:-80}:80", nginx.Ports)
 		}
 		src := mountOf(nginx, "/etc/nginx/conf.d/default.conf")
 		if filepath.Clean(src) != "deploy/nginx.conf" {
@@ -226,15 +226,65 @@ func TestComposeHasTheServicesOfTheDeployment(t *testing.T) {
 		}
 	})
 
-	t.Run("pgadmin publishes 5050 and depends on db", func(t *testing.T) {
+	t.Run("pgadmin publishes 5050 on 127.0.0.1 only and depends on db", func(t *testing.T) {
 		pg := serviceNamed(t, c, "pgadmin")
-		if !contains(pg.Ports, "5050:80") {
-			t.Errorf("pgadmin ports %v, want 5050:80", pg.Ports)
+		if !contains(pg.Ports, "127.0.0.1:${PGADMIN_PORT:-5050}:80") {
+			t.Errorf("pgadmin ports %v, want 127.0.0.1:${PGADMIN_PORT:-5050}:80", pg.Ports)
 		}
 		if _, ok := pg.DependsOn["db"]; !ok {
 			t.Error("pgadmin does not depend on db")
 		}
 	})
+}
+
+func TestComposePublishesOnlyNginxBeyondLoopback(t *testing.T) {
+	c := loadCompose(t)
+	for name, s := range c.Services {
+		for _, p := range s.Ports {
+			loopback := strings.HasPrefix(p, "127.0.0.1:")
+			switch {
+			case name == "db":
+				t.Errorf("db publishes %q: the database must be reached on the compose network only", p)
+			case name != "nginx" && !loopback:
+				t.Errorf("service %s publishes %q beyond 127.0.0.1", name, p)
+			}
+		}
+	}
+}
+
+// TestComposeCIOverrideOnlyShortensTheTest checks docker-compose.ci.yml, the
+// compose test's additions: it must not change what is deployed beyond the
+// training length and health-check pace, and publishes nothing itself.
+func TestComposeCIOverrideOnlyShortensTheTest(t *testing.T) {
+	var ci composeFile
+	if err := yaml.Unmarshal([]byte(repoFile(t, "docker-compose.ci.yml")), &ci); err != nil {
+		t.Fatalf("parse docker-compose.ci.yml: %v", err)
+	}
+	base := loadCompose(t)
+	for name, s := range ci.Services {
+		if _, ok := base.Services[name]; !ok {
+			t.Errorf("docker-compose.ci.yml adds service %q, which docker-compose.yml lacks", name)
+		}
+		if len(s.Ports) > 0 || len(s.Volumes) > 0 || len(s.Environment) > 0 || s.Image != "" || s.Build != nil {
+			t.Errorf("docker-compose.ci.yml changes %s beyond command and healthcheck", name)
+		}
+	}
+	var web struct {
+		Services struct {
+			Web struct {
+				Command []string `yaml:"command"`
+			} `yaml:"web"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(repoFile(t, "docker-compose.ci.yml")), &web); err != nil {
+		t.Fatalf("parse docker-compose.ci.yml: %v", err)
+	}
+	cmd := strings.Join(web.Services.Web.Command, " ")
+	for _, want := range []string{"serve", "--train-epochs 1", "--train-limit"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("web command %q in docker-compose.ci.yml lacks %q", cmd, want)
+		}
+	}
 }
 
 func TestComposeNamedVolumesAreDeclaredAndUsed(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 
 func TestMakefileHasTheDocumentedTargets(t *testing.T) {
 	text := repoFile(t, "Makefile")
-	for _, target := range []string{"data", "build", "run", "train", "serve", "test", "bench", "lint", "docker"} {
+	for _, target := range []string{"data", "build", "run", "train", "serve", "test", "bench", "lint", "docker", "compose-test"} {
 		if !regexp.MustCompile(`(?m)^` + target + `:`).MatchString(text) {
 			t.Errorf("Makefile has no target %q", target)
 		}
@@ -40,5 +40,24 @@ func TestReadmeOpensWithTheTwoCommands(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^` + m[1] + `:`).MatchString(mk) {
 			t.Errorf("README.md names make %s, which the Makefile lacks", m[1])
 		}
+	}
+}
+
+// TestCIRunsTheComposeTestAfterMakeTest: the deployment test runs in CI,
+// after the unit tests, and comes last so that its summary line closes the
+// output.
+func TestCIRunsTheComposeTestAfterMakeTest(t *testing.T) {
+	var cmds []string
+	for _, line := range strings.Split(repoFile(t, ".ci/run"), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "make ") || strings.HasPrefix(line, "exec make ") {
+			cmds = append(cmds, strings.TrimPrefix(line, "exec "))
+		}
+	}
+	if len(cmds) < 2 || cmds[len(cmds)-2] != "make test" || cmds[len(cmds)-1] != "make compose-test" {
+		t.Errorf(".ci/run runs %q; want make test, then make compose-test last", cmds)
+	}
+	if !regexp.MustCompile(`(?m)^compose-test:\n\tscripts/compose-test.sh`).MatchString(repoFile(t, "Makefile")) {
+		t.Error("make compose-test does not run scripts/compose-test.sh")
 	}
 }

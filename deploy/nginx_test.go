@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -105,4 +106,84 @@ func TestNginxConfigPassesNginxT(t *testing.T) {
 			t.Fatalf("nginx -t passed a config with a missing semicolon:\n%s", out)
 		}
 	})
+}
+
+// durationSeconds reads an nginx time such as 500ms, 2s or 1m.
+func durationSeconds(tb testing.TB, v string) float64 {
+	tb.Helper()
+	units := []struct {
+		suffix string
+		sec    float64
+	}{{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(v, u.suffix); ok {
+			n, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				continue
+			}
+			return n * u.sec
+		}
+	}
+	tb.Fatalf("%q is not an nginx time", v)
+	return 0
+}
+
+// TestNginxFailsOverFast checks the settings that keep a dead replica from
+// holding requests: the compose test (make compose-test) measures their
+// effect; this catches a regression without Docker.
+func TestNginxFailsOverFast(t *testing.T) {
+	ds := directives(repoFile(t, "deploy/nginx.conf"))
+	args := map[string][]string{}
+	headers := map[string]string{}
+	for _, d := range ds {
+		if d[0] == "proxy_set_header" && len(d) == 3 {
+			headers[d[1]] = d[2]
+			continue
+		}
+		args[d[0]] = d[1:]
+	}
+	one := func(name string) string {
+		if len(args[name]) == 0 {
+			t.Fatalf("nginx.conf has no %s", name)
+		}
+		return args[name][0]
+	}
+
+	tests := []struct {
+		name string
+		ok   bool
+		got  any
+	}{
+		{"proxy_connect_timeout is at most 1s (a dead replica's address never answers)",
+			durationSeconds(t, one("proxy_connect_timeout")) <= 1, args["proxy_connect_timeout"]},
+		{"the resolver is asked again within 2s (valid=), so a dead replica leaves the rotation",
+			resolverValid(t, args["resolver"]) <= 2, args["resolver"]},
+		{"proxy_next_upstream moves on after a connect error or timeout",
+			contains(args["proxy_next_upstream"], "error") && contains(args["proxy_next_upstream"], "timeout"), args["proxy_next_upstream"]},
+		{"proxy_next_upstream never resends a POST that reached a replica",
+			!contains(args["proxy_next_upstream"], "non_idempotent"), args["proxy_next_upstream"]},
+		{"retries are bounded to 2s in all",
+			durationSeconds(t, one("proxy_next_upstream_timeout")) <= 2 && one("proxy_next_upstream_timeout") != "0", args["proxy_next_upstream_timeout"]},
+		{"retries are bounded in number",
+			one("proxy_next_upstream_tries") != "0", args["proxy_next_upstream_tries"]},
+		{"Authorization is forwarded", headers["Authorization"] == "$http_authorization", headers["Authorization"]},
+		{"X-Forwarded-For is the client's address, not what the client sent", headers["X-Forwarded-For"] == "$remote_addr", headers["X-Forwarded-For"]},
+	}
+	for _, tt := range tests {
+		if !tt.ok {
+			t.Errorf("%s: got %v", tt.name, tt.got)
+		}
+	}
+}
+
+// resolverValid returns the valid= of a resolver directive in seconds, or
+// a large number when it has none (nginx then keeps answers for their TTL).
+func resolverValid(tb testing.TB, args []string) float64 {
+	tb.Helper()
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "valid="); ok {
+			return durationSeconds(tb, v)
+		}
+	}
+	return 1e9
 }

@@ -1,0 +1,496 @@
+#!/usr/bin/env python3
+"""The deployment test: runs docker-compose.yml for real and checks it.
+
+Run by scripts/compose-test.sh (make compose-test), which first makes sure
+Docker and the stand-in base images are there. Standard library only.
+
+It builds the image with docker-compose, then on empty volumes starts the
+database, three web replicas and nginx, and checks, in order:
+  - exactly one replica trains the first model while the others wait, and
+    then every replica serves that model;
+  - predictions through nginx are spread over the replicas, and every 200
+    has its row in the database;
+  - a replica killed with SIGKILL under load: no request waits more than
+    2 s, and only requests in flight at the kill fail;
+  - the database restarted under load: 503s, then recovery without any
+    restart of web;
+  - a wrong password or a missing database stops web with an error that
+    says so;
+  - `down` then `up` keeps the rows and the model.
+Traffic goes only to nginx's port on 127.0.0.1 and to the replicas'
+addresses on the compose network this test creates. It prints the figures
+and ends with a line "N passed, N failed"; the exit code is 1 when a check
+failed.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCKER = "/usr/bin/docker"
+REPLICAS = 3
+MAX_WAIT = 2.0  # seconds no request through nginx may take during a failover
+
+
+class Checks:
+    """Counts named checks and prints each as it is decided."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def check(self, name, ok, detail=""):
+        line = ("PASS " if ok else "FAIL ") + name + (": " + detail if detail else "")
+        print(line, flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed.append(name)
+        return ok
+
+
+def log(*args):
+    print("compose-test:", *args, flush=True)
+
+
+class Deployment:
+    """docker-compose with the test's project name, files and environment."""
+
+    def __init__(self, project, port):
+        self.project = project
+        self.port = port
+        self.env = dict(os.environ)
+        self.env.update({
+            "POSTGRES_USER": "mnist",
+            "POSTGRES_PASSWORD": secrets.token_hex(12),
+            "POSTGRES_DB": "mnist",
+            "PGADMIN_DEFAULT_EMAIL": "admin@example.com",
+            "PGADMIN_DEFAULT_PASSWORD": secrets.token_hex(12),
+            "NGINX_PORT": "127.0.0.1:%d" % port,
+            "PGADMIN_PORT": str(port - 30),
+            # docker-compose's own builder (docker-py): no BuildKit or CLI
+            # plugin needed.
+            "COMPOSE_DOCKER_CLI_BUILD": "0",
+            "DOCKER_BUILDKIT": "0",
+            "PATH": "/usr/bin:" + os.environ.get("PATH", ""),
+        })
+
+    def compose(self, *args, check=True, capture=True, timeout=900):
+        cmd = ["docker-compose", "-p", self.project, "-f", "docker-compose.yml",
+               "-f", "docker-compose.ci.yml"] + list(args)
+        r = subprocess.run(cmd, cwd=ROOT, env=self.env, timeout=timeout,
+                           stdout=subprocess.PIPE if capture else None,
+                           stderr=subprocess.STDOUT if capture else None, text=True)
+        if check and r.returncode != 0:
+            raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), r.returncode, (r.stdout or "")[-3000:]))
+        return r
+
+    def containers(self, service):
+        out = self.compose("ps", "-q", service).stdout.split()
+        return sorted(out)
+
+    def psql(self, sql):
+        r = self.compose("exec", "-T", "db", "psql", "-U", self.env["POSTGRES_USER"],
+                         "-d", self.env["POSTGRES_DB"], "-Atc", sql)
+        return r.stdout.strip()
+
+
+def docker(*args, check=True):
+    r = subprocess.run([DOCKER] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError("docker %s failed: %s" % (" ".join(args), r.stdout[-2000:]))
+    return r.stdout
+
+
+def inspect(cid, fmt):
+    return docker("inspect", "-f", fmt, cid).strip()
+
+
+def container_ip(cid):
+    return inspect(cid, "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}").split()[0]
+
+
+def http_get(host, port, path, timeout=3):
+    """GET host:port/path; returns (status, parsed JSON or None), status 0 on no answer."""
+    try:
+        c = http.client.HTTPConnection(host, port, timeout=timeout)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        try:
+            return r.status, json.loads(body)
+        except ValueError:
+            return r.status, None
+    except (OSError, http.client.HTTPException):
+        return 0, None
+
+
+def digit_images(n, seed=1):
+    """n 28x28 images of strokes, as the JSON body /predict takes."""
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(n):
+        img = [[0] * 28 for _ in range(28)]
+        x0, x1 = rng.randint(8, 19), rng.randint(8, 19)
+        for y in range(5, 23):
+            x = x0 + (x1 - x0) * (y - 5) // 18
+            for dx in range(-1, 2):
+                img[y][x + dx] = 255
+        if rng.random() < 0.5:  # a bar across: something like a 7 or a 4
+            y = rng.randint(5, 14)
+            for x in range(8, 21):
+                img[y][x] = 200
+        bodies.append(json.dumps({"image": img}).encode())
+    return bodies
+
+
+class Load:
+    """Closed-loop load through nginx: each worker sends one POST /predict
+    after another on its own keep-alive connection, recording for each
+    request its start, end, status and the stored id of a 200."""
+
+    def __init__(self, port, workers, seconds, tag):
+        self.port = port
+        self.workers = workers
+        self.seconds = seconds
+        self.tag = tag
+        self.results = []  # (start, end, status, id or None, error text)
+        self.lock = threading.Lock()
+        self.bodies = digit_images(16)
+
+    def worker(self, n, stop_at):
+        conn = None
+        i = 0
+        while time.monotonic() < stop_at:
+            body = self.bodies[(n + i) % len(self.bodies)]
+            i += 1
+            start = time.monotonic()
+            status, rid, err = 0, None, ""
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("POST", "/predict?compose-test=%s" % self.tag, body=body,
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                data = r.read()
+                status = r.status
+                if status == 200:
+                    rid = json.loads(data)["id"]
+                elif status >= 500:
+                    err = data[:200].decode("utf-8", "replace")
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
+                err = repr(e)
+                if conn is not None:
+                    conn.close()
+                conn = None
+            end = time.monotonic()
+            with self.lock:
+                self.results.append((start, end, status, rid, err))
+        if conn is not None:
+            conn.close()
+
+    def run(self, during=None):
+        """Runs the load; during(t0), if given, runs in this thread meanwhile."""
+        t0 = time.monotonic()
+        stop_at = t0 + self.seconds
+        threads = [threading.Thread(target=self.worker, args=(n, stop_at)) for n in range(self.workers)]
+        for t in threads:
+            t.start()
+        if during is not None:
+            during(t0)
+        for t in threads:
+            t.join()
+        return t0
+
+    def statuses(self):
+        counts = {}
+        for r in self.results:
+            counts[r[2]] = counts.get(r[2], 0) + 1
+        return counts
+
+    def ids(self):
+        return {r[3] for r in self.results if r[2] == 200}
+
+
+def stored_ids(dep, ids):
+    """The ids among ids that have a row."""
+    if not ids:
+        return set()
+    out = dep.psql("select id from predictions where id in (%s)" % ",".join(str(i) for i in sorted(ids)))
+    return {int(x) for x in out.split()}
+
+
+def nginx_lines(dep, tag):
+    """nginx access log lines of requests tagged tag."""
+    cid = dep.containers("nginx")[0]
+    out = docker("logs", cid)
+    return [l for l in out.splitlines() if "compose-test=%s " % tag in l]
+
+
+def upstream_spread(lines):
+    """Answers by replica address, from nginx log lines (the last address
+    of upstream=, the one that answered)."""
+    spread = {}
+    for l in lines:
+        m = re.search(r"upstream=(\S+)", l)
+        if not m or m.group(1) == "-":
+            continue
+        addr = m.group(1).split(",")[-1].strip()
+        spread[addr] = spread.get(addr, 0) + 1
+    return spread
+
+
+def request_times(lines):
+    return [float(m.group(1)) for m in (re.search(r"request_time=([0-9.]+)", l) for l in lines) if m]
+
+
+def wait_ready(dep, timeout, expect_trained=None):
+    """Waits until REPLICAS web containers are healthy and each answers
+    /readyz 200 on its own address; returns (seconds to healthy, seconds to
+    ready, {cid: model version})."""
+    t0 = time.monotonic()
+    healthy_at = ready_at = None
+    versions = {}
+    while time.monotonic() - t0 < timeout:
+        cids = dep.containers("web")
+        if len(cids) == REPLICAS:
+            health = [inspect(c, "{{.State.Health.Status}}") for c in cids]
+            if healthy_at is None and all(h == "healthy" for h in health):
+                healthy_at = time.monotonic() - t0
+            if ready_at is None:
+                ok = True
+                for c in cids:
+                    status, _ = http_get(container_ip(c), 5000, "/readyz")
+                    ok = ok and status == 200
+                if ok:
+                    ready_at = time.monotonic() - t0
+                    for c in cids:
+                        _, meta = http_get(container_ip(c), 5000, "/model")
+                        versions[c] = (meta or {}).get("version")
+            if healthy_at is not None and ready_at is not None:
+                break
+        time.sleep(0.5)
+    return healthy_at, ready_at, versions
+
+
+def phase_start(dep, checks, figures):
+    log("starting db, %d web replicas and nginx on empty volumes" % REPLICAS)
+    t0 = time.monotonic()
+    dep.compose("up", "-d", "--scale", "web=%d" % REPLICAS, "db", "web", "nginx")
+    up_s = time.monotonic() - t0
+    healthy, ready, versions = wait_ready(dep, 600)
+    figures["up command (s)"] = round(up_s, 1)
+    figures["first start, up to all replicas healthy (s)"] = healthy and round(healthy + up_s, 1)
+    figures["first start, up to all replicas serving the trained model (s)"] = ready and round(ready + up_s, 1)
+    if not checks.check("all %d replicas become healthy and ready" % REPLICAS, healthy is not None and ready is not None,
+                        "healthy after %s s, ready after %s s" % (healthy, ready)):
+        return False
+    cids = dep.containers("web")
+    logs = {c: docker("logs", c) for c in cids}
+    trained = [c for c in cids if "no model yet: training one" in logs[c]]
+    waited = [c for c in cids if "another process is training the first model" in logs[c]]
+    checks.check("exactly one replica trains the first model", len(trained) == 1,
+                 "%d trained: %s" % (len(trained), ", ".join(inspect(c, "{{.Name}}") for c in trained)))
+    checks.check("the other replicas wait for it instead of training", len(waited) == REPLICAS - 1 and not set(waited) & set(trained),
+                 "%d waited" % len(waited))
+    vs = set(versions.values())
+    checks.check("every replica serves that one model", len(vs) == 1 and None not in vs, "versions %s" % sorted(map(str, vs)))
+    figures["model version"] = next(iter(vs)) if len(vs) == 1 else None
+    return True
+
+
+def phase_spread(dep, checks, figures):
+    load = Load(dep.port, workers=8, seconds=8, tag="spread")
+    load.run()
+    st = load.statuses()
+    n = len(load.results)
+    checks.check("predictions through nginx all answer 200", st.get(200, 0) == n and n > 0, "statuses %s" % st)
+    lines = nginx_lines(dep, "spread")
+    spread = upstream_spread(lines)
+    figures["spread over replicas (answers each)"] = sorted(spread.values(), reverse=True)
+    share = min(spread.values()) / max(1, sum(spread.values())) if spread else 0
+    checks.check("nginx spreads them over all %d replicas" % REPLICAS, len(spread) == REPLICAS and share >= 0.15,
+                 "%s (smallest share %.0f%%)" % (spread, 100 * share))
+    ids = load.ids()
+    missing = ids - stored_ids(dep, ids)
+    checks.check("every 200 has its row", not missing and len(ids) == st.get(200, 0),
+                 "%d answers, %d ids, %d without a row" % (st.get(200, 0), len(ids), len(missing)))
+
+
+def phase_kill(dep, checks, figures):
+    victim = dep.containers("web")[0]
+    name = inspect(victim, "{{.Name}}")
+    restarts = int(inspect(victim, "{{.RestartCount}}"))
+    pid = int(inspect(victim, "{{.State.Pid}}"))
+    killed = {}
+
+    def kill(t0):
+        time.sleep(3)
+        killed["at"] = time.monotonic()
+        os.kill(pid, signal.SIGKILL)  # a crash: the restart policy applies
+
+    load = Load(dep.port, workers=32, seconds=10, tag="kill")
+    load.run(during=kill)
+    t_kill = killed["at"]
+    res = load.results
+    st = load.statuses()
+    failed = [r for r in res if r[2] != 200]
+    inflight = [r for r in res if r[0] <= t_kill <= r[1]]
+    late_failures = [r for r in failed if not (r[0] <= t_kill + 0.05 and r[1] >= t_kill)]
+    worst = max(r[1] - r[0] for r in res)
+    nginx_worst = max(request_times(nginx_lines(dep, "kill")) or [0])
+    figures["kill: requests"] = len(res)
+    figures["kill: in flight at the kill"] = len(inflight)
+    figures["kill: failed"] = len(failed)
+    figures["kill: statuses"] = st
+    figures["kill: slowest request, client / nginx (s)"] = (round(worst, 3), nginx_worst)
+    log("SIGKILL %s (pid %d) under 32 connections: %d requests, %d in flight at the kill, %d failed %s, slowest %.3f s"
+        % (name, pid, len(res), len(inflight), len(failed), st, worst))
+    checks.check("no request waits more than %.0f s while a replica dies" % MAX_WAIT, worst <= MAX_WAIT and nginx_worst <= MAX_WAIT,
+                 "slowest %.3f s at the client, %.3f s in nginx" % (worst, nginx_worst))
+    checks.check("only requests in flight at the kill fail", not late_failures,
+                 "%d failed, %d of them not in flight: %s" % (len(failed), len(late_failures), late_failures[:3]))
+    ids = load.ids()
+    missing = ids - stored_ids(dep, ids)
+    checks.check("every 200 under the kill has its row", not missing, "%d answers, %d without a row" % (len(ids), len(missing)))
+    # The restart policy brings the replica back; it loads the saved model.
+    back = None
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60:
+        if int(inspect(victim, "{{.RestartCount}}")) > restarts and http_get(container_ip(victim), 5000, "/readyz")[0] == 200:
+            back = time.monotonic() - t_kill
+            break
+        time.sleep(0.25)
+    figures["kill: replica serving again after (s)"] = back and round(back, 1)
+    checks.check("the killed replica restarts and serves again", back is not None, "after %s s" % (back and round(back, 1)))
+
+
+def phase_db_restart(dep, checks, figures):
+    cids = dep.containers("web")
+    before = {c: (inspect(c, "{{.State.StartedAt}}"), inspect(c, "{{.RestartCount}}")) for c in cids}
+    marks = {}
+
+    def restart_db(t0):
+        time.sleep(3)
+        marks["start"] = time.monotonic()
+        dep.compose("restart", "db")
+        marks["done"] = time.monotonic()
+
+    load = Load(dep.port, workers=16, seconds=20, tag="dbrestart")
+    load.run(during=restart_db)
+    res = load.results
+    st = load.statuses()
+    after_restart = [r for r in res if r[0] >= marks["done"]]
+    first_ok = min((r[1] for r in after_restart if r[2] == 200), default=None)
+    tail = [r for r in res if r[0] >= load.results[-1][1] - 3] if res else []
+    figures["db restart: statuses"] = st
+    figures["db restart: took (s)"] = round(marks["done"] - marks["start"], 1)
+    figures["db restart: first 200 after restart returned (s)"] = first_ok and round(first_ok - marks["done"], 2)
+    log("db restart under 16 connections: %s; restart took %.1f s" % (st, marks["done"] - marks["start"]))
+    checks.check("requests during the database restart get 503", st.get(503, 0) > 0, "statuses %s" % st)
+    checks.check("no answer but 200 or 503 while the database restarts", set(st) <= {200, 503}, "statuses %s" % st)
+    checks.check("predictions recover after the restart", bool(tail) and all(r[2] == 200 for r in tail) and first_ok is not None,
+                 "last 3 s: %d requests, %d not 200" % (len(tail), sum(r[2] != 200 for r in tail)))
+    after = {c: (inspect(c, "{{.State.StartedAt}}"), inspect(c, "{{.RestartCount}}")) for c in cids}
+    checks.check("no web replica restarted", after == before)
+    ids = load.ids()
+    missing = ids - stored_ids(dep, ids)
+    checks.check("every 200 around the database restart has its row", not missing,
+                 "%d answers, %d without a row" % (len(ids), len(missing)))
+
+
+def phase_bad_database(dep, checks):
+    user, db = dep.env["POSTGRES_USER"], dep.env["POSTGRES_DB"]
+    cases = [
+        ("wrong password", "postgres://%s:not-the-password@db:5432/%s?sslmode=disable" % (user, db), "wrong password"),
+        ("missing database", "postgres://%s:%s@db:5432/nosuchdb?sslmode=disable" % (user, dep.env["POSTGRES_PASSWORD"]), "missing database"),
+    ]
+    for name, url, want in cases:
+        t0 = time.monotonic()
+        r = dep.compose("run", "--rm", "--no-deps", "-e", "DATABASE_URL=" + url, "web", "serve", check=False, timeout=120)
+        took = time.monotonic() - t0
+        out = r.stdout or ""
+        said = [l for l in out.splitlines() if want in l]
+        checks.check("web refuses a %s and says so" % name, r.returncode != 0 and bool(said) and "not-the-password" not in out,
+                     "exit %d after %.1f s: %s" % (r.returncode, took, (said or out.splitlines()[-1:] or [""])[0][:300]))
+
+
+def phase_down_up(dep, checks, figures):
+    rows = int(dep.psql("select count(*) from predictions"))
+    version = figures.get("model version")
+    dep.compose("down")
+    t0 = time.monotonic()
+    dep.compose("up", "-d", "--scale", "web=%d" % REPLICAS, "db", "web", "nginx")
+    up_s = time.monotonic() - t0
+    healthy, ready, versions = wait_ready(dep, 300)
+    figures["restart after down, up to all replicas healthy (s)"] = healthy and round(healthy + up_s, 1)
+    if not checks.check("after down and up all replicas are ready again", ready is not None):
+        return
+    after = int(dep.psql("select count(*) from predictions"))
+    checks.check("down then up keeps the rows", after == rows, "%d rows before, %d after" % (rows, after))
+    trained = [c for c in dep.containers("web") if "no model yet" in docker("logs", c)]
+    checks.check("down then up keeps the model", set(versions.values()) == {version} and not trained,
+                 "versions %s, %d replicas trained" % (sorted(map(str, set(versions.values()))), len(trained)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--project", default="mnistcomposetest", help="compose project name")
+    ap.add_argument("--port", type=int, default=18280, help="nginx's port on 127.0.0.1")
+    ap.add_argument("--keep", action="store_true", help="leave the deployment running at the end")
+    args = ap.parse_args()
+
+    dep = Deployment(args.project, args.port)
+    checks = Checks()
+    figures = {}
+    t_all = time.monotonic()
+    try:
+        dep.compose("down", "-v", "--remove-orphans", check=False)
+        log("building the image with docker-compose")
+        t0 = time.monotonic()
+        r = dep.compose("build", "web", check=False)
+        figures["image build (s)"] = round(time.monotonic() - t0, 1)
+        if checks.check("docker-compose build web", r.returncode == 0, "%.0f s" % figures["image build (s)"]):
+            if phase_start(dep, checks, figures):
+                phase_spread(dep, checks, figures)
+                phase_kill(dep, checks, figures)
+                phase_db_restart(dep, checks, figures)
+                phase_bad_database(dep, checks)
+                phase_down_up(dep, checks, figures)
+        else:
+            print(r.stdout[-4000:])
+    except Exception as e:  # a broken step fails the test, with what broke
+        checks.check("the test ran to its end", False, repr(e)[:2000])
+    finally:
+        if checks.failed:
+            for s in ("web", "nginx", "db"):
+                out = dep.compose("logs", "--no-color", "--tail", "25", s, check=False).stdout
+                print("--- last log lines of %s ---\n%s" % (s, out))
+        if not args.keep:
+            dep.compose("down", "-v", "--remove-orphans", check=False)
+    figures["compose test (s)"] = round(time.monotonic() - t_all, 1)
+    print("figures:")
+    for k, v in figures.items():
+        print("  %s: %s" % (k, v))
+    if checks.failed:
+        print("failed: " + "; ".join(checks.failed))
+    print("%d passed, %d failed" % (checks.passed, len(checks.failed)))
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
