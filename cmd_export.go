@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/onnx"
@@ -24,22 +22,22 @@ float32 [N,10], softmax included.`,
 		var out, version string
 		modelsFlag(fs, &dir)
 		fs.String(&out, "onnx", "write the model as ONNX to `FILE` (required)")
-		fs.String(&version, "version", "export version `V` (default: the newest valid model, the one serve serves)")
+		fs.String(&version, "version", "export version `V` (default: the one serve serves: the pinned model, else the newest valid one)")
 		return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
 			if out == "" {
 				fmt.Fprintln(stderr, "--onnx FILE is required")
 				fs.Usage()
 				return errUsage
 			}
-			return runExport(dir, version, out, stdout, stderr)
+			return runExport(dir, version, out, stdout)
 		}
 	},
 }
 
 // runExport writes version of the models in dir (the newest valid one
 // when version is empty) to the ONNX file out.
-func runExport(dir, version, out string, stdout, stderr io.Writer) error {
-	w, meta, err := loadVersion(dir, version, slog.New(slog.NewTextHandler(stderr, nil)))
+func runExport(dir, version, out string, stdout io.Writer) error {
+	w, meta, err := loadVersion(dir, version)
 	if err != nil {
 		return err
 	}
@@ -54,18 +52,16 @@ func runExport(dir, version, out string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// loadVersion loads version v of the models in dir, or the newest valid
-// one when v is empty.
-func loadVersion(dir, v string, logger *slog.Logger) (*model.Weights, model.Meta, error) {
-	if v == "" {
-		w, meta, err := model.LoadLatest(dir, logger)
-		if err != nil {
-			return nil, meta, fmt.Errorf("%w (train one with `app train`)", err)
-		}
-		return w, meta, nil
+// loadVersion loads version v of the models in dir, or, when v is empty,
+// the model a server sharing dir serves (the pinned one, else the newest
+// valid one).
+func loadVersion(dir, v string) (*model.Weights, model.Meta, error) {
+	if v != "" {
+		return model.LoadVersion(dir, v)
 	}
-	if filepath.Base(v) != v || v == "." || v == ".." {
-		return nil, model.Meta{}, fmt.Errorf("version %q is not a version name", v)
+	w, meta, err := model.Current(dir)
+	if err != nil {
+		return nil, meta, fmt.Errorf("%w (train one with `app train`)", err)
 	}
-	return model.Load(filepath.Join(dir, v+".json"))
+	return w, meta, nil
 }

@@ -41,7 +41,10 @@ func BenchmarkTrainStep(b *testing.B) {
 }
 
 // BenchmarkPredict measures inference through the predictor's pool at
-// batch 1 (latency) and batch 64 (throughput), from one goroutine.
+// batch 1 (latency) and batch 64 (throughput), from one goroutine, with
+// PredictInto: the predict path allocates nothing (0 allocs/op) at one
+// worker; with GOMAXPROCS > 1 batch 64 starts a goroutine per core.
+// scripts/bench-onnx.sh runs it under GOMAXPROCS=1 beside ONNX Runtime.
 func BenchmarkPredict(b *testing.B) {
 	set := loadTest(b)
 	p := NewPredictor(NewWeights(1), Meta{})
@@ -49,14 +52,15 @@ func BenchmarkPredict(b *testing.B) {
 	for _, n := range []int{1, 64} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			imgs := images(set, 0, n)
+			out := make([][Classes]float32, n)
 			ctx := context.Background()
-			if _, err := p.Predict(ctx, imgs); err != nil {
+			if err := p.PredictInto(ctx, imgs, out); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := p.Predict(ctx, imgs); err != nil {
+				if err := p.PredictInto(ctx, imgs, out); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -21,7 +21,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 			b[i] = float32(rng.NormFloat64() * 0.1)
 		}
 	}
-	net, err := buildNetwork(w, n, 2, true)
+	net, err := buildNetwork(w, n, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,27 +8,27 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// network is one Gorgonia graph of the convnet for a fixed batch size,
-// with its input nodes, its learnable nodes and the ops a caller reaches
-// into (the dropout mask, the loss's probabilities, the output).
+// network is the training graph of the convnet (Gorgonia) for a fixed
+// batch size, with its input nodes, its learnable nodes and the ops a
+// caller reaches into (the dropout mask, the loss's probabilities, the
+// loss). Inference does not use a graph: see infer.go.
 type network struct {
 	g       *G.ExprGraph
 	n       int
 	x       *G.Node // n x 28 x 28 x 1, scaled to [0,1]
 	xVal    *tensor.Dense
 	params  G.Nodes
-	out     *G.Node // training: the scalar loss; inference: n x 10 probabilities
+	out     *G.Node // the scalar loss
 	labels  *G.Node
 	lVal    *tensor.Dense
 	dropout *dropoutOp
 	xent    *xentOp
-	probs   *softmaxOp
 }
 
-// buildNetwork builds the graph for batch size n over w's slices (shared,
-// not copied: the solver updates w in place). A training graph has dropout
-// and ends in the loss; an inference graph ends in the softmax.
-func buildNetwork(w *Weights, n, workers int, training bool) (*network, error) {
+// buildNetwork builds the training graph for batch size n over w's slices
+// (shared, not copied: the solver updates w in place), ending in the loss,
+// with its gradients.
+func buildNetwork(w *Weights, n, workers int) (*network, error) {
 	g := G.NewGraph()
 	net := &network{g: g, n: n}
 	net.xVal = tensor.New(tensor.WithShape(n, mnist.Side, mnist.Side, 1), tensor.WithBacking(make([]float32, n*Pixels)))
@@ -58,22 +58,13 @@ func buildNetwork(w *Weights, n, workers int, training bool) (*network, error) {
 	if h, err = apply(newPoolOp(n, 11, 11, 64, workers), h); err != nil {
 		return nil, err
 	}
-	if training {
-		net.dropout = newDropoutOp(h.Shape())
-		if h, err = apply(net.dropout, h); err != nil {
-			return nil, err
-		}
+	net.dropout = newDropoutOp(h.Shape())
+	if h, err = apply(net.dropout, h); err != nil {
+		return nil, err
 	}
 	logits, err := apply(newDenseOp(h.Shape(), Classes, workers), h, p[4], p[5])
 	if err != nil {
 		return nil, err
-	}
-	if !training {
-		net.probs = newSoftmaxOp(n, Classes)
-		if net.out, err = apply(net.probs, logits); err != nil {
-			return nil, err
-		}
-		return net, nil
 	}
 	net.lVal = tensor.New(tensor.WithShape(n), tensor.WithBacking(make([]float32, n)))
 	net.labels = G.NewTensor(g, tensor.Float32, 1, G.WithShape(n), G.WithName("labels"), G.WithValue(net.lVal))

@@ -100,31 +100,6 @@ func (op *xentGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	return op.out, nil
 }
 
-// softmaxOp turns logits into probabilities; inference graphs end in it.
-type softmaxOp struct {
-	base
-	classes int
-	out     *tensor.Dense
-}
-
-func newSoftmaxOp(n, classes int) *softmaxOp {
-	op := &softmaxOp{base: newBase("softmax", n, classes), classes: classes}
-	op.out = op.dense()
-	return op
-}
-
-func (op *softmaxOp) Arity() int    { return 1 }
-func (op *softmaxOp) Type() hm.Type { return fn(tt(2), tt(2)) }
-
-func (op *softmaxOp) Do(inputs ...G.Value) (G.Value, error) {
-	in, err := args(op, inputs, op.shape.TotalSize())
-	if err != nil {
-		return nil, err
-	}
-	softmax(in[0], op.out.Data().([]float32), op.classes)
-	return op.out, nil
-}
-
 // softmax writes the row-wise softmax of logits (rows of classes) to probs.
 func softmax(logits, probs []float32, classes int) {
 	for r := 0; r+classes <= len(logits); r += classes {

@@ -42,10 +42,8 @@ func TestClosingAPredictorInUseFailsNoCallAndKeepsNoMachine(t *testing.T) {
 	if _, err := p.Predict(context.Background(), [][]byte{img}); err != nil {
 		t.Errorf("Predict after Close: %v", err)
 	}
-	for i, pl := range p.pools {
-		if n := len(pl.idle); n != 0 {
-			t.Errorf("bucket %d keeps %d machines after Close", buckets[i], n)
-		}
+	if n := len(p.idle); n != 0 {
+		t.Errorf("the pool keeps %d machines after Close", n)
 	}
 }
 

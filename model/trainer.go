@@ -34,7 +34,7 @@ func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*T
 	if workers < 1 {
 		workers = kernels.Workers()
 	}
-	net, err := buildNetwork(w, batch, workers, true)
+	net, err := buildNetwork(w, batch, workers)
 	if err != nil {
 		return nil, err
 	}

@@ -43,9 +43,6 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		TrainImages: trainSet.Len(), ValImages: valSet.Len(), TestImages: test.Len(),
 		Workers: tr.Workers(), Kernels: kernels.Accelerated(),
 	})
-	eval := model.NewPredictor(w, model.Meta{})
-	defer eval.Close()
-
 	var last EpochStats
 	var trainSeconds float64
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
@@ -55,7 +52,11 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		}
 		trainSeconds += stats.Seconds
 		if valSet.Len() > 0 {
-			if stats.ValAcc, err = Accuracy(ctx, eval, valSet); err != nil {
+			// A predictor copies the weights: a new one sees this epoch's.
+			eval := model.NewPredictor(w, model.Meta{})
+			stats.ValAcc, err = Accuracy(ctx, eval, valSet)
+			eval.Close()
+			if err != nil {
 				return model.Meta{}, err
 			}
 		}
@@ -68,6 +69,8 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		last = stats
 	}
 
+	eval := model.NewPredictor(w, model.Meta{})
+	defer eval.Close()
 	cm, err := Confusion(ctx, eval, test)
 	if err != nil {
 		return model.Meta{}, err

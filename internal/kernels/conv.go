@@ -111,6 +111,26 @@ func ReLUGrad(y, dy, dz []float32) {
 	}
 }
 
+// Dot returns the sum of a[i]*b[i]; b holds at least len(a) values.
+func Dot(a, b []float32) float32 { return dot(a, b) }
+
+// dotGo is the portable Dot, four partial sums as the assembly keeps.
+func dotGo(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 // AddColumnSums adds the sums of each column of the rows x cols matrix m
 // into sums.
 func AddColumnSums(m []float32, rows int, sums []float32) {

@@ -8,13 +8,17 @@ package kernels
 
 import "sync"
 
-// The micro-kernel computes an mr x nr tile of C from packed panels of A
-// (mr rows, interleaved by k) and B (nr columns, interleaved by k).
+// The micro-kernel computes an mr x nr tile of C over up to kc depths,
+// reading A and B where they lie whenever it can: A(i, p) at
+// a[i*rsa + p*csa] covers both a row-major A (rsa = lda, csa = 1) and a
+// transposed one (rsa = 1, csa = lda), and a row-major B is read in place.
+// Only what does not fit that is packed: a transposed B (small weight
+// matrices here), and the last rows of A and columns of B when m or n is
+// not a multiple of the tile.
 const (
 	mr = 12
 	nr = 32
-	kc = 512 // deepest packed block: depths up to kc take one block
-	mc = 96  // rows of A packed at once (a multiple of mr)
+	kc = 512 // deepest block: depths up to kc take one block
 )
 
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when acc is true.
@@ -50,122 +54,96 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 		}
 		return
 	}
-	ws := getWorkspace(n)
+	rsa, csa := lda, 1
+	if transA {
+		rsa, csa = 1, lda
+	}
+	ws := getWorkspace(n, transB)
 	defer putWorkspace(ws)
-	np := (n + nr - 1) / nr
 	// Equal blocks no deeper than kc.
 	blocks := (k + kc - 1) / kc
 	depth := (k + blocks - 1) / blocks
 	for p0 := 0; p0 < k; p0 += depth {
 		kb := min(depth, k-p0)
 		last := relu && p0+kb == k
-		packB(ws.b, transB, b, ldb, p0, kb, n)
-		for i0 := 0; i0 < m; i0 += mc {
-			ib := min(mc, m-i0)
-			packA(ws.a, transA, a, lda, i0, ib, p0, kb)
-			for ip := 0; ip < ib; ip += mr {
-				rows := min(mr, ib-ip)
-				ap := ws.a[ip*kb:]
-				for jp := 0; jp < np; jp++ {
-					cols := min(nr, n-jp*nr)
-					bp := ws.b[jp*nr*kb:]
-					ci := (i0+ip)*ldc + jp*nr
-					if rows == mr && cols == nr {
-						microKernel(kb, ap, bp, c[ci:], ldc, last)
-						continue
-					}
-					// An edge tile: compute into a full scratch tile, then
-					// add the part that lies inside C.
-					clear(ws.tile[:])
-					microKernel(kb, ap, bp, ws.tile[:], nr, false)
-					for r := 0; r < rows; r++ {
-						dst := c[ci+r*ldc : ci+r*ldc+cols]
-						src := ws.tile[r*nr : r*nr+cols]
-						for j := range dst {
-							dst[j] += src[j]
-						}
-						if last {
-							ReLU(dst)
-						}
-					}
-				}
-			}
+		if transB {
+			packB(ws.b, b, ldb, p0, kb, n)
+		} else if n%nr != 0 {
+			packEdgeB(ws.bEdge[:kb*nr], b, ldb, p0, kb, n-n%nr, n%nr)
 		}
-	}
-}
-
-// packA copies rows i0..i0+ib-1, depths p0..p0+kb-1 of op(A) into panels of
-// mr rows, each laid out k-major (mr values per k), zero-padding short panels.
-func packA(dst []float32, trans bool, a []float32, lda, i0, ib, p0, kb int) {
-	if trans {
-		// op(A)[i][p] = A[p][i]: each depth is one row of A, read once and
-		// dealt out to every panel.
-		for p := 0; p < kb; p++ {
-			src := a[(p0+p)*lda+i0 : (p0+p)*lda+i0+ib]
-			for ip := 0; ip < ib; ip += mr {
-				d := dst[ip*kb+p*mr : ip*kb+p*mr+mr]
-				if ip+mr <= ib {
-					s := src[ip : ip+mr]
-					// Spelled out: copy() would call memmove for 12 floats.
-					d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
-					d[4], d[5], d[6], d[7] = s[4], s[5], s[6], s[7]
-					d[8], d[9], d[10], d[11] = s[8], s[9], s[10], s[11]
+		for i0 := 0; i0 < m; i0 += mr {
+			rows := min(mr, m-i0)
+			ap, ars, acs := a[i0*rsa+p0*csa:], rsa, csa
+			if rows < mr {
+				ap, ars, acs = ws.aEdge[:kb*mr], 1, mr
+				packEdgeA(ap, a, rsa, csa, i0, rows, p0, kb)
+			}
+			for j0 := 0; j0 < n; j0 += nr {
+				cols := min(nr, n-j0)
+				var bp []float32
+				bs := nr
+				switch {
+				case transB:
+					bp = ws.b[(j0/nr)*nr*kb:]
+				case cols == nr:
+					bp, bs = b[p0*ldb+j0:], ldb
+				default:
+					bp = ws.bEdge[:kb*nr]
+				}
+				ci := i0*ldc + j0
+				if rows == mr && cols == nr {
+					microKernel(kb, ap, ars, acs, bp, bs, c[ci:], ldc, last)
 					continue
 				}
-				n := copy(d, src[ip:])
-				clear(d[n:])
-			}
-		}
-		return
-	}
-	for ip := 0; ip < ib; ip += mr {
-		rows := min(mr, ib-ip)
-		panel := dst[ip*kb : ip*kb+mr*kb]
-		if rows < mr {
-			clear(panel)
-			for r := 0; r < rows; r++ {
-				src := a[(i0+ip+r)*lda+p0 : (i0+ip+r)*lda+p0+kb]
-				for p, v := range src {
-					panel[p*mr+r] = v
+				// An edge tile: compute into a full scratch tile, then
+				// add the part that lies inside C.
+				clear(ws.tile[:])
+				microKernel(kb, ap, ars, acs, bp, bs, ws.tile[:], nr, false)
+				for r := 0; r < rows; r++ {
+					dst := c[ci+r*ldc : ci+r*ldc+cols]
+					src := ws.tile[r*nr : r*nr+cols]
+					for j := range dst {
+						dst[j] += src[j]
+					}
+					if last {
+						ReLU(dst)
+					}
 				}
 			}
-			continue
-		}
-		// Full panels: write the panel in order, reading the mr rows side
-		// by side, which keeps the stores sequential.
-		var row [mr][]float32
-		for r := range row {
-			row[r] = a[(i0+ip+r)*lda+p0 : (i0+ip+r)*lda+p0+kb]
-		}
-		for p := 0; p < kb; p++ {
-			d := panel[p*mr : p*mr+mr : p*mr+mr]
-			d[0], d[1], d[2], d[3] = row[0][p], row[1][p], row[2][p], row[3][p]
-			d[4], d[5], d[6], d[7] = row[4][p], row[5][p], row[6][p], row[7][p]
-			d[8], d[9], d[10], d[11] = row[8][p], row[9][p], row[10][p], row[11][p]
 		}
 	}
 }
 
-// packB copies depths p0..p0+kb-1 of op(B) into panels of nr columns, each
-// laid out k-major (nr values per k), zero-padding the last panel.
-func packB(dst []float32, trans bool, b []float32, ldb, p0, kb, n int) {
+// packEdgeA copies the last rows (fewer than mr) of op(A), depths
+// p0..p0+kb-1, into dst laid out k-major (mr values per depth), padded
+// with zeros: A(i, p) is a[i*rsa + p*csa].
+func packEdgeA(dst, a []float32, rsa, csa, i0, rows, p0, kb int) {
+	clear(dst)
+	for r := 0; r < rows; r++ {
+		base := (i0+r)*rsa + p0*csa
+		for p := 0; p < kb; p++ {
+			dst[p*mr+r] = a[base+p*csa]
+		}
+	}
+}
+
+// packEdgeB copies columns j0..j0+cols-1 (cols < nr) of a row-major B,
+// depths p0..p0+kb-1, into dst (nr values per depth), padded with zeros.
+func packEdgeB(dst, b []float32, ldb, p0, kb, j0, cols int) {
+	for p := 0; p < kb; p++ {
+		d := dst[p*nr : p*nr+nr]
+		copy(d[:cols], b[(p0+p)*ldb+j0:(p0+p)*ldb+j0+cols])
+		clear(d[cols:])
+	}
+}
+
+// packB copies depths p0..p0+kb-1 of op(B) = B^T, B stored n x k, into
+// panels of nr columns, each laid out k-major (nr values per depth),
+// zero-padding the last panel.
+func packB(dst, b []float32, ldb, p0, kb, n int) {
 	for j0 := 0; j0 < n; j0 += nr {
 		cols := min(nr, n-j0)
 		panel := dst[(j0/nr)*nr*kb : (j0/nr)*nr*kb+nr*kb]
-		if !trans {
-			for p := 0; p < kb; p++ {
-				d := panel[p*nr : p*nr+nr]
-				src := b[(p0+p)*ldb+j0:]
-				if cols == nr {
-					*(*[nr]float32)(d) = *(*[nr]float32)(src)
-					continue
-				}
-				copy(d[:cols], src[:cols])
-				clear(d[cols:])
-			}
-			continue
-		}
-		// op(B)[p][j] = B[j][p]
 		for j := 0; j < cols; j++ {
 			src := b[(j0+j)*ldb+p0 : (j0+j)*ldb+p0+kb]
 			for p, v := range src {
@@ -182,9 +160,10 @@ func packB(dst []float32, trans bool, b []float32, ldb, p0, kb, n int) {
 
 // workspace holds the packing buffers of one Sgemm call.
 type workspace struct {
-	a    []float32
-	b    []float32
-	tile [mr * nr]float32
+	aEdge [mr * kc]float32
+	bEdge [kc * nr]float32
+	b     []float32 // a packed B^T
+	tile  [mr * nr]float32
 }
 
 // workspaces is a free list rather than a sync.Pool: a pool is emptied at
@@ -194,7 +173,7 @@ var workspaces struct {
 	free []*workspace
 }
 
-func getWorkspace(n int) *workspace {
+func getWorkspace(n int, transB bool) *workspace {
 	var ws *workspace
 	workspaces.Lock()
 	if k := len(workspaces.free); k > 0 {
@@ -203,36 +182,38 @@ func getWorkspace(n int) *workspace {
 	}
 	workspaces.Unlock()
 	if ws == nil {
-		ws = &workspace{a: make([]float32, mc*kc)}
+		ws = new(workspace)
 	}
-	need := ((n + nr - 1) / nr) * nr * kc
-	if cap(ws.b) < need {
-		ws.b = make([]float32, need)
+	if transB {
+		need := ((n + nr - 1) / nr) * nr * kc
+		if cap(ws.b) < need {
+			ws.b = make([]float32, need)
+		}
+		ws.b = ws.b[:need]
 	}
-	ws.b = ws.b[:need]
 	return ws
 }
 
 func putWorkspace(ws *workspace) {
 	workspaces.Lock()
-	if len(workspaces.free) < 16 {
+	if len(workspaces.free) < 32 {
 		workspaces.free = append(workspaces.free, ws)
 	}
 	workspaces.Unlock()
 }
 
-// microKernelGo is the portable micro-kernel: C[0:mr][0:nr] += Ap·Bp over
-// kb depths, C with leading dimension ldc, then C = max(C, 0) when relu.
-func microKernelGo(kb int, ap, bp, c []float32, ldc int, relu bool) {
+// microKernelGo is the portable micro-kernel: C[0:mr][0:nr] += A·B over kb
+// depths, A(i, p) at a[i*rsa + p*csa], B(p, j) at b[p*ldb + j], C with
+// leading dimension ldc, then C = max(C, 0) when relu.
+func microKernelGo(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu bool) {
 	var acc [mr * nr]float32
 	for p := 0; p < kb; p++ {
-		a := ap[p*mr : p*mr+mr]
-		b := bp[p*nr : p*nr+nr]
+		brow := (*[nr]float32)(b[p*ldb : p*ldb+nr])
 		for r := 0; r < mr; r++ {
-			av := a[r]
-			row := acc[r*nr : r*nr+nr]
+			av := a[r*rsa+p*csa]
+			row := (*[nr]float32)(acc[r*nr : r*nr+nr])
 			for j := range row {
-				row[j] += av * b[j]
+				row[j] += av * brow[j]
 			}
 		}
 	}

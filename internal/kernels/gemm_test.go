@@ -180,3 +180,18 @@ func TestSgemmReLUClampsTheFinalSumOnly(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFMAPeak measures this core's FMA peak: independent vector FMAs
+// on registers and nothing else (fmaPeakAVX512, or AVX2 without AVX-512).
+// The GEMM's and a training step's GFLOPS are quoted against it.
+func BenchmarkFMAPeak(b *testing.B) {
+	if fmaPeak(1) == 0 {
+		b.Skip("no FMA assembly on this CPU or build")
+	}
+	const rounds = 1 << 16
+	var flops float64
+	for i := 0; i < b.N; i++ {
+		flops += fmaPeak(rounds)
+	}
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
+}

@@ -22,22 +22,48 @@ var level = best
 // (microKernel, max4) must make true before the call. The loops count down
 // and test for zero at the bottom, so a count of 0 would run 2^64 times.
 
-// kernel12x32AVX512 is microKernelGo in AVX-512 assembly.
-// Preconditions: kb >= 1; ap holds kb*12 floats and bp kb*32; c is the
-// top-left of a 12 x 32 tile with leading dimension ldc >= 32 (in floats),
-// every row of it inside one slice.
+// kernel12x32AVX512 is microKernelGo in AVX-512 assembly: C[0:12][0:32]
+// += A·B over kb depths, A(i, p) at a[i*rsa + p*csa], B(p, j) at
+// b[p*ldb + j], then C = max(C, 0) when relu.
+// Preconditions: kb >= 1; every A(i, p) for i < 12, p < kb and every
+// B(p, j) for j < 32 lies inside the caller's slices; c is the top-left of
+// a 12 x 32 tile with leading dimension ldc >= 32, inside one slice. The
+// strides are in floats and may be anything, the tile's rows overlapping
+// included: the kernel only reads A and B.
 //
 //go:noescape
-func kernel12x32AVX512(kb int, ap, bp, c *float32, ldc int, relu bool)
+func kernel12x32AVX512(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu bool)
 
 // kernel6x16AVX2 is a quarter of microKernelGo in AVX2 assembly: rows 0..5
-// of a 12-row packed A panel against columns 0..15 of a 32-column packed B
-// panel. Preconditions: kb >= 1; ap points into a panel of kb*12 floats and
-// bp into one of kb*32 (the caller offsets them for the other quarters);
-// c is the top-left of a 6 x 16 tile with leading dimension ldc >= 16.
+// of A against columns 0..15 of B, addressed as in kernel12x32AVX512.
+// Preconditions: as kernel12x32AVX512's for a 6 x 16 tile (the caller
+// offsets a, b and c for the other quarters).
 //
 //go:noescape
-func kernel6x16AVX2(kb int, ap, bp, c *float32, ldc int, relu bool)
+func kernel6x16AVX2(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu bool)
+
+// dotAVX512 is the sum of a[i]*b[i] for i < n.
+// Preconditions: n >= 64 and a multiple of 64; a and b each hold n floats.
+//
+//go:noescape
+func dotAVX512(a, b *float32, n int) float32
+
+// dotAVX2 is dotAVX512 for AVX2.
+// Preconditions: n >= 32 and a multiple of 32; a and b each hold n floats.
+//
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+// fmaPeakAVX512 runs n rounds of 24 independent AVX-512 FMAs (768 flops)
+// and nothing else: the core's peak, for BenchmarkFMAPeak. n >= 1.
+//
+//go:noescape
+func fmaPeakAVX512(n int)
+
+// fmaPeakAVX2 runs n rounds of 12 independent AVX2 FMAs (192 flops). n >= 1.
+//
+//go:noescape
+func fmaPeakAVX2(n int)
 
 // max4AVX512 is max4Go in AVX-512 assembly.
 // Preconditions: n >= 16 and a multiple of 16; dst, a, b, c and d each
@@ -53,24 +79,41 @@ func max4AVX512(dst, a, b, c, d *float32, n int)
 //go:noescape
 func max4AVX2(dst, a, b, c, d *float32, n int)
 
-// microKernel runs the micro-kernel of the level in use; kb >= 1 (sgemm
-// returns before packing when k is 0).
-func microKernel(kb int, ap, bp, c []float32, ldc int, relu bool) {
+// microKernel runs the micro-kernel of the level in use (see
+// microKernelGo). kb >= 1: sgemm returns before the kernels when k is 0.
+func microKernel(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu bool) {
 	if level == levelGo || kb < 1 {
-		microKernelGo(kb, ap, bp, c, ldc, relu)
+		microKernelGo(kb, a, rsa, csa, b, ldb, c, ldc, relu)
 		return
 	}
-	_ = c[11*ldc+nr-1] // the tile lies inside c
-	_ = ap[kb*mr-1]
-	_ = bp[kb*nr-1]
+	// The last element each operand is read at: the slices hold the tile.
+	_ = a[(mr-1)*rsa+(kb-1)*csa]
+	_ = b[(kb-1)*ldb+nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
 	if level == levelAVX512 {
-		kernel12x32AVX512(kb, &ap[0], &bp[0], &c[0], ldc, relu)
+		kernel12x32AVX512(kb, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, relu)
 		return
 	}
-	kernel6x16AVX2(kb, &ap[0], &bp[0], &c[0], ldc, relu)
-	kernel6x16AVX2(kb, &ap[0], &bp[16], &c[16], ldc, relu)
-	kernel6x16AVX2(kb, &ap[6], &bp[0], &c[6*ldc], ldc, relu)
-	kernel6x16AVX2(kb, &ap[6], &bp[16], &c[6*ldc+16], ldc, relu)
+	kernel6x16AVX2(kb, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, relu)
+	kernel6x16AVX2(kb, &a[0], rsa, csa, &b[16], ldb, &c[16], ldc, relu)
+	kernel6x16AVX2(kb, &a[6*rsa], rsa, csa, &b[0], ldb, &c[6*ldc], ldc, relu)
+	kernel6x16AVX2(kb, &a[6*rsa], rsa, csa, &b[16], ldb, &c[6*ldc+16], ldc, relu)
+}
+
+// fmaPeak runs n rounds of independent FMAs of the best level and returns
+// the flops done, or 0 without assembly.
+func fmaPeak(n int) float64 {
+	switch {
+	case n < 1:
+		return 0
+	case best == levelAVX512:
+		fmaPeakAVX512(n)
+		return float64(n) * 24 * 16 * 2
+	case best == levelAVX2:
+		fmaPeakAVX2(n)
+		return float64(n) * 12 * 8 * 2
+	}
+	return 0
 }
 
 func max4(dst, a, b, c, d []float32) {
@@ -86,4 +129,18 @@ func max4(dst, a, b, c, d []float32) {
 		_, _, _, _ = a[n-1], b[n-1], c[n-1], d[n-1]
 		max4AVX2(&dst[0], &a[0], &b[0], &c[0], &d[0], n)
 	}
+}
+
+func dot(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	switch {
+	case level == levelAVX512 && n >= 64:
+		head := n &^ 63
+		return dotAVX512(&a[0], &b[0], head) + dotGo(a[head:], b[head:])
+	case level >= levelAVX2 && n >= 32:
+		head := n &^ 31
+		return dotAVX2(&a[0], &b[0], head) + dotGo(a[head:], b[head:])
+	}
+	return dotGo(a, b)
 }

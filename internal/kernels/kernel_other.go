@@ -6,8 +6,13 @@ package kernels
 // portable kernels are the only ones.
 var best, level = levelGo, levelGo
 
-func microKernel(kb int, ap, bp, c []float32, ldc int, relu bool) {
-	microKernelGo(kb, ap, bp, c, ldc, relu)
+func microKernel(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu bool) {
+	microKernelGo(kb, a, rsa, csa, b, ldb, c, ldc, relu)
 }
 
+// fmaPeak has no assembly to run here.
+func fmaPeak(int) float64 { return 0 }
+
 func max4(dst, a, b, c, d []float32) { max4Go(dst, a, b, c, d) }
+
+func dot(a, b []float32) float32 { return dotGo(a, b) }

@@ -17,6 +17,20 @@ func MaxPool2(n, h, w, c int, x, y []float32) {
 	}
 }
 
+// MaxPool2Rows is MaxPool2 for one image whose rows are xw pixels apart
+// (xw >= 2*ow): the oh x ow x c maxima of the 2x2 windows of x into y. A
+// convolution computed over whole input rows leaves its last columns
+// unused; pooling skips them.
+func MaxPool2Rows(oh, ow, c, xw int, x, y []float32) {
+	for i := 0; i < oh; i++ {
+		for j := 0; j < ow; j++ {
+			base := (2*i*xw + 2*j) * c
+			o := (i*ow + j) * c
+			max4(y[o:o+c], x[base:base+c], x[base+c:base+2*c], x[base+xw*c:base+xw*c+c], x[base+xw*c+c:base+xw*c+2*c])
+		}
+	}
+}
+
 // max4Go writes the elementwise maximum of a, b, c and d into dst.
 func max4Go(dst, a, b, c, d []float32) {
 	a, b, c, d = a[:len(dst)], b[:len(dst)], c[:len(dst)], d[:len(dst)]

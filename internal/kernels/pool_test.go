@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -159,5 +160,60 @@ func TestAddColumnSumsAddsEachColumn(t *testing.T) {
 		if got != want {
 			t.Fatalf("column %d: %v, want %v", j, got, want)
 		}
+	}
+}
+
+func TestDotAgreesWithTheSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for lv := levelGo; lv <= best; lv++ {
+		saved := level
+		level = lv
+		for _, n := range []int{0, 1, 31, 32, 63, 64, 100, 1600} {
+			a, b := randSlice(rng, n), randSlice(rng, n+3)
+			var want float64
+			for i := range a {
+				want += float64(a[i]) * float64(b[i])
+			}
+			if got := Dot(a, b); math.Abs(float64(got)-want) > 1e-4*math.Sqrt(float64(n+1)) {
+				t.Errorf("%s, n=%d: Dot = %v, want %v", levelNames[lv], n, got, want)
+			}
+		}
+		level = saved
+	}
+}
+
+func TestMaxPool2RowsSkipsTheColumnsPastTheWindows(t *testing.T) {
+	// 4 x 5 windows' worth of a 9 x 13 row layout: columns 10..12 and row 8
+	// hold huge values that no window may pick.
+	const oh, ow, c, xw = 4, 5, 16, 13
+	x := make([]float32, 9*xw*c)
+	for r := 0; r < 9; r++ {
+		for col := 0; col < xw; col++ {
+			for ch := 0; ch < c; ch++ {
+				v := float32(r*100 + col*3 + ch)
+				if r >= 2*oh || col >= 2*ow {
+					v = 1e9
+				}
+				x[(r*xw+col)*c+ch] = v
+			}
+		}
+	}
+	for lv := levelGo; lv <= best; lv++ {
+		saved := level
+		level = lv
+		g := newGuarded(oh*ow*c, nil)
+		MaxPool2Rows(oh, ow, c, xw, x, g.s())
+		g.check(t, "MaxPool2Rows output")
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				for ch := 0; ch < c; ch++ {
+					want := float32((2*i+1)*100 + (2*j+1)*3 + ch) // the bottom-right of each window
+					if got := g.s()[(i*ow+j)*c+ch]; got != want {
+						t.Fatalf("%s: window (%d,%d,%d) = %v, want %v", levelNames[lv], i, j, ch, got, want)
+					}
+				}
+			}
+		}
+		level = saved
 	}
 }
