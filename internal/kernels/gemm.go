@@ -74,9 +74,16 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 		for i0 := 0; i0 < m; i0 += mr {
 			rows := min(mr, m-i0)
 			ap, ars, acs := a[i0*rsa+p0*csa:], rsa, csa
-			if rows < mr {
+			switch {
+			case rows < mr:
 				ap, ars, acs = ws.aEdge[:kb*mr], 1, mr
 				packEdgeA(ap, a, rsa, csa, i0, rows, p0, kb)
+			case transA:
+				// In place, a transposed A's tile is kb rows of 12 floats,
+				// each in its own cache line: packed, it is one stream
+				// that stays in L1 while every panel of B passes.
+				ap, ars, acs = ws.aEdge[:kb*mr], 1, mr
+				packTransA(ap, a, lda, i0, p0, kb)
 			}
 			for j0 := 0; j0 < n; j0 += nr {
 				cols := min(nr, n-j0)
@@ -124,6 +131,19 @@ func packEdgeA(dst, a []float32, rsa, csa, i0, rows, p0, kb int) {
 		for p := 0; p < kb; p++ {
 			dst[p*mr+r] = a[base+p*csa]
 		}
+	}
+}
+
+// packTransA copies the 12 columns i0.. of a transposed A (stored k x m),
+// depths p0..p0+kb-1, into dst, 12 values per depth.
+func packTransA(dst, a []float32, lda, i0, p0, kb int) {
+	for p := 0; p < kb; p++ {
+		s := a[(p0+p)*lda+i0 : (p0+p)*lda+i0+mr]
+		d := dst[p*mr : p*mr+mr]
+		// Spelled out: copy() would call memmove for 12 floats.
+		d[0], d[1], d[2], d[3] = s[0], s[1], s[2], s[3]
+		d[4], d[5], d[6], d[7] = s[4], s[5], s[6], s[7]
+		d[8], d[9], d[10], d[11] = s[8], s[9], s[10], s[11]
 	}
 }
 
