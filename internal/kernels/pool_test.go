@@ -120,7 +120,7 @@ func TestIm2colAndCol2imAreAdjoint(t *testing.T) {
 }
 
 func TestReLUAndItsGradient(t *testing.T) {
-	yg := newGuarded(6, []float32{-2, -0.0, 0, 0.5, 3, -1e-30})
+	yg := newGuarded(6, []float32{-2, float32(math.Copysign(0, -1)), 0, 0.5, 3, -1e-30}) // -0.0 would be +0 in Go
 	y := yg.s()
 	ReLU(y)
 	yg.check(t, "ReLU")
