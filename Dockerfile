@@ -8,7 +8,7 @@ COPY . .
 ARG VERSION=docker
 RUN make data \
  && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/app . \
- && mkdir -p /out/var/lib/app /out/models
+ && mkdir -p /out/var/lib/app /out/models /out/keys
 
 # distroless static: no shell, no libc, runs as nonroot (65532).
 FROM gcr.io/distroless/static-debian12:nonroot
@@ -18,6 +18,9 @@ COPY --from=build /src/data/mnist /data/mnist
 # working directory, and an empty named volume on /models takes this owner.
 COPY --from=build --chown=65532:65532 /out/var/lib/app /var/lib/app
 COPY --from=build --chown=65532:65532 /out/models /models
+# Empty: the keys file lives in a volume mounted here (compose: keys), never
+# in the image; owned by nonroot so `app keys add` can write it.
+COPY --from=build --chown=65532:65532 /out/keys /keys
 ENV MNIST_DIR=/data/mnist MODEL_DIR=/models
 WORKDIR /var/lib/app
 USER nonroot:nonroot

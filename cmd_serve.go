@@ -84,13 +84,13 @@ func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.Int(&cfg.Train.Limit, "train-limit", "first-boot training on only the first N images (0 = all)")
 	fs.Duration(&cfg.Watch, "watch", "how often to look in --models for a newer model and serve it without a restart (0 = never)")
 	fs.String(&cfg.Keys, "keys", "API keys `FILE` made by app keys add; empty: no token asked, every route open", Env("API_KEYS_FILE"))
-	fs.Bool(&cfg.Serve.OpenPredict, "open-predict", "with --keys: anyone may predict without a token; reading stored rows still needs one")
-	fs.Float64(&cfg.Serve.Rate, "rate", "requests per second each token (or, without one, each client address) may sustain; 0 = no limit")
-	fs.Int(&cfg.Serve.Burst, "burst", "requests a client may send at once on top of --rate (0: --rate rounded up)")
-	fs.Value((*cidrList)(&cfg.Serve.TrustedProxies), "trusted-proxies", "comma-separated `CIDRS` of proxies whose X-Forwarded-For is believed (nginx's network)")
-	fs.Duration(&cfg.Retain, "retain", "delete stored predictions (images included) older than this, e.g. 720h (0 = keep all)")
+	fs.Bool(&cfg.Serve.OpenPredict, "open-predict", "with --keys: anyone may predict without a token; reading stored rows still needs one", Env("OPEN_PREDICT"))
+	fs.Float64(&cfg.Serve.Rate, "rate", "requests per second each token (or, without one, each client address) may sustain; 0 = no limit", Env("RATE_LIMIT"))
+	fs.Int(&cfg.Serve.Burst, "burst", "requests a client may send at once on top of --rate (0: --rate rounded up; ignored without --rate)", Env("RATE_BURST"))
+	fs.Value((*cidrList)(&cfg.Serve.TrustedProxies), "trusted-proxies", "comma-separated `CIDRS` of proxies whose X-Forwarded-For is believed (nginx's network)", Env("TRUSTED_PROXIES"))
+	fs.Duration(&cfg.Retain, "retain", "delete stored predictions (images included) older than this, e.g. 720h (0 = keep all)", Env("RETAIN"))
 	fs.Value((*byteSize)(&cfg.Serve.DecodeBudget), "decode-budget", "memory all image decodes in flight may take together, a `SIZE`; an upload that alone needs more gets 413")
-	fs.Value((*originList)(&cfg.Serve.CORSOrigins), "cors-origins", "comma-separated `ORIGINS` whose pages may call the API (empty: no CORS)")
+	fs.Value((*originList)(&cfg.Serve.CORSOrigins), "cors-origins", "comma-separated `ORIGINS` whose pages may call the API (empty: no CORS)", Env("CORS_ORIGINS"))
 }
 
 // validate checks the settings before anything starts.
@@ -114,8 +114,8 @@ func (cfg *serveConfig) validate() error {
 		return errors.New("--open-predict needs --keys: without keys everything is open already")
 	case cfg.Serve.Rate < 0 || math.IsNaN(cfg.Serve.Rate) || math.IsInf(cfg.Serve.Rate, 0):
 		return fmt.Errorf("--rate must be 0 or a positive number, got %v", cfg.Serve.Rate)
-	case cfg.Serve.Burst < 0 || (cfg.Serve.Burst > 0 && cfg.Serve.Rate == 0):
-		return fmt.Errorf("--burst must be positive and comes with --rate, got %d", cfg.Serve.Burst)
+	case cfg.Serve.Burst < 0:
+		return fmt.Errorf("--burst must be 0 or positive, got %d", cfg.Serve.Burst)
 	case cfg.Retain < 0:
 		return fmt.Errorf("--retain must be 0 or positive, got %v", cfg.Retain)
 	}

@@ -66,7 +66,7 @@ func TestServeFlagsRefuseBadValues(t *testing.T) {
 		{"stray"},
 		{"--open-predict"}, // without --keys
 		{"--rate", "-1"},
-		{"--burst", "5"}, // without --rate
+		{"--burst", "-5"},
 		{"--retain", "-1h"},
 		{"--trusted-proxies", "10.0.0.0/33"},
 		{"--trusted-proxies", "nginx"},

@@ -78,6 +78,10 @@ class Deployment:
             "PGADMIN_DEFAULT_PASSWORD": secrets.token_hex(12),
             "NGINX_PORT": "127.0.0.1:%d" % port,
             "PGADMIN_PORT": str(port - 30),
+            # The keys volume starts empty: anonymous clients may predict, and
+            # the load from this one address is not rate limited.
+            "OPEN_PREDICT": "true",
+            "RATE_LIMIT": "0",
             # docker-compose's own builder (docker-py): no BuildKit or CLI
             # plugin needed.
             "COMPOSE_DOCKER_CLI_BUILD": "0",
