@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -63,17 +64,46 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	limit := s.cfg.MaxBody
 	tooLarge := errorf(http.StatusRequestEntityTooLarge, "body is larger than the limit of %s", byteSize(limit))
 	if r.ContentLength > limit {
+		drainRefused(c)
 		return nil, tooLarge
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
+		drainRefused(c)
 		return nil, tooLarge
 	case err != nil:
 		return nil, &Error{Status: http.StatusBadRequest, Message: "could not read the body", Err: err}
 	}
 	return body, nil
+}
+
+const (
+	// drainLimit and drainTime bound how much of a refused body is read and
+	// thrown away, as nginx's lingering close does: enough for the clients
+	// that send a whole large upload before reading the answer.
+	drainLimit = 16 << 20
+	drainTime  = 5 * time.Second
+)
+
+// drainRefused reads and discards what is left of a body refused as too
+// large, so that the 413 reaches the client. Closing a socket that still
+// holds unread data makes the kernel send a reset, and a client that sends
+// the whole body before reading (Python's urllib, with Connection: close)
+// then sees "connection reset" instead of the answer. The connection is
+// closed after the answer: reading more of an unwanted body is no use.
+func drainRefused(c echo.Context) {
+	r := c.Request()
+	c.Response().Header().Set(echo.HeaderConnection, "close")
+	if strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// The client waits for our answer before it sends the body; reading
+		// would invite it to send what is refused anyway.
+		return
+	}
+	rc := http.NewResponseController(c.Response())
+	_ = rc.SetReadDeadline(time.Now().Add(drainTime)) // unsupported under httptest: no matter
+	_, _ = io.CopyN(io.Discard, r.Body, drainLimit)
 }
 
 // maxDecodes is the most images decoded at once, however small: decoding

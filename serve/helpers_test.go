@@ -26,11 +26,18 @@ type fakeModel struct {
 	panics  bool          // Predict panics, to test recovery
 	calls   atomic.Int64  // Predict calls made
 	images  atomic.Int64  // images passed to Predict
+	largest atomic.Int64  // most images in one Predict call
 }
 
 func (m *fakeModel) Predict(ctx context.Context, images [][]byte) ([][10]float32, error) {
 	m.calls.Add(1)
 	m.images.Add(int64(len(images)))
+	for n := int64(len(images)); ; {
+		old := m.largest.Load()
+		if n <= old || m.largest.CompareAndSwap(old, n) {
+			break
+		}
+	}
 	if m.panics {
 		panic("fake model exploded")
 	}

@@ -43,6 +43,11 @@ func (s *Server) routes() {
 		{http.MethodGet, "/metrics", admin, echo.WrapHandler(s.metrics.handler())},
 	} {
 		s.e.Add(r.method, r.path, r.h, s.allow(r.who))
+		if r.method == http.MethodGet {
+			// Load balancers and curl -I probe with HEAD; net/http sends
+			// the headers of the GET answer and drops its body.
+			s.e.Add(http.MethodHead, r.path, r.h, s.allow(r.who))
+		}
 	}
 
 	s.known = make(map[string]bool)
