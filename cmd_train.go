@@ -12,7 +12,13 @@ import (
 var cmdTrain = &Command{
 	UsageLine: "app train [flags]",
 	Short:     "train the convnet on MNIST and save it",
-	Long:      "Trains the MNIST convnet, prints progress and test accuracy, and saves the model.",
+	Long: `Trains the MNIST convnet, prints progress and test accuracy, and saves the model.
+
+With --feedback it also trains on the predictions users labelled (from the
+database --db names, the same as serve's), holding a fifth of them out (by
+id) to score; --from starts from a saved model's weights; --promote-if-better
+pins the new model only if its test accuracy is at most 0.2 points below
+its parent's and its held-out feedback accuracy is higher.`,
 	Flag: func(fs *FlagSet) RunFunc {
 		cfg := train.DefaultConfig()
 		dataFlag(fs, &cfg.DataDir)
@@ -23,7 +29,16 @@ var cmdTrain = &Command{
 		fs.Int64(&cfg.Seed, "seed", "random seed: the same seed and data give the same weights")
 		fs.Int(&cfg.Limit, "limit", "train on only the first N training images (0 = all)")
 		fs.Int(&cfg.Workers, "workers", "goroutines per training step (0 = one per core)")
-		return func(ctx context.Context, _ []string, stdout, _ io.Writer) error {
+		fs.Bool(&cfg.Augment, "augment", "give each training image a random rotation (up to 15 degrees), shift (2 px) and scale (10%) every epoch, seeded")
+		var fb feedbackOptions
+		fs.Bool(&fb.Feedback, "feedback", "also train on the labelled stored predictions (a fifth, by id, held out and scored)")
+		fs.String(&fb.From, "from", "start from the weights of model `VERSION`, or current: the one served (pinned, else newest valid)")
+		fs.Bool(&fb.PromoteIfBetter, "promote-if-better", "with --feedback: pin the new model if its test accuracy is at most 0.2 points below its parent's and its held-out feedback accuracy is higher")
+		fs.String(&fb.DB, "db", "database (`URL`) of the labelled predictions for --feedback; empty: the SQLite file predictions.db, as serve", Env("DATABASE_URL"))
+		return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+			if fb.Feedback || fb.From != "" || fb.PromoteIfBetter {
+				return runFeedbackTrain(ctx, cfg, fb, stdout, stderr)
+			}
 			return runTrain(ctx, cfg, stdout)
 		}
 	},

@@ -29,7 +29,7 @@ type Pin struct {
 
 // PinEvent is one change of the pin.
 type PinEvent struct {
-	Action   string    `json:"action"`   // "promote", "rollback" or "unpin"
+	Action   string    `json:"action"`   // "promote", "rollback", "hold" or "unpin"
 	Version  string    `json:"version"`  // pinned by the change; "" for unpin
 	Previous string    `json:"previous"` // served before the change; "" when nothing was
 	At       time.Time `json:"at"`
@@ -87,6 +87,17 @@ func Rollback(dir string) (Pin, error) {
 		}
 	}
 	return p, ErrNothingToRollBack
+}
+
+// Hold pins version, a valid model of dir, without making it a promote
+// that rollback would undo: `app train --promote-if-better` holds the
+// served model while it trains, so the new model, newest in the folder,
+// is served only if it is promoted.
+func Hold(dir, version string) (Pin, error) {
+	if _, _, err := LoadVersion(dir, version); err != nil {
+		return Pin{}, fmt.Errorf("hold %s: %w", version, err)
+	}
+	return changePin(dir, "hold", version)
 }
 
 // Unpin removes the pin: the newest valid model is served again.

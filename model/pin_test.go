@@ -120,3 +120,24 @@ func TestAPinFileIsNotAModel(t *testing.T) {
 		t.Errorf("the pin file is listed among the models: %v", candidates(dir))
 	}
 }
+
+func TestAHeldModelIsPinnedButNotRolledBackTo(t *testing.T) {
+	dir := t.TempDir()
+	a := saveAt(t, dir, 1, time.Now().Add(-time.Hour))
+	if _, err := Hold(dir, a); err != nil {
+		t.Fatal(err)
+	}
+	b := saveAt(t, dir, 2, time.Now()) // newest, but a is held
+	if v := currentVersion(t, dir); v != a {
+		t.Fatalf("with a held, serving %s, want %s", v, a)
+	}
+	if _, err := Rollback(dir); !errors.Is(err, ErrNothingToRollBack) {
+		t.Errorf("Rollback with only a hold: %v, want ErrNothingToRollBack", err)
+	}
+	if _, err := Promote(dir, b); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Rollback(dir); err != nil || p.Version != a {
+		t.Errorf("Rollback after promoting over a hold = %q, %v; want the held %s", p.Version, err, a)
+	}
+}

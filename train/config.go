@@ -5,6 +5,9 @@ package train
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mnistserve/app/mnist"
+	"github.com/mnistserve/app/model"
 )
 
 // Config holds the settings of one training run.
@@ -17,6 +20,18 @@ type Config struct {
 	Seed     int64   // seeds initialisation, shuffling and dropout
 	Limit    int     // train on only the first Limit training images; 0 = all
 	Workers  int     // goroutines per step; 0 = GOMAXPROCS
+
+	// Augment gives every training image a seeded random affine (small
+	// rotation, shift and scale) each epoch.
+	Augment bool
+	// From, when set, holds the weights training starts from instead of
+	// fresh ones (fine-tuning), and is trained in place; FromVersion names
+	// that model.
+	From        *model.Weights
+	FromVersion string
+	// Feedback holds labelled stored images trained on beside MNIST's;
+	// FeedbackHeldOut holds those kept aside to score the model on.
+	Feedback, FeedbackHeldOut *mnist.Set
 }
 
 // DefaultConfig returns the settings of the Keras mnist_convnet example

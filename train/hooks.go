@@ -25,6 +25,10 @@ type Start struct {
 	TrainImages, ValImages, TestImages int
 	Workers                            int    // goroutines per step, the default applied
 	Kernels                            string // which kernels run: "AVX-512", "portable", ...
+	// FeedbackImages labelled stored images are trained on, each repeated
+	// FeedbackRepeats times (counted in TrainImages); FeedbackHeldOut more
+	// are scored at the end.
+	FeedbackImages, FeedbackRepeats, FeedbackHeldOut int
 }
 
 // Step is one training step done.
@@ -97,6 +101,16 @@ func Printer(out io.Writer) Hooks {
 			c := s.Config
 			fmt.Fprintf(out, "training on %d images, validating on %d, testing on %d (%d epochs, batch %d, lr %g, seed %d; %d workers, %s kernels)\n",
 				s.TrainImages, s.ValImages, s.TestImages, c.Epochs, c.Batch, c.LR, c.Seed, s.Workers, s.Kernels)
+			if c.FromVersion != "" {
+				fmt.Fprintf(out, "starting from the weights of model %s\n", c.FromVersion)
+			}
+			if s.FeedbackImages+s.FeedbackHeldOut > 0 {
+				fmt.Fprintf(out, "feedback: %d labelled images trained on (each %d times), %d held out to score\n",
+					s.FeedbackImages, s.FeedbackRepeats, s.FeedbackHeldOut)
+			}
+			if c.Augment {
+				fmt.Fprintln(out, "augment: a random rotation, shift and scale per image per epoch")
+			}
 		},
 		OnStep: func(s Step) {
 			if s.Step == 1 {
@@ -110,6 +124,9 @@ func Printer(out io.Writer) Hooks {
 		OnEpoch: func(s EpochStats) { fmt.Fprintln(out, s) },
 		OnEnd: func(r Result) {
 			fmt.Fprintf(out, "test accuracy %.4f on %d images\n%s", r.Test.Accuracy(), r.TestImages, r.Test)
+			if a := r.Meta.FeedbackAccuracy; a != nil {
+				fmt.Fprintf(out, "held-out feedback accuracy %.4f on %d images\n", *a, r.Meta.FeedbackHeldOut)
+			}
 			fmt.Fprintf(out, "saved model %s in %s (%.0fs in all)\n", r.Meta.Version, r.Dir, r.Elapsed.Seconds())
 		},
 	}

@@ -32,7 +32,15 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	if trainSet.Len() == 0 {
 		return model.Meta{}, fmt.Errorf("limit %d leaves no training images: %w", cfg.Limit, ErrConfig)
 	}
+	fb, repeats := cfg.Feedback, 0
+	if size(fb) > 0 {
+		repeats = feedbackRepeats(trainSet.Len(), fb.Len())
+		trainSet = withFeedback(trainSet, fb, repeats)
+	}
 	w := model.NewWeights(uint64(cfg.Seed))
+	if cfg.From != nil {
+		w = cfg.From // trained in place: the caller loaded it for this run
+	}
 	tr, err := model.NewTrainer(w, cfg.Batch, cfg.LR, uint64(cfg.Seed), cfg.Workers)
 	if err != nil {
 		return model.Meta{}, err
@@ -42,6 +50,7 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		Config:      cfg,
 		TrainImages: trainSet.Len(), ValImages: valSet.Len(), TestImages: test.Len(),
 		Workers: tr.Workers(), Kernels: kernels.Accelerated(),
+		FeedbackImages: size(fb), FeedbackRepeats: repeats, FeedbackHeldOut: size(cfg.FeedbackHeldOut),
 	})
 	var last EpochStats
 	var trainSeconds float64
@@ -75,6 +84,15 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	if err != nil {
 		return model.Meta{}, err
 	}
+	var fbAcc *float64
+	if size(cfg.FeedbackHeldOut) > 0 {
+		a, err := Accuracy(ctx, eval, cfg.FeedbackHeldOut)
+		if err != nil {
+			return model.Meta{}, err
+		}
+		a = round(a, 4)
+		fbAcc = &a
+	}
 	meta, err := model.Save(cfg.ModelDir, w, model.Meta{
 		CreatedAt:    time.Now().UTC(),
 		Epochs:       cfg.Epochs,
@@ -85,6 +103,12 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		BatchSize:    cfg.Batch,
 		LearningRate: cfg.LR,
 		Seed:         cfg.Seed,
+
+		ParentVersion:    cfg.FromVersion,
+		FeedbackImages:   size(fb),
+		FeedbackHeldOut:  size(cfg.FeedbackHeldOut),
+		FeedbackAccuracy: fbAcc,
+		Augment:          cfg.Augment,
 	})
 	if err != nil {
 		return meta, fmt.Errorf("save model: %w", err)
@@ -102,6 +126,7 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 	x, labels := tr.Input()
 	idx := make([]int, b)
 	lbl := make([]byte, b)
+	scratch := make([]float32, mnist.Pixels)
 
 	var lossSum float64
 	var correct, seen int
@@ -114,6 +139,9 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 			idx[i] = order[(s*b+i)%n]
 		}
 		set.Fill(idx, x, lbl)
+		if cfg.Augment {
+			augmentBatch(x, b, cfg.Seed, epoch, s, scratch)
+		}
 		for i, l := range lbl {
 			labels[i] = float32(l)
 		}

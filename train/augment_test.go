@@ -1,0 +1,133 @@
+package train
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/mnistserve/app/internal/testutil"
+	"github.com/mnistserve/app/mnist"
+)
+
+// dot returns a 28x28 image black but for pixel (x, y).
+func dot(x, y int) []float32 {
+	img := make([]float32, mnist.Pixels)
+	img[y*mnist.Side+x] = 1
+	return img
+}
+
+// brightest returns the coordinates of the brightest pixel.
+func brightest(img []float32) (int, int) {
+	best := 0
+	for i, v := range img {
+		if v > img[best] {
+			best = i
+		}
+	}
+	return best % mnist.Side, best / mnist.Side
+}
+
+func TestAffineMovesPixelsWhereItSays(t *testing.T) {
+	tests := []struct {
+		name         string
+		a            Affine
+		x, y         int // a lit pixel
+		wantX, wantY int // where it lands
+	}{
+		{"the identity keeps it", Affine{Scale: 1}, 20, 5, 20, 5},
+		{"a shift moves it", Affine{Scale: 1, DX: 2, DY: -3}, 10, 10, 12, 7},
+		// y grows downwards, so counter-clockwise on screen takes the
+		// right of the centre (13.5) to the top.
+		{"a quarter turn takes the right to the top", Affine{Angle: 90, Scale: 1}, 22, 13, 13, 5},
+		{"a half turn mirrors through the centre", Affine{Angle: 180, Scale: 1}, 20, 5, 7, 22},
+		{"scaling by 2 doubles the distance from the centre", Affine{Scale: 2}, 17, 13, 21, 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := make([]float32, mnist.Pixels)
+			tt.a.Apply(dst, dot(tt.x, tt.y))
+			if x, y := brightest(dst); math.Abs(float64(x-tt.wantX)) > 1 || math.Abs(float64(y-tt.wantY)) > 1 {
+				t.Errorf("pixel (%d,%d) went to (%d,%d), want (%d,%d)", tt.x, tt.y, x, y, tt.wantX, tt.wantY)
+			}
+		})
+	}
+	dst := make([]float32, mnist.Pixels)
+	Affine{Scale: 1, DX: 40}.Apply(dst, dot(5, 5))
+	for i, v := range dst {
+		if v != 0 {
+			t.Fatalf("shifted off the image, pixel %d is %v, want 0", i, v)
+		}
+	}
+}
+
+func TestAugmentedRunsRepeatWithTheSameSeed(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = testutil.MNISTFixture(t)
+	cfg.Epochs = 1
+	cfg.Augment = true
+	var sums []string
+	for _, workers := range []int{1, 2, 1} {
+		cfg.ModelDir = t.TempDir()
+		cfg.Workers = workers
+		if workers == 1 && len(sums) == 2 {
+			cfg.Seed = 2
+		}
+		meta, err := Run(context.Background(), cfg, Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !meta.Augment {
+			t.Error("metadata says augment false")
+		}
+		sums = append(sums, meta.WeightsSHA256)
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("the same seed gave different weights with 1 and 2 workers: %s, %s", sums[0], sums[1])
+	}
+	if sums[2] == sums[0] {
+		t.Error("seeds 1 and 2 gave the same augmented weights")
+	}
+}
+
+func TestAugmentChangesTheImagesTrainedOn(t *testing.T) {
+	x := make([]float32, 2*mnist.Pixels)
+	copy(x, dot(10, 10))
+	copy(x[mnist.Pixels:], dot(10, 10))
+	augmentBatch(x, 2, 1, 1, 0, make([]float32, mnist.Pixels))
+	a, b := x[:mnist.Pixels], x[mnist.Pixels:]
+	same := true
+	for i := range a {
+		same = same && a[i] == b[i]
+	}
+	if same {
+		t.Error("two images of one batch got the same transform")
+	}
+	if x, y := brightest(a); math.Abs(float64(x-10)) > 5 || math.Abs(float64(y-10)) > 5 {
+		t.Errorf("a small augmentation moved (10,10) to (%d,%d)", x, y)
+	}
+}
+
+func TestSplitFeedbackHoldsOutAFifthByID(t *testing.T) {
+	var ls []Labelled
+	for id := int64(1); id <= 20; id++ {
+		img := make([]byte, mnist.Pixels)
+		img[0] = byte(id)
+		ls = append(ls, Labelled{ID: id, Image: img, Label: int(id % 10)})
+	}
+	tr, held := SplitFeedback(ls)
+	if tr.Len() != 16 || held.Len() != 4 {
+		t.Fatalf("split %d/%d, want 16/4", tr.Len(), held.Len())
+	}
+	for i := range held.Len() {
+		id := held.Image(i)[0]
+		if id%5 != 0 || int(held.Labels[i]) != int(id%10) {
+			t.Errorf("held out id %d label %d, want ids that are multiples of 5 with their labels", id, held.Labels[i])
+		}
+	}
+	if got := feedbackRepeats(5400, 400); got != 3 {
+		t.Errorf("feedbackRepeats(5400, 400) = %d, want 3 (a quarter of the epoch)", got)
+	}
+	if got := feedbackRepeats(100, 400); got != 1 {
+		t.Errorf("feedbackRepeats(100, 400) = %d, want at least 1", got)
+	}
+}
