@@ -53,10 +53,10 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 }
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dz, err := G.ApplyOp(newReluGradOp(op.shape, op.workers), output, grad)
-	if err != nil {
-		return nil, err
-	}
+	// grad is already through the ReLU: the max-pool that follows every
+	// convolution here gives its gradient that way (MaxPool2ReLUGrad),
+	// which saves a pass over the largest activations.
+	dz := grad
 	dw, err := G.ApplyOp(newConvGradWOp(op), dz)
 	if err != nil {
 		return nil, err
@@ -72,36 +72,6 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 		}
 	}
 	return G.Nodes{dx, dw, db}, nil
-}
-
-// reluGradOp gives dz = dy where the ReLU output y is positive.
-type reluGradOp struct {
-	base
-	workers int
-	out     *tensor.Dense
-}
-
-func newReluGradOp(shape tensor.Shape, workers int) *reluGradOp {
-	op := &reluGradOp{base: newBase("reluGrad", shape...), workers: workers}
-	op.out = op.dense()
-	return op
-}
-
-func (op *reluGradOp) Arity() int { return 2 }
-func (op *reluGradOp) Type() hm.Type {
-	return fn(tt(len(op.shape)), tt(len(op.shape)), tt(len(op.shape)))
-}
-
-func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	n := op.shape.TotalSize()
-	in, err := args(op, inputs, n, n)
-	if err != nil {
-		return nil, err
-	}
-	y, dy := in[0], in[1]
-	dz := op.out.Data().([]float32)
-	kernels.Parallel(n, op.workers, func(_, lo, hi int) { kernels.ReLUGrad(y[lo:hi], dy[lo:hi], dz[lo:hi]) })
-	return op.out, nil
 }
 
 // convGradWOp gives dW = cols^T · dz from the patches its convOp kept,

@@ -8,7 +8,8 @@ import (
 	"github.com/mnistserve/app/internal/kernels"
 )
 
-// poolOp is a 2x2, stride-2 max-pool over NHWC images. It records no
+// poolOp is a 2x2, stride-2 max-pool over NHWC images, whose input must
+// be a ReLU's output (see poolGradOp). It records no
 // argmax: inference does not need one, and the gradient finds each
 // window's winner again from the input and output.
 type poolOp struct {
@@ -51,8 +52,10 @@ func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	return G.Nodes{dx}, nil
 }
 
-// poolGradOp sends each pooled gradient back to the input that won; its
-// inputs are the pool's input, its output and the output's gradient.
+// poolGradOp sends each pooled gradient back to the input that won, and
+// through the ReLU whose output the pool's input is (every pool here
+// follows a convolution's ReLU); its inputs are the pool's input, its
+// output and the output's gradient.
 type poolGradOp struct {
 	base
 	fwd *poolOp
@@ -79,7 +82,7 @@ func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	x, y, dy := args[0], args[1], args[2]
 	dx := op.out.Data().([]float32)
 	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
-		kernels.MaxPool2Grad(hi-lo, f.h, f.w, f.c, x[lo*in:hi*in], y[lo*per:hi*per], dy[lo*per:hi*per], dx[lo*in:hi*in])
+		kernels.MaxPool2ReLUGrad(hi-lo, f.h, f.w, f.c, x[lo*in:hi*in], y[lo*per:hi*per], dy[lo*per:hi*per], dx[lo*in:hi*in])
 	})
 	return op.out, nil
 }

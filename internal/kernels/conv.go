@@ -97,20 +97,6 @@ func ReLU(y []float32) {
 	}
 }
 
-// ReLUGrad writes dz = dy where y > 0, else 0: the gradient through a ReLU
-// whose output was y.
-func ReLUGrad(y, dy, dz []float32) {
-	dz = dz[:len(y)]
-	dy = dy[:len(y)]
-	for i, v := range y {
-		// y >= 0 after a ReLU, so y > 0 exactly when its bits are nonzero;
-		// the mask is all ones then, without a branch (see ReLU).
-		b := int32(math.Float32bits(v))
-		m := uint32((b | -b) >> 31)
-		dz[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
-	}
-}
-
 // Dot returns the sum of a[i]*b[i]; b holds at least len(a) values.
 func Dot(a, b []float32) float32 { return dot(a, b) }
 

@@ -39,41 +39,56 @@ func max4Go(dst, a, b, c, d []float32) {
 	}
 }
 
-// MaxPool2Grad routes the gradient dy of MaxPool2's output y back to x,
-// each window's gradient to the first of its inputs that equals the
-// window's maximum; dx is overwritten.
+// MaxPool2ReLUGrad is the gradient of MaxPool2 applied to the output x of
+// a ReLU, taken through the ReLU too: each window's gradient dy goes to
+// the first of its inputs that equals the window's maximum y, unless that
+// maximum is 0 (the ReLU was off there); every other value of dz, the
+// dropped odd edges included, is 0. dz is written whole, never read, so it
+// needs no clearing.
 //
-// It compares bit patterns, so that the selects compile to conditional
-// moves: float compares would branch, at random. Bits equal values exactly
-// but for -0 against +0, which a ReLU's output never holds.
-func MaxPool2Grad(n, h, w, c int, x, y, dy, dx []float32) {
-	clear(dx[:n*h*w*c])
+// It compares bit patterns and selects with masks, so that nothing
+// branches: the winners fall at random. Bits equal values exactly but for
+// -0 against +0, which a ReLU's output never holds.
+func MaxPool2ReLUGrad(n, h, w, c int, x, y, dy, dz []float32) {
 	oh, ow := h/2, w/2
 	for b := 0; b < n; b++ {
+		img := dz[b*h*w*c : (b+1)*h*w*c]
+		if h%2 == 1 {
+			clear(img[(h-1)*w*c:])
+		}
 		for i := 0; i < oh; i++ {
+			if w%2 == 1 {
+				clear(img[((2*i)*w+w-1)*c : ((2*i)*w+w)*c])
+				clear(img[((2*i+1)*w+w-1)*c : ((2*i+1)*w+w)*c])
+			}
 			for j := 0; j < ow; j++ {
 				base := ((b*h+2*i)*w + 2*j) * c
 				o := ((b*oh+i)*ow + j) * c
-				p00 := x[base : base+c]
-				p01 := x[base+c : base+2*c]
-				p10 := x[base+w*c : base+w*c+c]
-				yo := y[o : o+c]
-				gy := dy[o : o+c]
-				for ch := range yo {
-					m := math.Float32bits(yo[ch])
-					at := base + w*c + c + ch // p11, unless an earlier one ties
-					if math.Float32bits(p10[ch]) == m {
-						at = base + w*c + ch
-					}
-					if math.Float32bits(p01[ch]) == m {
-						at = base + c + ch
-					}
-					if math.Float32bits(p00[ch]) == m {
-						at = base + ch
-					}
-					dx[at] = gy[ch]
+				p00, p01 := x[base:base+c], x[base+c:base+2*c]
+				p10, p11 := x[base+w*c:base+w*c+c], x[base+w*c+c:base+w*c+2*c]
+				d00, d01 := dz[base:base+c], dz[base+c:base+2*c]
+				d10, d11 := dz[base+w*c:base+w*c+c], dz[base+w*c+c:base+w*c+2*c]
+				yo, gy := y[o:o+c], dy[o:o+c]
+				_, _, _, _, _, _ = p11[len(yo)-1], d00[len(yo)-1], d01[len(yo)-1], d10[len(yo)-1], d11[len(yo)-1], gy[len(yo)-1]
+				for ch, v := range yo {
+					m := math.Float32bits(v)
+					g := math.Float32bits(gy[ch]) &^ equal(m, 0)
+					e00 := equal(math.Float32bits(p00[ch]), m)
+					e01 := equal(math.Float32bits(p01[ch]), m) &^ e00
+					e10 := equal(math.Float32bits(p10[ch]), m) &^ (e00 | e01)
+					e11 := ^(e00 | e01 | e10)
+					d00[ch] = math.Float32frombits(g & e00)
+					d01[ch] = math.Float32frombits(g & e01)
+					d10[ch] = math.Float32frombits(g & e10)
+					d11[ch] = math.Float32frombits(g & e11)
 				}
 			}
 		}
 	}
+}
+
+// equal is all ones when a == b, else 0.
+func equal(a, b uint32) uint32 {
+	d := a ^ b
+	return ^uint32(int32(d|-d) >> 31)
 }
