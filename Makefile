@@ -11,7 +11,7 @@ TRAIN_FLAGS ?=
 # Rounds of make bench-onnx.
 ROUNDS ?= 5
 
-.PHONY: data build run train serve test bench bench-onnx lint docker compose-test
+.PHONY: data build run train serve test bench bench-onnx lint docker compose-test load
 
 # The four MNIST .gz files in data/mnist, fetched once and checked by MD5.
 data:
@@ -67,3 +67,8 @@ docker:
 # "N passed, N failed". README.md's compose section has its figures.
 compose-test:
 	scripts/compose-test.sh
+
+# Load test of POST /predict on PostgreSQL with wrk (apt-get install wrk);
+# settings as environment variables, see scripts/load.sh (DB=sqlite, CONNS, SECS, RUNS).
+load: data build
+	APP=./app scripts/load.sh

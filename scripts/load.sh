@@ -1,32 +1,167 @@
 #!/usr/bin/env bash
-# Load test of a running server with wrk (Debian package wrk): POST /predict
-# with MNIST test image 0 in the original JSON body, for a bounded time.
-# Usage: scripts/load.sh [url] [seconds] [connections]
-#   e.g. scripts/load.sh http://127.0.0.1:5000 20 16
+# Load test: starts `app serve` on PostgreSQL (or SQLite), drives POST
+# /predict with wrk (Debian package wrk) posting MNIST test image 0 in the
+# original JSON body, and prints per run: requests/s, p50/p99/p99.9 latency,
+# answers by status, socket errors, the server's p99 for admitted requests,
+# its peak RSS, and the check that rows added == 200s the server sent.
+# wrk stops with requests in flight: the server still commits some of them
+# but answers no 200 (the client is gone), so rows added may exceed the
+# 200s by at most one per connection; fewer rows than 200s fails the check.
+# Ends with the median run. Exits non-zero when a check fails.
+#
+# Settings (environment):
+#   APP=./app            binary to test (built by make load)
+#   DB=postgres://postgres@127.0.0.1:5432/mnist_load?sslmode=disable
+#                        PostgreSQL URL (the database is created if missing,
+#                        never dropped), or "sqlite" for a fresh SQLite file
+#   MODELS=saved_models  folder holding a trained model (make train)
+#   CONNS=64 SECS=30 RUNS=3 THREADS=2 PORT=18380
+#   SERVE_FLAGS=         more flags for app serve, e.g. --max-queue 512
+#   ALLOW_503=0          1 for overload runs: 503s are then expected
 set -euo pipefail
-url="${1:-http://127.0.0.1:5000}"
-secs="${2:-20}"
-conns="${3:-16}"
+cd "$(dirname "$0")/.."
+app="${APP:-./app}"
+db="${DB:-postgres://postgres@127.0.0.1:5432/mnist_load?sslmode=disable}"
+models="${MODELS:-saved_models}"
+conns="${CONNS:-64}" secs="${SECS:-30}" runs="${RUNS:-3}" threads="${THREADS:-2}"
+port="${PORT:-18380}"
+allow503="${ALLOW_503:-0}"
 data="${MNIST_DIR:-data/mnist}"
-case "$url" in
-http://127.* | http://localhost* | http://\[::1\]*) ;;
-*) echo "load.sh: only loopback addresses" >&2; exit 2 ;;
-esac
+url="http://127.0.0.1:$port"
+
+command -v wrk >/dev/null || { echo "load.sh: wrk missing: apt-get install wrk" >&2; exit 2; }
+[ -x "$app" ] || { echo "load.sh: $app missing: make build" >&2; exit 2; }
+ls "$models"/*.json >/dev/null 2>&1 || { echo "load.sh: no model in $models: make train" >&2; exit 2; }
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+server=
+cleanup() {
+	if [ -n "$server" ]; then kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true; fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
 python3 - "$data" >"$dir/body.json" <<'PY'
 import gzip, json, os, sys
-d = sys.argv[1]
-p = os.path.join(d, "t10k-images-idx3-ubyte")
+p = os.path.join(sys.argv[1], "t10k-images-idx3-ubyte")
 raw = gzip.open(p + ".gz").read() if os.path.exists(p + ".gz") else open(p, "rb").read()
 px = raw[16:16 + 784]
 print(json.dumps({"image": [list(px[r * 28:(r + 1) * 28]) for r in range(28)]}))
 PY
+
+# wrk counts answers by status per thread; done() sums them and prints one
+# line of key=value pairs for the summary below.
 cat >"$dir/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$dir/body.json", "r")
-wrk.body = f:read("*a")
-f:close()
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+	wrk.method = "POST"
+	wrk.headers["Content-Type"] = "application/json"
+	local f = io.open("$dir/body.json", "r")
+	wrk.body = f:read("*a")
+	f:close()
+	statuses = {}
+end
+function response(status, headers, body)
+	statuses[status] = (statuses[status] or 0) + 1
+end
+function done(summary, latency, requests)
+	local total = {}
+	for _, t in ipairs(threads) do
+		for s, n in pairs(t:get("statuses")) do total[s] = (total[s] or 0) + n end
+	end
+	local e = summary.errors
+	io.write(string.format("WRK rps=%.1f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f requests=%d s200=%d s503=%d other=%d sockerr=%d\n",
+		summary.requests / (summary.duration / 1e6),
+		latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000,
+		summary.requests, total[200] or 0, total[503] or 0,
+		summary.requests - (total[200] or 0) - (total[503] or 0),
+		e.connect + e.read + e.write + e.timeout))
+end
 LUA
-wrk --latency -t 2 -c "$conns" -d "${secs}s" -s "$dir/post.lua" "$url/predict"
+
+case "$db" in
+sqlite)
+	dburl="sqlite:$dir/load.db"
+	rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from predictions").fetchone()[0])' "$dir/load.db"; }
+	;;
+postgres://* | postgresql://*)
+	dburl="$db"
+	name=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.urlparse(sys.argv[1]).path.lstrip("/"))' "$db")
+	admin="${db/\/$name\?//postgres?}"
+	if [ -z "$(psql -qAt "$admin" -c "select 1 from pg_database where datname = '$name'")" ]; then
+		psql -q "$admin" -c "create database $name"
+	fi
+	rows() { psql -qAt "$dburl" -c 'select count(*) from predictions'; }
+	;;
+*) echo "load.sh: DB must be a postgres:// URL or sqlite" >&2; exit 2 ;;
+esac
+
+# shellcheck disable=SC2086 # SERVE_FLAGS is a list of flags
+"$app" serve --addr "127.0.0.1:$port" --db "$dburl" --models "$models" --watch 0 ${SERVE_FLAGS:-} 2>"$dir/server.log" &
+server=$!
+for _ in $(seq 120); do
+	curl -fsS "$url/readyz" >/dev/null 2>&1 && break
+	kill -0 "$server" 2>/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+	sleep 0.5
+done
+curl -fsS "$url/readyz" >/dev/null || { echo "load.sh: server not ready" >&2; cat "$dir/server.log" >&2; exit 1; }
+
+# metric NAME: the server's value of a /metrics series (sum over labels).
+metric() { curl -fsS "$url/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%d\n", s }'; }
+# admitted_p99: p99 of predict_admitted_duration_seconds since counts $1
+# (a file of the histogram's buckets before the run), in ms; "-" when the
+# server does not have the series (an older build).
+buckets() { curl -fsS "$url/metrics" | grep '^predict_admitted_duration_seconds_bucket' || true; }
+admitted_p99() {
+	buckets >"$dir/after"
+	python3 - "$1" "$dir/after" <<'PY'
+import re, sys
+def read(p):
+    out = {}
+    for line in open(p):
+        m = re.search(r'le="([^"]+)"\} (\S+)', line)
+        if m: out[float(m.group(1))] = float(m.group(2))
+    return out
+a, b = read(sys.argv[1]), read(sys.argv[2])
+if not b: print("-"); sys.exit()
+d = sorted((le, b[le] - a.get(le, 0)) for le in b)
+total = d[-1][1]
+for le, n in d:
+    if total and n >= 0.99 * total:
+        print("%.0f" % (le * 1000) if le != float("inf") else ">10000"); break
+else: print("-")
+PY
+}
+
+echo "load: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores; app $("$app" version 2>/dev/null || echo "$app"); db ${db%%\?*}; $conns connections, ${secs}s x $runs"
+fail=0
+: >"$dir/runs"
+for run in $(seq "$runs"); do
+	r0=$(rows)
+	ok0=$(metric 'http_requests_total{method="POST",route="/predict",status="200"}')
+	buckets >"$dir/before"
+	out=$(wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 15s -s "$dir/post.lua" "$url/predict" 2>&1) || { echo "$out" >&2; exit 1; }
+	line=$(grep '^WRK ' <<<"$out" | sed 's/^WRK //')
+	sleep 1 # let the requests in flight when wrk stopped be answered
+	r1=$(rows)
+	ok1=$(metric 'http_requests_total{method="POST",route="/predict",status="200"}')
+	added=$((r1 - r0)) served=$((ok1 - ok0))
+	eval "$line" # rps p50_ms ... as shell variables
+	rss=$(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$server/status")
+	ap99=$(admitted_p99 "$dir/before")
+	check=ok
+	# Every 200 has its row; the only rows beyond them belong to requests
+	# wrk abandoned mid-commit when it stopped (at most one per connection).
+	if [ "$added" -lt "$served" ] || [ "$added" -gt $((served + conns)) ] || [ "$s200" -gt "$served" ]; then
+		check="FAIL rows added $added vs 200s sent $served"
+		fail=1
+	fi
+	if [ "$other" -ne 0 ] || [ "$sockerr" -ne 0 ] || { [ "$allow503" = 0 ] && [ "$s503" -ne 0 ]; }; then check="FAIL errors"; fail=1; fi
+	printf 'run %d: %s req/s  p50 %s ms  p99 %s ms  p99.9 %s ms  200s %s (server %s)  503s %s  other %s  socket errors %s  admitted p99 %s ms  rows added %s  peak RSS %s  %s\n' \
+		"$run" "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$s200" "$served" "$s503" "$other" "$sockerr" "$ap99" "$added" "$rss" "$check"
+	echo "$rps $p50_ms $p99_ms $p999_ms" >>"$dir/runs"
+done
+sort -n "$dir/runs" | awk -v n="$runs" 'NR == int((n + 1) / 2) { printf "median (by req/s): %s req/s  p50 %s ms  p99 %s ms  p99.9 %s ms\n", $1, $2, $3, $4 }'
+exit "$fail"

@@ -80,7 +80,9 @@ func (b *batcher) admit() (release func(), err error) {
 	select {
 	case b.slots <- struct{}{}:
 		b.s.metrics.queueDepth.Inc()
+		admitted := time.Now()
 		return func() {
+			b.s.metrics.admitted.Observe(time.Since(admitted).Seconds())
 			<-b.slots
 			b.s.metrics.queueDepth.Dec()
 		}, nil
