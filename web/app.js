@@ -242,8 +242,54 @@
     box.hidden = !message;
   }
 
+  // The ten "Wrong? It is a ..." buttons label the prediction just shown;
+  // pressing the pressed one again takes the label back.
+  let answered = null; // {id, prediction, label} of the prediction shown
+  const digits = $("label-digits");
+  for (let d = 0; d < 10; d++) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = d;
+    b.dataset.label = d;
+    b.setAttribute("aria-pressed", "false");
+    b.setAttribute("aria-label", "It is a " + d);
+    b.addEventListener("click", () => label(d));
+    digits.append(b);
+  }
+
+  function showLabel() {
+    for (const b of digits.children) {
+      b.setAttribute("aria-pressed", String(answered && answered.label === Number(b.dataset.label)));
+    }
+  }
+
+  async function label(d) {
+    if (!answered) return;
+    const a = answered, status = $("feedback-status");
+    const undo = a.label === d;
+    try {
+      const path = "/predictions/" + encodeURIComponent(a.id) + "/label";
+      const rec = undo
+        ? await api(path, { method: "DELETE" })
+        : await api(path, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ label: d }) });
+      a.label = rec.label;
+      status.textContent = rec.label === null ? "Label removed."
+        : rec.label === a.prediction ? "Thanks: marked right (" + rec.label + ")."
+        : "Thanks: recorded as a " + rec.label + ".";
+      showLabel();
+      loadRecent();
+      loadModels();
+    } catch (err) {
+      status.textContent = "Could not save the label: " + err.message;
+    }
+  }
+
   function showAnswer(a) {
     showError("");
+    answered = { id: a.id, prediction: a.prediction, label: null };
+    showLabel();
+    $("feedback-status").textContent = "Your answer trains the next model.";
+    $("feedback").hidden = !canRead(); // labelling needs the right to the row
     $("digit").textContent = a.prediction;
     $("confidence").textContent = "Confidence " + pct(a.confidence) + " \u00b7 prediction #" + a.id;
     drawBars(a.probabilities, a.prediction);
@@ -265,6 +311,8 @@
     } catch (err) {
       $("digit").textContent = "?";
       $("confidence").textContent = "No prediction.";
+      answered = null;
+      $("feedback").hidden = true;
       drawBars(null);
       $("seen").hidden = true;
       showError(err.message);
@@ -343,6 +391,15 @@
         meta.textContent = "#" + p.id + (isNaN(when) ? "" :
           " \u00b7 " + when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }));
         info.append(d, c, meta);
+        if (p.label !== null && p.label !== undefined) {
+          const wrong = p.label !== p.prediction;
+          li.className = wrong ? "wrong" : "right";
+          const mark = document.createElement("span");
+          mark.className = "mark";
+          mark.textContent = wrong ? "is a " + p.label : "\u2713";
+          mark.title = wrong ? "Labelled " + p.label + ": the prediction was wrong" : "Labelled right";
+          d.after(mark);
+        }
         a.append(img, info);
         li.append(a);
         list.append(li);
@@ -369,6 +426,49 @@
     }
   }
 
+  // loadModels fills the models card; it stays hidden when the server has
+  // no model folder to list or this tab may not read it.
+  async function loadModels() {
+    const card = $("models-card");
+    let list;
+    try {
+      list = await api("/models");
+    } catch (_) {
+      card.hidden = true;
+      return;
+    }
+    const body = $("models").tBodies[0];
+    body.replaceChildren();
+    for (const m of (list && list.models) || []) {
+      const tr = document.createElement("tr");
+      const cell = (text) => {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+        return td;
+      };
+      const version = cell("");
+      const code = document.createElement("code");
+      code.textContent = m.version;
+      version.append(code);
+      const state = cell("");
+      for (const [on, name] of [[m.served, "served"], [m.pinned, "pinned"]]) {
+        if (!on) continue;
+        const b = document.createElement("span");
+        b.className = "badge " + name;
+        b.textContent = name;
+        state.append(b);
+      }
+      cell(typeof m.test_accuracy === "number" ? pct(m.test_accuracy) : "");
+      const live = m.live || {};
+      cell(live.accuracy === null || live.accuracy === undefined
+        ? "no labels yet"
+        : pct(live.accuracy) + " (" + live.correct + " of " + live.labelled + ")");
+      body.append(tr);
+    }
+    card.hidden = false;
+  }
+
   $("auth").addEventListener("submit", (e) => {
     e.preventDefault();
     token = $("token").value.trim();
@@ -379,6 +479,7 @@
     showError("");
     loadRecent();
     loadModel();
+    loadModels();
   });
 
   $("forget").addEventListener("click", () => {
@@ -395,7 +496,10 @@
     } catch (_) { /* an old server: no keys */ }
     if (authMode === "open-predict" || (authMode === "token" && !token)) askForToken("");
     loadRecent();
-    if (authMode !== "token" || token) loadModel();
+    if (authMode !== "token" || token) {
+      loadModel();
+      loadModels();
+    }
   }
 
   clearPad();

@@ -65,6 +65,7 @@ func TestBrowser(t *testing.T) {
 		st, _ := storetest.Open(t, "sqlite")
 		srv := serve.New(scfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		srv.SetModel(pred)
+		srv.SetCatalog(oneModel{pred.Meta()})
 		ts := httptest.NewServer(srv)
 		t.Cleanup(ts.Close)
 		return openPage(t, ctx, chrome, ts.URL), st
@@ -83,6 +84,29 @@ func TestBrowser(t *testing.T) {
 		rows := stored(t, st)
 		if len(rows) != 1 || rows[0].Prediction != 1 || rows[0].Client != nil {
 			t.Fatalf("stored %+v, want the one 1 the page asked for, made by nobody", rows)
+		}
+
+		// "Wrong? It is a 7": the label is stored, the strip marks the
+		// prediction wrong and the models card counts it.
+		p.waitFor(`!document.getElementById("feedback").hidden && !document.getElementById("models-card").hidden`)
+		if models := p.text("#models"); !strings.Contains(models, pred.Version()) || !strings.Contains(models, "no labels yet") {
+			t.Errorf("the models card reads %q, want the served model with no labels yet", models)
+		}
+		p.run(chromedp.Click(chromedp.CSS(`#label-digits button[data-label="7"]`)))
+		p.waitFor(`document.getElementById("feedback-status").textContent.includes("recorded as a 7")`)
+		if rows := stored(t, st); rows[0].Label == nil || *rows[0].Label != 7 {
+			t.Errorf("after pressing 7 the row's label is %v, want 7", rows[0].Label)
+		}
+		p.waitFor(`document.querySelectorAll("#recent li.wrong").length === 1`)
+		if recent := p.text("#recent li.wrong"); !strings.Contains(recent, "is a 7") {
+			t.Errorf("the strip marks the wrong prediction %q, want it to say it is a 7", recent)
+		}
+		p.waitFor(`document.getElementById("models").textContent.includes("0 of 1")`)
+		// Pressing 7 again takes the label back.
+		p.run(chromedp.Click(chromedp.CSS(`#label-digits button[data-label="7"]`)))
+		p.waitFor(`document.getElementById("feedback-status").textContent.includes("removed")`)
+		if rows := stored(t, st); rows[0].Label != nil {
+			t.Errorf("after pressing 7 again the row's label is %d, want none", *rows[0].Label)
 		}
 		p.noCSPViolations()
 	})
@@ -171,6 +195,13 @@ func TestBrowser(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// oneModel is a model folder holding only the served model.
+type oneModel struct{ m model.Meta }
+
+func (o oneModel) Models() ([]model.Meta, string, error) { return []model.Meta{o.m}, "", nil }
+func (o oneModel) Promote(string) error                  { return nil }
+func (o oneModel) Rollback() (string, error)             { return "", model.ErrNothingToRollBack }
 
 // stored lists the rows of st, newest first.
 func stored(t *testing.T, st *store.Store) []store.Prediction {
