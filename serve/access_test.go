@@ -3,12 +3,15 @@ package serve
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/mnistserve/app/keys"
 	"github.com/mnistserve/app/store"
@@ -297,4 +300,108 @@ func TestMalformedAuthorizationIs401(t *testing.T) {
 	if rec.Code != 200 {
 		t.Errorf("lower-case bearer: status %d, want 200", rec.Code)
 	}
+}
+
+func TestARevokedKeyIsRefusedWithinSecondsWithoutARestart(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	path := filepath.Join(t.TempDir(), "keys.json")
+	tok, err := keys.Add(path, "alice", keys.RolePredict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ring.Run(ctx, 50*time.Millisecond) }()
+	defer func() { cancel(); <-done }()
+	s := New(Config{Keys: ring}, st, nil)
+
+	status := func(token string) int { return send(t, s, "GET", "/predictions", token, "", nil).Code }
+	if got := status(tok); got != 200 {
+		t.Fatalf("before revoking: %d, want 200", got)
+	}
+	if err := keys.Revoke(path, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := keys.Add(path, "bob", keys.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for (status(tok) != 401 || status(bob) != 200) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if a, b := status(tok), status(bob); a != 401 || b != 200 {
+		t.Errorf("after the file changed: revoked token %d (want 401), new token %d (want 200)", a, b)
+	}
+}
+
+func TestStoredImagesAreCachedPrivately(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	ring, tk := keyring(t)
+	s := New(Config{Keys: ring}, st, nil)
+	s.SetModel(&fakeModel{version: "v1"})
+	id := predictAs(t, s, tk.alice)
+	rec := send(t, s, "GET", fmt.Sprintf("/predictions/%d/image.png", id), tk.alice, "", nil)
+	if cc := rec.Header().Get("Cache-Control"); rec.Code != 200 || !strings.Contains(cc, "private") || strings.Contains(cc, "public") {
+		t.Errorf("image: %d with Cache-Control %q, want 200 and private", rec.Code, cc)
+	}
+}
+
+func TestWarnsWithoutKeysBeyondLoopback(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	for _, tc := range []struct {
+		addr string
+		keys bool
+		warn bool
+	}{
+		{"127.0.0.1:0", false, false},
+		{"0.0.0.0:0", false, true},
+		{"0.0.0.0:0", true, false},
+	} {
+		var logs syncBuffer
+		cfg := Config{}
+		if tc.keys {
+			cfg.Keys, _ = keyring(t)
+		}
+		s := New(cfg, st, slogTo(&logs))
+		ln, err := net.Listen("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx, ln) }()
+		for !strings.Contains(logs.String(), "listening") {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), "no keys file"); got != tc.warn {
+			t.Errorf("listening on %s, keys %v: warned %v, want %v\n%s", tc.addr, tc.keys, got, tc.warn, logs.String())
+		}
+	}
+}
+
+// syncBuffer is a strings.Builder safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
