@@ -15,7 +15,8 @@
   const TOKEN_KEY = "mnist-token";
   let authMode = "none";
   let token = sessionStorage.getItem(TOKEN_KEY) || "";
-  let objectURLs = [];   // blob: URLs of images fetched with the token
+  let recentURLs = [];   // blob: URLs of the strip's images, fetched with the token
+  let seenURL = "";      // blob: URL of the answer's image
 
   // Code samples name this server rather than a placeholder.
   for (const el of document.querySelectorAll(".origin")) el.textContent = location.origin;
@@ -196,9 +197,7 @@
     if (authMode === "none") return path;
     const res = await fetch(path, withToken());
     if (!res.ok) throw new Error("image " + id + ": " + res.status);
-    const url = URL.createObjectURL(await res.blob());
-    objectURLs.push(url);
-    return url;
+    return URL.createObjectURL(await res.blob());
   }
 
   function askForToken(message) {
@@ -296,7 +295,12 @@
     const seen = $("seen");
     seen.hidden = true;
     if (!canRead()) return; // anonymous: nothing stored may be read back
-    imageURL(a.id).then((url) => { seen.src = url; seen.hidden = false; }, () => {});
+    imageURL(a.id).then((url) => {
+      if (seenURL.startsWith("blob:")) URL.revokeObjectURL(seenURL);
+      seenURL = url;
+      seen.src = url;
+      seen.hidden = false;
+    }, () => {});
   }
 
   // send posts one prediction request, shows the answer or the error, and
@@ -357,8 +361,8 @@
     try {
       const page = await api("/predictions?limit=10");
       const items = (page && page.predictions) || [];
-      for (const url of objectURLs) URL.revokeObjectURL(url);
-      objectURLs = [];
+      for (const url of recentURLs) URL.revokeObjectURL(url);
+      recentURLs = [];
       list.replaceChildren();
       if (!items.length) {
         const li = document.createElement("li");
@@ -372,7 +376,10 @@
         const a = document.createElement(authMode === "none" ? "a" : "span");
         if (authMode === "none") a.href = "/predictions/" + encodeURIComponent(p.id);
         const img = document.createElement("img");
-        imageURL(p.id).then((url) => { img.src = url; }, () => {});
+        imageURL(p.id).then((url) => {
+          if (url.startsWith("blob:")) recentURLs.push(url);
+          img.src = url;
+        }, () => {});
         img.alt = "Input of prediction " + p.id;
         img.width = 56;
         img.height = 56;
