@@ -437,6 +437,10 @@
   // no model folder to list or this tab may not read it.
   async function loadModels() {
     const card = $("models-card");
+    if (!canRead()) { // anonymous: /models is for admin keys
+      card.hidden = true;
+      return;
+    }
     let list;
     try {
       list = await api("/models");
