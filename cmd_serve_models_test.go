@@ -59,6 +59,12 @@ func TestServeSwapsInANewerModelWithoutARestart(t *testing.T) {
 	if !strings.Contains(logs.String(), "did not load") || !strings.Contains(logs.String(), bad.Version) {
 		t.Errorf("the corrupt model was not reported in the log:\n%s", logs.String())
 	}
+	// One log line per model load, not one from each layer.
+	for _, v := range []string{first.Version, second.Version} {
+		if n := strings.Count(logs.String(), `msg="serving model" version=`+v); n != 1 {
+			t.Errorf("%d log lines say model %s is served, want 1:\n%s", n, v, logs.String())
+		}
+	}
 }
 
 func TestTwoServersSharingAnEmptyModelFolderTrainOneModel(t *testing.T) {

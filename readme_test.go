@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -108,6 +109,32 @@ func TestConfigTableListsEveryFlagWithItsEnv(t *testing.T) {
 	} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+}
+
+// TestREADMELayoutNamesEveryCommandFile keeps the README's layout section
+// complete as commands are added.
+func TestREADMELayoutNamesEveryCommandFile(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, ok := strings.Cut(string(readme), "## Layout of the code")
+	if !ok {
+		t.Fatal("README.md has no section \"Layout of the code\"")
+	}
+	layout, _, _ = strings.Cut(layout, "\n## ")
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || !(strings.HasPrefix(f, "cmd_") || f == "main.go" || f == "command.go" || f == "flags.go") {
+			continue
+		}
+		if !strings.Contains(layout, "`"+f+"`") {
+			t.Errorf("README.md's layout section does not name %s", f)
 		}
 	}
 }

@@ -176,7 +176,9 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 func (s *Server) Close() { s.batch.close() }
 
 // SetModel atomically swaps in m; requests already running keep the model
-// they started with. A nil m takes the server back to not ready.
+// they started with. A nil m takes the server back to not ready. It logs
+// nothing: the caller, which knows why the model changed (first boot, a
+// newer model, a pin), logs the swap once.
 func (s *Server) SetModel(m Model) {
 	if m == nil {
 		s.model.Store(nil)
@@ -184,9 +186,7 @@ func (s *Server) SetModel(m Model) {
 		return
 	}
 	s.model.Store(&modelBox{m: m})
-	meta := m.Meta()
-	s.metrics.setModel(meta.Version)
-	s.logger.Info("serving model", "version", meta.Version, "test_accuracy", meta.TestAccuracy)
+	s.metrics.setModel(m.Meta().Version)
 }
 
 // SetStatus sets the reason given in 503 answers while no model is loaded,
