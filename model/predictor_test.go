@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestClosingAPredictorInUseFailsNoCallAndKeepsNoMachine(t *testing.T) {
+func TestConcurrentCallsAroundCloseFailNoneAndKeepNoMachine(t *testing.T) {
 	p := NewPredictor(NewWeights(1), Meta{Version: "v"})
 	img := make([]byte, Pixels)
 	want, err := p.Predict(context.Background(), [][]byte{img})
