@@ -61,6 +61,9 @@ func TestOpenAddsLabelColumnsToATableWithRows(t *testing.T) {
 					t.Errorf("column %s was not added", col)
 				}
 			}
+			if !old.Migrator().HasIndex(&store.Prediction{}, "idx_predictions_labelled") {
+				t.Error("index idx_predictions_labelled was not added")
+			}
 			for _, r := range rows {
 				got, err := s.Get(ctx, r.ID)
 				if err != nil {
