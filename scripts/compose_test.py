@@ -4,10 +4,12 @@
 Run by scripts/compose-test.sh (make compose-test), which first makes sure
 Docker and the stand-in base images are there. Standard library only.
 
-It builds the image with docker-compose, then on empty volumes starts the
+It builds the image with docker-compose, makes a predict token with
+`app keys add` (the load carries it), then on empty volumes starts the
 database, three web replicas and nginx, and checks, in order:
   - exactly one replica trains the first model while the others wait, and
     then every replica serves that model;
+  - nginx forwards the token (401 without it, 200 with it);
   - predictions through nginx are spread over the replicas, and every 200
     has its row in the database;
   - a replica killed with SIGKILL under load: no request waits more than
