@@ -14,14 +14,25 @@ import (
 // larger calls are cut into chunks.
 const chunk = 64
 
-// Full-width rows of the second convolution: it is computed over every
+// Rows of the two convolutions' GEMMs. The second is computed over every
 // column of its input (see convRows), so its output rows are the input's
-// width apart and the last KW-1 columns of each are never read.
+// width apart and the last KW-1 columns of each are never read. Both are
+// rounded up to whole 12-row tiles (tileRows): the extra rows read the
+// zeros past the end of the input buffers and are never read themselves,
+// which spares the GEMM its edge path.
+const tileRows = 12
+
 var (
-	conv2Rows = (Conv2.OutH()-1)*Conv2.W + Conv2.OutW()
+	conv1Rows = roundUp(Conv1.OutH()*Conv1.OutW(), tileRows)
+	conv2Rows = roundUp((Conv2.OutH()-1)*Conv2.W+Conv2.OutW(), tileRows)
 	pool1Side = Conv1.OutH() / 2 // 13
 	pool2Side = Conv2.OutH() / 2 // 5
+	// pool1Pad is how far the second convolution's last tile reads past
+	// the 13 x 13 x 32 pooled image.
+	pool1Pad = ((conv2Rows-1)+(Conv2.KH-1)*Conv2.W)*Conv2.Cin + Conv2.KW*Conv2.Cin - pool1Side*pool1Side*Conv2.Cin
 )
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
 // inferWeights is a copy of the weights laid out for inference.
 type inferWeights struct {
@@ -54,11 +65,10 @@ type scratch struct {
 }
 
 func newScratch() *scratch {
-	pix1 := Conv1.OutH() * Conv1.OutW()
 	return &scratch{
-		cols1: make([]float32, pix1*Conv1.K()),
-		y1:    make([]float32, pix1*Conv1.Cout),
-		p1:    make([]float32, pool1Side*pool1Side*Conv1.Cout),
+		cols1: make([]float32, conv1Rows*Conv1.K()),
+		y1:    make([]float32, conv1Rows*Conv1.Cout),
+		p1:    make([]float32, pool1Side*pool1Side*Conv1.Cout+max(pool1Pad, 0)),
 		y2:    make([]float32, conv2Rows*Conv2.Cout),
 		p2:    make([]float32, flat),
 	}
@@ -68,10 +78,9 @@ func newScratch() *scratch {
 // probabilities to probs.
 func (iw *inferWeights) image(s *scratch, x, probs []float32) {
 	c1, c2 := Conv1, Conv2
-	pix1 := c1.OutH() * c1.OutW()
 	kernels.Im2col(c1, 1, x, s.cols1)
-	kernels.FillRows(s.y1, pix1, iw.conv1B)
-	kernels.SgemmReLU(false, false, pix1, c1.Cout, c1.K(), s.cols1, c1.K(), iw.conv1W, c1.Cout, s.y1, c1.Cout)
+	kernels.FillRows(s.y1, conv1Rows, iw.conv1B)
+	kernels.SgemmReLU(false, false, conv1Rows, c1.Cout, c1.K(), s.cols1, c1.K(), iw.conv1W, c1.Cout, s.y1, c1.Cout)
 	kernels.MaxPool2(1, c1.OutH(), c1.OutW(), c1.Cout, s.y1, s.p1)
 	convRows(s.p1, iw.conv2W, iw.conv2B, s.y2)
 	kernels.MaxPool2Rows(pool2Side, pool2Side, c2.Cout, c2.W, s.y2, s.p2)

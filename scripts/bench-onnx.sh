@@ -34,16 +34,19 @@ for i in $(seq "$rounds"); do
 	node scripts/ort/ort.js bench "$out/model.onnx" "$images" 2 | tee -a "$out/ort.txt"
 done
 
-# median of the ns/op column of the lines matching $2 in file $1
-median() { grep "$2" "$1" | awk '{for (i = 1; i < NF; i++) if ($(i+1) == "ns/op") print $i}' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+# median of the column before unit $3 on the lines matching $2 in file $1
+median() { grep "$2" "$1" | awk -v u="$3" '{for (i = 1; i < NF; i++) if ($(i+1) == u) print $i}' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 echo
 echo "medians of $rounds rounds, one thread each ($(cut -d: -f2 "$out/cpu.txt" | xargs)); runs in $out/"
-printf '%-22s %16s %16s %10s\n' "" "app (Go)" "ONNX Runtime" "app/ORT"
+echo "wall time per call, and CPU time per call (closer to the cost on a shared machine)"
+printf '%-22s %14s %14s %8s %14s %14s %8s\n' "" "app wall" "ORT wall" "app/ORT" "app CPU" "ORT CPU" "app/ORT"
 for n in 1 64; do
-	a=$(median "$out/app.txt" "Predict/batch=$n-\|Predict/batch=$n ")
-	o=$(median "$out/ort.txt" "batch=$n	")
-	awk -v n="$n" -v a="$a" -v o="$o" 'BEGIN {
-		printf "%-22s %13.4f ms %13.4f ms %10.2f\n", "batch " n ", per call", a / 1e6, o / 1e6, a / o
-		printf "%-22s %16.0f %16.0f %10.2f\n", "batch " n ", images/s", n * 1e9 / a, n * 1e9 / o, o / a
+	aw=$(median "$out/app.txt" "Predict/batch=$n[ -]" ns/op)
+	ow=$(median "$out/ort.txt" "batch=$n	" ns/op)
+	ac=$(median "$out/app.txt" "Predict/batch=$n[ -]" cpu-ns/op)
+	oc=$(median "$out/ort.txt" "batch=$n	" cpu-ns/op)
+	awk -v n="$n" -v aw="$aw" -v ow="$ow" -v ac="$ac" -v oc="$oc" 'BEGIN {
+		printf "%-22s %11.4f ms %11.4f ms %8.2f %11.4f ms %11.4f ms %8.2f\n", "batch " n ", per call", aw / 1e6, ow / 1e6, aw / ow, ac / 1e6, oc / 1e6, ac / oc
+		printf "%-22s %14.0f %14.0f %8.2f %14.0f %14.0f %8.2f\n", "batch " n ", images/s", n * 1e9 / aw, n * 1e9 / ow, ow / aw, n * 1e9 / ac, n * 1e9 / oc, oc / ac
 	}'
 done

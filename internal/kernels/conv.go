@@ -24,6 +24,10 @@ func (s ConvShape) InSize() int { return s.H * s.W * s.Cin }
 // values per output pixel, ordered (kh, kw, cin) to match a K() x Cout
 // weight matrix.
 func Im2col(s ConvShape, n int, x, cols []float32) {
+	if s.Cin == 1 && s.KH == 3 && s.KW == 3 {
+		im2col3x3x1(s, n, x, cols)
+		return
+	}
 	oh, ow, k := s.OutH(), s.OutW(), s.K()
 	run := s.KW * s.Cin // one kernel row is contiguous in NHWC
 	for b := 0; b < n; b++ {
@@ -44,6 +48,27 @@ func Im2col(s ConvShape, n int, x, cols []float32) {
 					}
 					copy(row[kh*run:kh*run+run], src[:run])
 				}
+			}
+		}
+	}
+}
+
+// im2col3x3x1 is Im2col for a 3x3 kernel over one channel (the first
+// layer), each patch's nine values written by name: the general loop's
+// three runs of three cost more in loop control than in copying.
+func im2col3x3x1(s ConvShape, n int, x, cols []float32) {
+	oh, ow, w := s.OutH(), s.OutW(), s.W
+	for b := 0; b < n; b++ {
+		img := x[b*s.InSize() : (b+1)*s.InSize()]
+		out := cols[b*oh*ow*9 : (b+1)*oh*ow*9]
+		for y := 0; y < oh; y++ {
+			r0, r1, r2 := img[y*w:(y+1)*w], img[(y+1)*w:(y+2)*w], img[(y+2)*w:(y+3)*w]
+			for xx := 0; xx < ow; xx++ {
+				d := out[(y*ow+xx)*9 : (y*ow+xx)*9+9]
+				a, b, c := r0[xx:xx+3], r1[xx:xx+3], r2[xx:xx+3]
+				d[0], d[1], d[2] = a[0], a[1], a[2]
+				d[3], d[4], d[5] = b[0], b[1], b[2]
+				d[6], d[7], d[8] = c[0], c[1], c[2]
 			}
 		}
 	}

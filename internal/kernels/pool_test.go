@@ -92,9 +92,15 @@ func testMaxPool2(t *testing.T, n, h, w, c int) { // an odd height: the last row
 }
 
 func TestIm2colAndCol2imAreAdjoint(t *testing.T) {
+	// 3 channels take the general loop, 1 channel the unrolled 3x3 one.
+	for _, cin := range []int{3, 1} {
+		testIm2colAndCol2im(t, ConvShape{H: 6, W: 5, Cin: cin, KH: 3, KW: 3, Cout: 4})
+	}
+}
+
+func testIm2colAndCol2im(t *testing.T, s ConvShape) {
 	// <im2col(x), d> == <x, col2im(d)> for all x and d: col2im is the
 	// transpose of im2col, which is what the backward pass relies on.
-	s := ConvShape{H: 6, W: 5, Cin: 3, KH: 3, KW: 3, Cout: 4}
 	const n = 2
 	rng := rand.New(rand.NewPCG(3, 4))
 	x := randSlice(rng, n*s.InSize())
@@ -119,8 +125,9 @@ func TestIm2colAndCol2imAreAdjoint(t *testing.T) {
 	}
 	// and one patch by hand: output pixel (1,2) of image 1, kernel (2,1), channel 2
 	row := ((1*s.OutH()+1)*s.OutW() + 2) * s.K()
-	got := cols[row+(2*s.KW+1)*s.Cin+2]
-	want := x[((1*s.H+1+2)*s.W+2+1)*s.Cin+2]
+	ch := s.Cin - 1
+	got := cols[row+(2*s.KW+1)*s.Cin+ch]
+	want := x[((1*s.H+1+2)*s.W+2+1)*s.Cin+ch]
 	if got != want {
 		t.Fatalf("patch value %v, want %v", got, want)
 	}
