@@ -12,6 +12,7 @@ import (
 	pb "github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mnistserve/app/mnist"
 	"github.com/mnistserve/app/model"
 )
 
@@ -105,7 +106,7 @@ func graph(w *model.Weights) (*pb.GraphProto, error) {
 		Name:        "mnist_convnet",
 		Node:        nodes,
 		Initializer: inits,
-		Input:       []*pb.ValueInfoProto{valueInfo(InputName, "N images, 28x28 pixels scaled to 0..1, white digit on black", 1, 28, 28)},
+		Input:       []*pb.ValueInfoProto{valueInfo(InputName, "N images, 28x28 pixels scaled to 0..1, white digit on black", 1, mnist.Side, mnist.Side)},
 		Output:      []*pb.ValueInfoProto{valueInfo(OutputName, "the probability of each digit 0..9", model.Classes)},
 	}, nil
 }

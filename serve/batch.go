@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/mnistserve/app/model"
 )
 
 // Dynamic batching, as Triton and TF Serving do it: requests hand their
@@ -35,7 +37,7 @@ type job struct {
 
 // jobResult is the model's answer for one job.
 type jobResult struct {
-	probs   [][10]float32
+	probs   [][model.Classes]float32
 	version string
 	err     error
 }
@@ -95,7 +97,7 @@ func (b *batcher) admit() (release func(), err error) {
 // predict runs imgs through the model in a batch with whatever else is
 // waiting, returning their probabilities and the model version that
 // answered. The caller holds an admission slot, so the queue has room.
-func (b *batcher) predict(ctx context.Context, imgs [][]byte) ([][10]float32, string, error) {
+func (b *batcher) predict(ctx context.Context, imgs [][]byte) ([][model.Classes]float32, string, error) {
 	j := &job{ctx: ctx, imgs: imgs, enqueued: time.Now(), done: make(chan jobResult, 1)}
 	select {
 	case b.queue <- j:
@@ -213,7 +215,7 @@ func (b *batcher) runBatch(batch []*job) {
 
 // callModel runs one model call, turning a panic into an error: the batcher
 // goroutine outlives any request, so a panic must not escape it.
-func (b *batcher) callModel(m Model, imgs [][]byte) (probs [][10]float32, err error) {
+func (b *batcher) callModel(m Model, imgs [][]byte) (probs [][model.Classes]float32, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			b.s.logger.Error("panic in model", "error", r, "stack", string(debug.Stack()))

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/mnistserve/app/mnist"
 )
 
 // Prediction is one stored request and answer.
@@ -45,7 +47,7 @@ func (Prediction) TableName() string { return "predictions" }
 
 // Probabilities holds the ten class probabilities; it is stored as a JSON
 // array in a text column so PostgreSQL and SQLite hold the same thing.
-type Probabilities [10]float32
+type Probabilities [mnist.Classes]float32
 
 // Value encodes the probabilities as a JSON array.
 func (p Probabilities) Value() (driver.Value, error) {
