@@ -45,17 +45,18 @@ func buildNetwork(w *Weights, n, workers int) (*network, error) {
 		}
 		return out, nil
 	}
-	h, err := apply(newConvOp(Conv1, n, workers, false), net.x, p[0], p[1])
+	c1, c2 := conv1Used, conv2Used
+	h, err := apply(newConvOp(c1, n, workers, false), net.x, p[0], p[1])
 	if err != nil {
 		return nil, err
 	}
-	if h, err = apply(newPoolOp(n, 26, 26, 32, workers), h); err != nil {
+	if h, err = apply(newPoolOp(n, c1.OutH(), c1.OutW(), c1.Cout, workers), h); err != nil {
 		return nil, err
 	}
-	if h, err = apply(newConvOp(Conv2, n, workers, true), h, p[2], p[3]); err != nil {
+	if h, err = apply(newConvOp(c2, n, workers, true), h, p[2], p[3]); err != nil {
 		return nil, err
 	}
-	if h, err = apply(newPoolOp(n, 11, 11, 64, workers), h); err != nil {
+	if h, err = apply(newPoolOp(n, c2.OutH(), c2.OutW(), c2.Cout, workers), h); err != nil {
 		return nil, err
 	}
 	net.dropout = newDropoutOp(h.Shape())

@@ -14,22 +14,23 @@ import (
 // larger calls are cut into chunks.
 const chunk = 64
 
-// Rows of the two convolutions' GEMMs. The second is computed over every
-// column of its input (see convRows), so its output rows are the input's
-// width apart and the last KW-1 columns of each are never read. Both are
-// rounded up to whole 12-row tiles (tileRows): the extra rows read the
-// zeros past the end of the input buffers and are never read themselves,
-// which spares the GEMM its edge path.
+// Rows of the two convolutions' GEMMs (over their used parts: see
+// conv1Used). The second is computed over every column of its input (see
+// convRows), so its output rows are the input's width apart and the last
+// KW-1 columns of each are never read. Both are rounded up to whole
+// 12-row tiles (tileRows): the extra rows read the zeros past the end of
+// the input buffers and are never read themselves, which spares the GEMM
+// its edge path.
 const tileRows = 12
 
 var (
-	conv1Rows = roundUp(Conv1.OutH()*Conv1.OutW(), tileRows)
-	conv2Rows = roundUp((Conv2.OutH()-1)*Conv2.W+Conv2.OutW(), tileRows)
-	pool1Side = Conv1.OutH() / 2 // 13
-	pool2Side = Conv2.OutH() / 2 // 5
+	conv1Rows = roundUp(conv1Used.OutH()*conv1Used.OutW(), tileRows)
+	conv2Rows = roundUp((conv2Used.OutH()-1)*conv2Used.W+conv2Used.OutW(), tileRows)
+	pool1Side = conv1Used.OutH() / 2 // 12
+	pool2Side = conv2Used.OutH() / 2 // 5
 	// pool1Pad is how far the second convolution's last tile reads past
-	// the 13 x 13 x 32 pooled image.
-	pool1Pad = ((conv2Rows-1)+(Conv2.KH-1)*Conv2.W)*Conv2.Cin + Conv2.KW*Conv2.Cin - pool1Side*pool1Side*Conv2.Cin
+	// the pooled image.
+	pool1Pad = ((conv2Rows-1)+(conv2Used.KH-1)*conv2Used.W)*conv2Used.Cin + conv2Used.KW*conv2Used.Cin - pool1Side*pool1Side*conv2Used.Cin
 )
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
@@ -56,9 +57,9 @@ func newInferWeights(w *Weights) *inferWeights {
 
 // scratch holds one worker's activations of one image.
 type scratch struct {
-	cols1 []float32 // im2col of the input: 26*26 x 9
-	y1    []float32 // conv1: 26*26 x 32
-	p1    []float32 // pool1: 13*13 x 32
+	cols1 []float32 // im2col of the input: 24*24 x 9
+	y1    []float32 // conv1: 24*24 x 32
+	p1    []float32 // pool1: 12*12 x 32
 	y2    []float32 // conv2 over full rows: conv2Rows x 64
 	p2    []float32 // pool2: 5*5 x 64, the dense layer's input
 	logit [Classes]float32
@@ -66,10 +67,10 @@ type scratch struct {
 
 func newScratch() *scratch {
 	return &scratch{
-		cols1: make([]float32, conv1Rows*Conv1.K()),
-		y1:    make([]float32, conv1Rows*Conv1.Cout),
-		p1:    make([]float32, pool1Side*pool1Side*Conv1.Cout+max(pool1Pad, 0)),
-		y2:    make([]float32, conv2Rows*Conv2.Cout),
+		cols1: make([]float32, conv1Rows*conv1Used.K()),
+		y1:    make([]float32, conv1Rows*conv1Used.Cout),
+		p1:    make([]float32, pool1Side*pool1Side*conv1Used.Cout+max(pool1Pad, 0)),
+		y2:    make([]float32, conv2Rows*conv2Used.Cout),
 		p2:    make([]float32, flat),
 	}
 }
@@ -77,7 +78,7 @@ func newScratch() *scratch {
 // image runs the network on the 784 scaled pixels x and writes the 10
 // probabilities to probs.
 func (iw *inferWeights) image(s *scratch, x, probs []float32) {
-	c1, c2 := Conv1, Conv2
+	c1, c2 := conv1Used, conv2Used
 	kernels.Im2col(c1, 1, x, s.cols1)
 	kernels.FillRows(s.y1, conv1Rows, iw.conv1B)
 	kernels.SgemmReLU(false, false, conv1Rows, c1.Cout, c1.K(), s.cols1, c1.K(), iw.conv1W, c1.Cout, s.y1, c1.Cout)
@@ -98,7 +99,7 @@ func (iw *inferWeights) image(s *scratch, x, probs []float32) {
 // form a matrix with leading dimension Cin whose rows overlap, which the
 // GEMM reads in place. Three GEMMs of depth KW*Cin add up the kernel rows.
 func convRows(x, w, bias, y []float32) {
-	c := Conv2
+	c := conv2Used
 	run := c.KW * c.Cin
 	kernels.FillRows(y, conv2Rows, bias)
 	for kh := 0; kh < c.KH; kh++ {

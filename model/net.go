@@ -28,6 +28,20 @@ var (
 	Conv2 = kernels.ConvShape{H: 13, W: 13, Cin: 32, KH: 3, KW: 3, Cout: 64}
 )
 
+// conv1Used and conv2Used are the parts of the two convolutions that reach
+// the output, the shapes training and inference compute. The second pool
+// takes 2x2 windows of conv2's 11 x 11 output and drops its last row and
+// column, so only conv2's top-left 10 x 10 outputs count; they read only
+// the top-left 12 x 12 of the first pool's 13 x 13 output, which comes from
+// conv1's top-left 24 x 24 outputs, which read the image's top-left
+// 26 x 26. Computing those parts alone gives the same network, loss and
+// gradients (the dropped outputs' gradients are zero) with about a sixth
+// fewer flops.
+var (
+	conv2Used = kernels.ConvShape{H: 2*(Conv2.OutH()/2) + Conv2.KH - 1, W: 2*(Conv2.OutW()/2) + Conv2.KW - 1, Cin: Conv2.Cin, KH: Conv2.KH, KW: Conv2.KW, Cout: Conv2.Cout}
+	conv1Used = kernels.ConvShape{H: 2*conv2Used.H + Conv1.KH - 1, W: 2*conv2Used.W + Conv1.KW - 1, Cin: Conv1.Cin, KH: Conv1.KH, KW: Conv1.KW, Cout: Conv1.Cout, ImgH: Conv1.H, ImgW: Conv1.W}
+)
+
 const (
 	flat        = 5 * 5 * 64 // after the second pool
 	dropoutRate = 0.5

@@ -2,10 +2,14 @@ package kernels
 
 import "math"
 
-// ConvShape describes a 3x3-style valid convolution with stride 1 over
-// NHWC images: H x W x Cin in, (H-KH+1) x (W-KW+1) x Cout out.
+// ConvShape describes a valid convolution with stride 1 over NHWC images:
+// H x W x Cin in, (H-KH+1) x (W-KW+1) x Cout out. The images may be
+// stored larger, ImgH x ImgW, the convolution reading their top-left
+// H x W only: a network whose pooling drops a convolution's last row and
+// column never needs them, nor the inputs only they read.
 type ConvShape struct {
 	H, W, Cin, KH, KW, Cout int
+	ImgH, ImgW              int // the stored input's size; 0: H and W
 }
 
 // OutH returns the output height.
@@ -17,8 +21,22 @@ func (s ConvShape) OutW() int { return s.W - s.KW + 1 }
 // K returns the depth of one im2col row: KH*KW*Cin.
 func (s ConvShape) K() int { return s.KH * s.KW * s.Cin }
 
-// InSize returns the floats of one input image.
-func (s ConvShape) InSize() int { return s.H * s.W * s.Cin }
+// RowLen returns the pixels between the starts of two input rows.
+func (s ConvShape) RowLen() int {
+	if s.ImgW > 0 {
+		return s.ImgW
+	}
+	return s.W
+}
+
+// InSize returns the floats of one stored input image.
+func (s ConvShape) InSize() int {
+	h := s.H
+	if s.ImgH > 0 {
+		h = s.ImgH
+	}
+	return h * s.RowLen() * s.Cin
+}
 
 // Im2col writes the patches of n images of x into cols, one row of K()
 // values per output pixel, ordered (kh, kw, cin) to match a K() x Cout
@@ -28,7 +46,7 @@ func Im2col(s ConvShape, n int, x, cols []float32) {
 		im2col3x3x1(s, n, x, cols)
 		return
 	}
-	oh, ow, k := s.OutH(), s.OutW(), s.K()
+	oh, ow, k, w := s.OutH(), s.OutW(), s.K(), s.RowLen()
 	run := s.KW * s.Cin // one kernel row is contiguous in NHWC
 	for b := 0; b < n; b++ {
 		img := x[b*s.InSize():]
@@ -36,7 +54,7 @@ func Im2col(s ConvShape, n int, x, cols []float32) {
 			for xx := 0; xx < ow; xx++ {
 				row := cols[((b*oh+y)*ow+xx)*k:]
 				for kh := 0; kh < s.KH; kh++ {
-					src := img[((y+kh)*s.W+xx)*s.Cin:]
+					src := img[((y+kh)*w+xx)*s.Cin:]
 					if run <= 8 {
 						// a few floats (the first layer's 3): a call to
 						// memmove would cost more than the copy
@@ -57,7 +75,7 @@ func Im2col(s ConvShape, n int, x, cols []float32) {
 // layer), each patch's nine values written by name: the general loop's
 // three runs of three cost more in loop control than in copying.
 func im2col3x3x1(s ConvShape, n int, x, cols []float32) {
-	oh, ow, w := s.OutH(), s.OutW(), s.W
+	oh, ow, w := s.OutH(), s.OutW(), s.RowLen()
 	for b := 0; b < n; b++ {
 		img := x[b*s.InSize() : (b+1)*s.InSize()]
 		out := cols[b*oh*ow*9 : (b+1)*oh*ow*9]
@@ -77,7 +95,7 @@ func im2col3x3x1(s ConvShape, n int, x, cols []float32) {
 // Col2im adds the patch gradients dcols of n images back into dx, the
 // adjoint of Im2col; dx must be zeroed by the caller.
 func Col2im(s ConvShape, n int, dcols, dx []float32) {
-	oh, ow, k := s.OutH(), s.OutW(), s.K()
+	oh, ow, k, w := s.OutH(), s.OutW(), s.K(), s.RowLen()
 	run := s.KW * s.Cin
 	for b := 0; b < n; b++ {
 		img := dx[b*s.InSize():]
@@ -85,7 +103,7 @@ func Col2im(s ConvShape, n int, dcols, dx []float32) {
 			for xx := 0; xx < ow; xx++ {
 				row := dcols[((b*oh+y)*ow+xx)*k:]
 				for kh := 0; kh < s.KH; kh++ {
-					dst := img[((y+kh)*s.W+xx)*s.Cin:]
+					dst := img[((y+kh)*w+xx)*s.Cin:]
 					dst = dst[:run]
 					src := row[kh*run : kh*run+run]
 					for i := range dst {

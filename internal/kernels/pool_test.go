@@ -92,9 +92,11 @@ func testMaxPool2(t *testing.T, n, h, w, c int) { // an odd height: the last row
 }
 
 func TestIm2colAndCol2imAreAdjoint(t *testing.T) {
-	// 3 channels take the general loop, 1 channel the unrolled 3x3 one.
+	// 3 channels take the general loop, 1 channel the unrolled 3x3 one;
+	// images stored larger than the part convolved (ImgH x ImgW) too.
 	for _, cin := range []int{3, 1} {
 		testIm2colAndCol2im(t, ConvShape{H: 6, W: 5, Cin: cin, KH: 3, KW: 3, Cout: 4})
+		testIm2colAndCol2im(t, ConvShape{H: 6, W: 5, Cin: cin, KH: 3, KW: 3, Cout: 4, ImgH: 8, ImgW: 7})
 	}
 }
 
@@ -127,7 +129,7 @@ func testIm2colAndCol2im(t *testing.T, s ConvShape) {
 	row := ((1*s.OutH()+1)*s.OutW() + 2) * s.K()
 	ch := s.Cin - 1
 	got := cols[row+(2*s.KW+1)*s.Cin+ch]
-	want := x[((1*s.H+1+2)*s.W+2+1)*s.Cin+ch]
+	want := x[1*s.InSize()+((1+2)*s.RowLen()+2+1)*s.Cin+ch]
 	if got != want {
 		t.Fatalf("patch value %v, want %v", got, want)
 	}
