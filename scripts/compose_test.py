@@ -181,20 +181,22 @@ class Load:
     after another on its own keep-alive connection, recording for each
     request its start, end, status and the stored id of a 200."""
 
-    def __init__(self, dep, workers, seconds, tag):
+    def __init__(self, dep, workers, seconds, tag, after=0):
         self.port = dep.port
         self.headers = dict(dep.auth(), **{"Content-Type": "application/json"})
         self.workers = workers
         self.seconds = seconds
         self.tag = tag
+        self.after = after  # seconds the load goes on after during() returns
+        self.stop_at = None
         self.results = []  # (start, end, status, id or None, error text)
         self.lock = threading.Lock()
         self.bodies = digit_images(16)
 
-    def worker(self, n, stop_at):
+    def worker(self, n):
         conn = None
         i = 0
-        while time.monotonic() < stop_at:
+        while time.monotonic() < self.stop_at:
             body = self.bodies[(n + i) % len(self.bodies)]
             i += 1
             start = time.monotonic()
@@ -225,14 +227,17 @@ class Load:
             conn.close()
 
     def run(self, during=None):
-        """Runs the load; during(t0), if given, runs in this thread meanwhile."""
+        """Runs the load for its seconds; during(t0), if given, runs in this
+        thread meanwhile, and the load goes on for `after` seconds more once
+        it returns, however long it took."""
         t0 = time.monotonic()
-        stop_at = t0 + self.seconds
-        threads = [threading.Thread(target=self.worker, args=(n, stop_at)) for n in range(self.workers)]
+        self.stop_at = t0 + self.seconds
+        threads = [threading.Thread(target=self.worker, args=(n,)) for n in range(self.workers)]
         for t in threads:
             t.start()
         if during is not None:
             during(t0)
+            self.stop_at = max(self.stop_at, time.monotonic() + self.after)
         for t in threads:
             t.join()
         return t0
@@ -430,13 +435,14 @@ def phase_db_restart(dep, checks, figures):
         dep.compose("restart", "db")
         marks["done"] = time.monotonic()
 
-    load = Load(dep, workers=16, seconds=20, tag="dbrestart")
+    load = Load(dep, workers=16, seconds=15, tag="dbrestart", after=5)
     load.run(during=restart_db)
     res = load.results
     st = load.statuses()
     after_restart = [r for r in res if r[0] >= marks["done"]]
     first_ok = min((r[1] for r in after_restart if r[2] == 200), default=None)
-    tail = [r for r in res if r[0] >= load.results[-1][1] - 3] if res else []
+    end = max((r[1] for r in res), default=0)
+    tail = [r for r in res if r[0] >= end - 3]
     figures["db restart: statuses"] = st
     figures["db restart: took (s)"] = round(marks["done"] - marks["start"], 1)
     figures["db restart: first 200 after restart returned (s)"] = first_ok and round(first_ok - marks["done"], 2)
