@@ -119,7 +119,6 @@ func (k *modelKeeper) watch(ctx context.Context, every time.Duration) error {
 			continue // first boot loads the first model itself
 		}
 		_ = k.load() // a model that does not load is logged once and tried again next time
-
 	}
 }
 
