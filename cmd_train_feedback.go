@@ -54,6 +54,7 @@ func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions
 	// (cfg.From) are trained in place.
 	var parent model.Meta
 	var parentFeedback float64
+	var held bool
 	if opt.PromoteIfBetter {
 		from := opt.From
 		if from == "" {
@@ -67,12 +68,17 @@ func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions
 		if parentFeedback, err = heldOutAccuracy(ctx, w, cfg.FeedbackHeldOut); err != nil {
 			return err
 		}
-		if err := holdServed(cfg.ModelDir, stdout); err != nil {
+		if held, err = holdServed(cfg.ModelDir, stdout); err != nil {
 			return err
 		}
 	}
 	meta, err := train.Run(ctx, cfg, train.Printer(stdout))
 	if err != nil {
+		if held { // no new model: newest-wins may serve as before
+			if _, uerr := model.Unpin(cfg.ModelDir); uerr != nil {
+				return fmt.Errorf("%w; and the hold stays: %v", err, uerr)
+			}
+		}
 		return err
 	}
 	fmt.Fprintf(stdout, "model %s: test accuracy %.4f\n", meta.Version, meta.TestAccuracy)
@@ -82,6 +88,9 @@ func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions
 	better, why := isBetter(meta, parent, parentFeedback)
 	if !better {
 		fmt.Fprintf(stdout, "not promoted: %s\n", why)
+		if held {
+			fmt.Fprintf(stdout, "the served model stays pinned; `app models unpin` would serve %s as the newest\n", meta.Version)
+		}
 		return nil
 	}
 	if _, err := model.Promote(cfg.ModelDir, meta.Version); err != nil {
@@ -95,20 +104,21 @@ func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions
 // model about to be trained, the newest in the folder, is not served by
 // the newest-wins rule before it is judged; a promote then records the
 // held model as the one to roll back to.
-func holdServed(dir string, stdout io.Writer) error {
+// It reports whether it pinned anything.
+func holdServed(dir string, stdout io.Writer) (bool, error) {
 	pin, err := model.ReadPin(dir)
 	if err != nil || pin.Version != "" {
-		return err
+		return false, err
 	}
 	_, served, err := model.Current(dir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := model.Hold(dir, served.Version); err != nil {
-		return err
+		return false, err
 	}
 	fmt.Fprintf(stdout, "pinned the served model %s while training, so the new model is served only if promoted (`app models unpin` undoes it)\n", served.Version)
-	return nil
+	return true, nil
 }
 
 // isBetter applies the rule of --promote-if-better and says why.
