@@ -106,12 +106,18 @@ class Deployment:
     def make_token(self):
         """Makes a predict token with `app keys add` in the keys volume, as
         the README tells users to; it prints the token alone on stdout."""
-        r = self.compose("run", "--rm", "--no-deps", "-T", "web", "keys", "add", "--role", "predict", "composetest",
-                         stderr=subprocess.DEVNULL)
-        lines = [l.strip() for l in r.stdout.splitlines() if l.strip()]
-        if not lines:
-            raise RuntimeError("keys add printed no token")
-        self.token = lines[-1]
+        # Tried twice: once in many runs `docker-compose run` failed here
+        # with nothing said on stdout; the second try shows whether it lasts.
+        for attempt in (1, 2):
+            r = self.compose("run", "--rm", "--no-deps", "-T", "web", "keys", "add", "--role", "predict",
+                             "composetest%d" % attempt, stderr=subprocess.PIPE, check=False)
+            lines = [l.strip() for l in r.stdout.splitlines() if l.strip()]
+            if r.returncode == 0 and lines:
+                self.token = lines[-1]
+                return
+            log("keys add failed (exit %d, try %d): %s" % (r.returncode, attempt, r.stderr[-2000:]))
+            time.sleep(2)
+        raise RuntimeError("keys add failed twice")
 
     def auth(self):
         return {"Authorization": "Bearer " + self.token} if self.token else {}
