@@ -18,6 +18,8 @@
 #   CONNS=64 SECS=30 RUNS=3 THREADS=2 PORT=18380
 #   SERVE_FLAGS=         more flags for app serve, e.g. --max-queue 512
 #   ALLOW_503=0          1 for overload runs: 503s are then expected
+#   SLOW_CLIENTS=0       N: meanwhile hold N connections that send their
+#                        headers a byte a second (reopened when cut off)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 app="${APP:-./app}"
@@ -107,6 +109,29 @@ for _ in $(seq 120); do
 	sleep 0.5
 done
 curl -fsS "$url/readyz" >/dev/null || { echo "load.sh: server not ready" >&2; cat "$dir/server.log" >&2; exit 1; }
+
+slow=
+if [ "${SLOW_CLIENTS:-0}" -gt 0 ]; then
+	python3 - "$port" "$SLOW_CLIENTS" <<'PY' &
+import asyncio, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Slow: " + b"a" * 4096
+async def slow():
+    while True:
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            for i in range(len(head)):
+                w.write(head[i:i + 1]); await w.drain(); await asyncio.sleep(1)
+        except Exception:
+            await asyncio.sleep(0.1)  # cut off by the server: open another
+async def main(): await asyncio.gather(*(slow() for _ in range(n)))
+asyncio.run(main())
+PY
+	slow=$!
+	trap 'kill $slow 2>/dev/null || true; cleanup' EXIT
+	sleep 3
+	echo "load: $SLOW_CLIENTS slow clients sending headers a byte a second"
+fi
 
 # metric NAME: the server's value of a /metrics series (sum over labels).
 metric() { curl -fsS "$url/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%d\n", s }'; }
