@@ -27,6 +27,7 @@ db="${DB:-postgres://postgres@127.0.0.1:5432/mnist_load?sslmode=disable}"
 models="${MODELS:-saved_models}"
 conns="${CONNS:-64}" secs="${SECS:-30}" runs="${RUNS:-3}" threads="${THREADS:-2}"
 port="${PORT:-18380}"
+threads=$((threads < conns ? threads : conns)) # wrk wants a connection per thread at least
 allow503="${ALLOW_503:-0}"
 data="${MNIST_DIR:-data/mnist}"
 url="http://127.0.0.1:$port"

@@ -60,6 +60,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case errors.Is(err, ErrBusy):
 		c.Response().Header().Set("Retry-After", busyRetryAfter)
+		// Closing the connection makes a client that ignores Retry-After
+		// reconnect before it can ask again; while it waits in the accept
+		// queue it costs the server nothing, and the admitted requests keep
+		// the CPU.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
 	case status == http.StatusServiceUnavailable:
 		// Training or a database restart takes a while; polling harder won't help.
 		c.Response().Header().Set("Retry-After", "10")
