@@ -166,7 +166,7 @@ func (c *committer) commitGroup(group []*call) {
 	live := group[:0]
 	for _, cl := range group {
 		if err := cl.ctx.Err(); err != nil {
-			cl.done <- err // its caller is gone: store nothing for it
+			cl.done <- wrap(cl.ctx, "create predictions", err) // its caller is gone: store nothing for it
 			continue
 		}
 		live = append(live, cl)
@@ -187,9 +187,9 @@ func (c *committer) commitGroup(group []*call) {
 }
 
 // insert stores the rows of calls in one transaction: a single multi-row
-// INSERT when they fit in one, else chunks inside BEGIN ... COMMIT. Its deadline is the
-// latest of the calls' deadlines, bounded by defaultOpTimeout, so that a
-// hung database cannot hold a committer forever.
+// INSERT when they fit in one, else chunks inside BEGIN ... COMMIT. Its
+// deadline is the latest of the calls' deadlines, bounded by
+// defaultOpTimeout, so that a hung database cannot hold a committer forever.
 func (c *committer) insert(calls []*call) error {
 	var rows []*Prediction
 	deadline := time.Time{}
