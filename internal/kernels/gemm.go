@@ -41,12 +41,12 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 	if m == 0 || n == 0 {
 		return
 	}
-	if !acc {
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
-		}
-	}
 	if k == 0 {
+		if !acc {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
 		if relu {
 			for i := 0; i < m; i++ {
 				ReLU(c[i*ldc : i*ldc+n])
@@ -66,6 +66,9 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 	for p0 := 0; p0 < k; p0 += depth {
 		kb := min(depth, k-p0)
 		last := relu && p0+kb == k
+		// Without acc, the first block stores its sums over C instead of
+		// adding them: C is never cleared nor read.
+		over := !acc && p0 == 0
 		if transB {
 			packB(ws.b, b, ldb, p0, kb, n)
 		} else if n%nr != 0 {
@@ -99,18 +102,21 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 				}
 				ci := i0*ldc + j0
 				if rows == mr && cols == nr {
-					microKernel(kb, ap, ars, acs, bp, bs, c[ci:], ldc, last)
+					microKernel(kb, ap, ars, acs, bp, bs, c[ci:], ldc, last, over)
 					continue
 				}
 				// An edge tile: compute into a full scratch tile, then
-				// add the part that lies inside C.
-				clear(ws.tile[:])
-				microKernel(kb, ap, ars, acs, bp, bs, ws.tile[:], nr, false)
+				// store or add the part that lies inside C.
+				microKernel(kb, ap, ars, acs, bp, bs, ws.tile[:], nr, false, true)
 				for r := 0; r < rows; r++ {
 					dst := c[ci+r*ldc : ci+r*ldc+cols]
 					src := ws.tile[r*nr : r*nr+cols]
-					for j := range dst {
-						dst[j] += src[j]
+					if over {
+						copy(dst, src)
+					} else {
+						for j := range dst {
+							dst[j] += src[j]
+						}
 					}
 					if last {
 						ReLU(dst)
@@ -125,6 +131,19 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 // p0..p0+kb-1, into dst laid out k-major (mr values per depth), padded
 // with zeros: A(i, p) is a[i*rsa + p*csa].
 func packEdgeA(dst, a []float32, rsa, csa, i0, rows, p0, kb int) {
+	if rsa == 1 {
+		// A transposed A (the first layer's weight gradient, 9 rows):
+		// each depth's values lie side by side.
+		for p := 0; p < kb; p++ {
+			d := dst[p*mr : p*mr+mr]
+			src := a[i0+(p0+p)*csa : i0+(p0+p)*csa+rows]
+			for r, v := range src {
+				d[r] = v
+			}
+			clear(d[rows:])
+		}
+		return
+	}
 	clear(dst)
 	for r := 0; r < rows; r++ {
 		base := (i0+r)*rsa + p0*csa
@@ -224,8 +243,9 @@ func putWorkspace(ws *workspace) {
 
 // microKernelGo is the portable micro-kernel: C[0:mr][0:nr] += A·B over kb
 // depths, A(i, p) at a[i*rsa + p*csa], B(p, j) at b[p*ldb + j], C with
-// leading dimension ldc, then C = max(C, 0) when relu.
-func microKernelGo(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu bool) {
+// leading dimension ldc, then C = max(C, 0) when relu; with overwrite,
+// C = A·B, C's old values never read.
+func microKernelGo(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu, overwrite bool) {
 	var acc [mr * nr]float32
 	for p := 0; p < kb; p++ {
 		brow := (*[nr]float32)(b[p*ldb : p*ldb+nr])
@@ -240,6 +260,10 @@ func microKernelGo(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []
 	for r := 0; r < mr; r++ {
 		dst := c[r*ldc : r*ldc+nr]
 		src := acc[r*nr : r*nr+nr]
+		if overwrite {
+			copy(dst, src)
+			continue
+		}
 		for j := range dst {
 			dst[j] += src[j]
 		}

@@ -3,14 +3,15 @@
 #include "textflag.h"
 
 
-// func kernel12x32AVX512(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu bool)
+// func kernel12x32AVX512(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool)
 // C[0:12][0:32] += sum over p < kb of A(i, p) * B(p, j), A(i, p) at
 // a[i*rsa + p*csa] and B(p, j) at b[p*ldb + j], then C = max(C, 0) when
-// relu. Z0..Z23 accumulate rows 0..11 (two registers a row), Z24/Z25 hold
+// relu; with overwrite, C = the sum, C's old values never read (relu is
+// then false). Z0..Z23 accumulate rows 0..11 (two registers a row), Z24/Z25 hold
 // the B row of this depth, Z26/Z27 the broadcast A values. SI, R12 and R13
 // point at A's rows 0, 4 and 8 at this depth; R10 and R11 are rsa and
 // 3*rsa in bytes, R14 csa in bytes, BX ldb in bytes.
-TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-65
+TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-66
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rsa+16(FP), R10
@@ -95,6 +96,9 @@ loop:
 	ADDQ BX, DI
 	DECQ CX
 	JNZ loop
+	MOVBLZX overwrite+65(FP), R9
+	TESTQ R9, R9
+	JNZ overstore
 	MOVBLZX relu+64(FP), R9
 	TESTQ R9, R9
 	JNZ relustore
@@ -246,6 +250,44 @@ relustore:
 	VMOVUPS Z23, 64(DX)
 	VZEROUPPER
 	RET
+overstore:
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z2, (DX)
+	VMOVUPS Z3, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z16, (DX)
+	VMOVUPS Z17, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z18, (DX)
+	VMOVUPS Z19, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z20, (DX)
+	VMOVUPS Z21, 64(DX)
+	ADDQ R8, DX
+	VMOVUPS Z22, (DX)
+	VMOVUPS Z23, 64(DX)
+	VZEROUPPER
+	RET
 
 // func max4AVX512(dst, a, b, c, d *float32, n int)
 // dst[i] = max(a[i], b[i], c[i], d[i]) for i < n, n a multiple of 16.
@@ -273,13 +315,13 @@ maxloop:
 	VZEROUPPER
 	RET
 
-// func kernel6x16AVX2(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu bool)
+// func kernel6x16AVX2(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool)
 // One quarter of the 12x32 tile for CPUs with AVX2 and FMA but not AVX-512:
 // rows 0..5 of A against columns 0..15 of B, addressed as in
 // kernel12x32AVX512; the caller offsets a, b and c for the other quarters.
 // Y0..Y11 accumulate, Y12/Y13 hold B, Y14 A. SI and R12 point at A's rows
 // 0 and 4.
-TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-65
+TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-66
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rsa+16(FP), R10
@@ -332,6 +374,9 @@ loop2:
 	ADDQ BX, DI
 	DECQ CX
 	JNZ loop2
+	MOVBLZX overwrite+65(FP), R9
+	TESTQ R9, R9
+	JNZ overstore2
 	MOVBLZX relu+64(FP), R9
 	TESTQ R9, R9
 	JNZ relustore2
@@ -408,6 +453,26 @@ relustore2:
 	VMOVUPS Y10, (DX)
 	VADDPS 32(DX), Y11, Y11
 	VMAXPS Y15, Y11, Y11
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+overstore2:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET
@@ -564,7 +629,7 @@ dotloop:
 	VADDPS Z1, Z0, Z0
 	VADDPS Z3, Z2, Z2
 	VADDPS Z2, Z0, Z0
-	VEXTRACTF32X8 $1, Z0, Y1
+	VEXTRACTF64X4 $1, Z0, Y1
 	VADDPS Y1, Y0, Y0
 	VEXTRACTF128 $1, Y0, X1
 	VADDPS X1, X0, X0
