@@ -24,7 +24,9 @@ const (
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when acc is true.
 // op(A) is m x k and op(B) is k x n; A is stored row-major as m x k with
 // leading dimension lda, or as k x m when transA; likewise B is k x n, or
-// n x k when transB. C is m x n with leading dimension ldc.
+// n x k when transB. C is m x n with leading dimension ldc. A and B are
+// only read, so their rows may overlap (lda < k): a convolution reads its
+// input's patches that way without an im2col copy.
 func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc bool) {
 	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, false)
 }

@@ -195,3 +195,27 @@ func BenchmarkFMAPeak(b *testing.B) {
 	}
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOPS")
 }
+
+func TestSgemmReadsOverlappingRowsOfAInPlace(t *testing.T) {
+	// The second convolution's patches: rows of A 32 floats apart, each 96
+	// long, so that consecutive rows share 64 values (lda < k).
+	const m, n, k, lda = 30, 64, 96, 32
+	for lv := levelGo; lv <= best; lv++ {
+		saved := level
+		level = lv
+		rng := rand.New(rand.NewPCG(7, 8))
+		a := randSlice(rng, (m-1)*lda+k)
+		b := randSlice(rng, k*n)
+		g := newGuarded(m*n, randSlice(rng, m*n))
+		want := append([]float32(nil), g.s()...)
+		Sgemm(false, false, m, n, k, a, lda, b, n, g.s(), n, true)
+		naiveGemm(false, false, m, n, k, a, lda, b, n, want, n, true)
+		g.check(t, "C")
+		for i, got := range g.s() {
+			if math.Abs(float64(got-want[i])) > 1e-3*math.Sqrt(k) {
+				t.Fatalf("%s: C[%d] = %v, want %v", levelNames[lv], i, got, want[i])
+			}
+		}
+		level = saved
+	}
+}
