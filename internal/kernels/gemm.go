@@ -139,9 +139,7 @@ func packEdgeA(dst, a []float32, rsa, csa, i0, rows, p0, kb int) {
 		for p := 0; p < kb; p++ {
 			d := dst[p*mr : p*mr+mr]
 			src := a[i0+(p0+p)*csa : i0+(p0+p)*csa+rows]
-			for r, v := range src {
-				d[r] = v
-			}
+			copy(d, src)
 			clear(d[rows:])
 		}
 		return
