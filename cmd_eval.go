@@ -13,8 +13,8 @@ import (
 
 var cmdEval = &Command{
 	UsageLine: "app eval [flags]",
-	Short:     "test accuracy and confusion matrix of the newest saved model",
-	Long:      "Prints the test accuracy and confusion matrix of the newest saved model.",
+	Short:     "test accuracy and confusion matrix of the served model (pinned, else newest)",
+	Long:      "Prints the test accuracy and confusion matrix of the served model (pinned, else newest).",
 	Flag: func(fs *FlagSet) RunFunc {
 		cfg := train.DefaultConfig()
 		dataFlag(fs, &cfg.DataDir)
@@ -25,7 +25,7 @@ var cmdEval = &Command{
 	},
 }
 
-// runEval measures the newest saved model in dir on the 10,000 MNIST test
+// runEval measures the served model of dir on the 10,000 MNIST test
 // images in data.
 func runEval(ctx context.Context, dir, data string, stdout, stderr io.Writer) error {
 	p, err := model.LoadPredictor(dir, slog.New(slog.NewTextHandler(stderr, nil)))

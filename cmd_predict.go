@@ -14,9 +14,10 @@ import (
 
 var cmdPredict = &Command{
 	UsageLine: "app predict [flags] IMAGE.png|IMAGE.jpg ...",
-	Short:     "classify PNG or JPEG files with the newest saved model",
-	Long: `Prints the digit the newest saved model sees in each PNG or JPEG (any size,
-dark on light or light on dark), its confidence and the 10 probabilities.`,
+	Short:     "classify PNG or JPEG files with the served model (pinned, else newest)",
+	Long: `Prints the digit the served model (pinned, else newest valid) sees in each
+PNG or JPEG (any size, dark on light or light on dark), its confidence and the
+10 probabilities.`,
 	Args: true,
 	Flag: func(fs *FlagSet) RunFunc {
 		dir := train.DefaultConfig().ModelDir
@@ -32,7 +33,7 @@ dark on light or light on dark), its confidence and the 10 probabilities.`,
 	},
 }
 
-// runPredict classifies image files with the newest saved model, without a
+// runPredict classifies image files with the served model, without a
 // server: a quick way to try a model on your own digits.
 func runPredict(ctx context.Context, dir string, files []string, stdout, stderr io.Writer) error {
 	p, err := model.LoadPredictor(dir, slog.New(slog.NewTextHandler(stderr, nil)))

@@ -3,8 +3,8 @@
 //
 //	app train    train a model and write it to saved_models/
 //	app serve    serve predictions on :5000 (training one first if none exists)
-//	app predict  classify image files with the newest saved model
-//	app eval     test accuracy of the newest saved model
+//	app predict  classify image files with the served model
+//	app eval     test accuracy of the served model
 //	app export   write a saved model as ONNX
 //	app keys     add, list or revoke API tokens
 package main

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // ErrUnknownVersion is wrapped by errors about a version the folder does
@@ -50,6 +51,11 @@ func Target(dir string) (version string, pinned bool, err error) {
 // up: the pinned one when it loads, else the newest valid one. The error
 // wraps ErrNoModel when there is none.
 func Current(dir string) (*Weights, Meta, error) {
+	return current(dir, nil)
+}
+
+// current is Current, logging to logger (nil: nowhere) the models skipped.
+func current(dir string, logger *slog.Logger) (*Weights, Meta, error) {
 	pin, err := ReadPin(dir)
 	if err != nil {
 		return nil, Meta{}, err
@@ -59,5 +65,5 @@ func Current(dir string) (*Weights, Meta, error) {
 			return w, meta, nil
 		}
 	}
-	return LoadLatest(dir, nil)
+	return LoadLatest(dir, logger)
 }

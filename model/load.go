@@ -15,11 +15,13 @@ import (
 // ErrNoModel is returned by LoadLatest when the folder holds no valid model.
 var ErrNoModel = errors.New("no valid model")
 
-// LoadPredictor loads the newest valid model in dir and returns a predictor
-// for it; the error wraps ErrNoModel when there is none. Models skipped on
-// the way are logged to logger (nil: nowhere).
+// LoadPredictor loads the model a server sharing dir serves (the pinned one
+// when it loads, else the newest valid one) and returns a predictor for it,
+// so that `app predict` and `app eval` judge the model users are answered
+// by; the error wraps ErrNoModel when there is none. Models skipped on the
+// way are logged to logger (nil: nowhere).
 func LoadPredictor(dir string, logger *slog.Logger) (*Predictor, error) {
-	w, meta, err := LoadLatest(dir, logger)
+	w, meta, err := current(dir, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -141,3 +141,31 @@ func TestAHeldModelIsPinnedButNotRolledBackTo(t *testing.T) {
 		t.Errorf("Rollback after promoting over a hold = %q, %v; want the held %s", p.Version, err, a)
 	}
 }
+
+func TestLoadPredictorFollowsThePin(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	old := saveAt(t, dir, 1, now.Add(-2*time.Hour))
+	newest := saveAt(t, dir, 2, now.Add(-time.Hour))
+	for _, tc := range []struct {
+		name string
+		pin  func() error
+		want string
+	}{
+		{"an unpinned folder gives the newest", func() error { return nil }, newest},
+		{"a pinned older model is the one loaded", func() error { _, err := Promote(dir, old); return err }, old},
+		{"unpinning gives the newest again", func() error { _, err := Unpin(dir); return err }, newest},
+	} {
+		if err := tc.pin(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		p, err := LoadPredictor(dir, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if p.Version() != tc.want {
+			t.Errorf("%s: loaded %s, want %s", tc.name, p.Version(), tc.want)
+		}
+		p.Close()
+	}
+}
