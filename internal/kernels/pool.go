@@ -7,13 +7,7 @@ import "math"
 func MaxPool2(n, h, w, c int, x, y []float32) {
 	oh, ow := h/2, w/2
 	for b := 0; b < n; b++ {
-		for i := 0; i < oh; i++ {
-			for j := 0; j < ow; j++ {
-				base := ((b*h+2*i)*w + 2*j) * c
-				o := ((b*oh+i)*ow + j) * c
-				max4(y[o:o+c], x[base:base+c], x[base+c:base+2*c], x[base+w*c:base+w*c+c], x[base+w*c+c:base+w*c+2*c])
-			}
-		}
+		MaxPool2Rows(oh, ow, c, w, x[b*h*w*c:], y[b*oh*ow*c:])
 	}
 }
 
