@@ -54,10 +54,7 @@ func ReadPin(dir string) (Pin, error) {
 // Promote pins version, which must be a valid model of dir, so that every
 // server sharing the folder serves it.
 func Promote(dir, version string) (Pin, error) {
-	if _, _, err := LoadVersion(dir, version); err != nil {
-		return Pin{}, fmt.Errorf("promote %s: %w", version, err)
-	}
-	return changePin(dir, "promote", version)
+	return pinValid(dir, "promote", version)
 }
 
 // Rollback pins the model that was served before the last promote not yet
@@ -94,10 +91,16 @@ func Rollback(dir string) (Pin, error) {
 // served model while it trains, so the new model, newest in the folder,
 // is served only if it is promoted.
 func Hold(dir, version string) (Pin, error) {
+	return pinValid(dir, "hold", version)
+}
+
+// pinValid pins version by action ("promote" or "hold") once it has
+// checked that version is a valid model of dir.
+func pinValid(dir, action, version string) (Pin, error) {
 	if _, _, err := LoadVersion(dir, version); err != nil {
-		return Pin{}, fmt.Errorf("hold %s: %w", version, err)
+		return Pin{}, fmt.Errorf("%s %s: %w", action, version, err)
 	}
-	return changePin(dir, "hold", version)
+	return changePin(dir, action, version)
 }
 
 // Unpin removes the pin: the newest valid model is served again.
