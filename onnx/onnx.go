@@ -60,7 +60,7 @@ func Marshal(w *model.Weights, meta model.Meta) ([]byte, error) {
 // Flatten's (c, h, w).
 func graph(w *model.Weights) (*pb.GraphProto, error) {
 	c1, c2 := model.Conv1, model.Conv2
-	const pooledSide = 5 // 28 -conv-> 26 -pool-> 13 -conv-> 11 -pool-> 5
+	pooledSide := c2.OutH() / 2 // 28 -conv-> 26 -pool-> 13 -conv-> 11 -pool-> 5
 	flat := pooledSide * pooledSide * c2.Cout
 	want := map[string][2]int{
 		"conv1 kernel": {len(w.Conv1W), c1.K() * c1.Cout}, "conv1 bias": {len(w.Conv1B), c1.Cout},
