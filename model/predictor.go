@@ -139,9 +139,8 @@ func (p *Predictor) Close() error {
 	for {
 		select {
 		case <-p.idle:
-			continue
 		default:
+			return nil
 		}
-		return nil
 	}
 }
