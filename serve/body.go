@@ -62,17 +62,19 @@ func contentKind(header string, allowImages bool) (bodyKind, map[string]string, 
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	r := c.Request()
 	limit := s.cfg.MaxBody
-	tooLarge := errorf(http.StatusRequestEntityTooLarge, "body is larger than the limit of %s", byteSize(limit))
-	if r.ContentLength > limit {
+	// The 413 is worded only when a body is refused, not on every request.
+	tooLarge := func() error {
 		drainRefused(c)
-		return nil, tooLarge
+		return errorf(http.StatusRequestEntityTooLarge, "body is larger than the limit of %s", byteSize(limit))
+	}
+	if r.ContentLength > limit {
+		return nil, tooLarge()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		drainRefused(c)
-		return nil, tooLarge
+		return nil, tooLarge()
 	case err != nil:
 		return nil, &Error{Status: http.StatusBadRequest, Message: "could not read the body", Err: err}
 	}
