@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -201,7 +200,7 @@ func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte) ([]
 	s.metrics.batchSize.Observe(float64(len(rows)))
 	out := make([]prediction, len(rows))
 	for i, r := range rows {
-		s.metrics.predictions.WithLabelValues(strconv.Itoa(r.Prediction)).Inc()
+		s.metrics.perDigit[r.Prediction].Inc()
 		out[i] = prediction{
 			Prediction:    r.Prediction,
 			Confidence:    r.Confidence,
