@@ -81,6 +81,15 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	return body, nil
 }
 
+// readJSONBody reads the body of a route that takes only JSON, refusing
+// any other Content-Type (415) before reading.
+func (s *Server) readJSONBody(c echo.Context) ([]byte, error) {
+	if _, _, err := contentKind(c.Request().Header.Get(echo.HeaderContentType), false); err != nil {
+		return nil, err
+	}
+	return s.readBody(c)
+}
+
 const (
 	// drainLimit and drainTime bound how much of a refused body is read and
 	// thrown away, as nginx's lingering close does: enough for the clients

@@ -17,10 +17,7 @@ import (
 // the true digit of a stored prediction and answers the updated record.
 // Putting the same label again changes nothing.
 func (s *Server) handlePutLabel(c echo.Context) error {
-	if _, _, err := contentKind(c.Request().Header.Get(echo.HeaderContentType), false); err != nil {
-		return err
-	}
-	body, err := s.readBody(c)
+	body, err := s.readJSONBody(c)
 	if err != nil {
 		return err
 	}

@@ -94,10 +94,7 @@ type batchAnswer struct {
 // handlePredictBatch serves POST /predict/batch: {"images": [img, ...]},
 // 1..256 images in either JSON form, answered in order.
 func (s *Server) handlePredictBatch(c echo.Context) error {
-	if _, _, err := contentKind(c.Request().Header.Get(echo.HeaderContentType), false); err != nil {
-		return err
-	}
-	body, err := s.readBody(c)
+	body, err := s.readJSONBody(c)
 	if err != nil {
 		return err
 	}
