@@ -94,16 +94,21 @@ func listModels(ctx context.Context, stdout, stderr io.Writer, dir, db string) e
 	if err != nil {
 		return err
 	}
-	_, current, err := model.Current(dir)
-	if err != nil {
-		return err
+	// The served model is the one model.Current would load, read off the
+	// metadata already loaded: the pinned one when valid, else the newest.
+	served := metas[0].Version
+	for _, m := range metas {
+		if m.Version == pin.Version {
+			served = m.Version
+			break
+		}
 	}
 	live := liveAccuracy(ctx, stderr, db)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tSTATE\tCREATED\tTEST_ACC\tLIVE\tPARENT")
 	for _, m := range metas {
 		var state []string
-		if m.Version == current.Version {
+		if m.Version == served {
 			state = append(state, "served")
 		}
 		if m.Version == pin.Version {
