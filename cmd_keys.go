@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -33,23 +32,6 @@ follow the action: app keys add --role predict alice.`,
 			return runKeys(path, role, words, stdout, stderr)
 		}
 	},
-}
-
-// reparse reads flags that follow positional words, which package flag
-// leaves unparsed, and returns the words alone.
-func reparse(fs *FlagSet, args []string) ([]string, error) {
-	var words []string
-	for len(args) > 0 {
-		words = append(words, args[0])
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, errUsage
-		}
-		args = fs.Args()
-	}
-	return words, nil
 }
 
 // runKeys does one keys action on the file at path.

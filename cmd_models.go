@@ -37,13 +37,9 @@ none is pinned, and follows a change within its --watch interval.
 		fs.String(&db, "db", "database (`URL`) whose labelled predictions give list its live accuracy; empty: predictions.db when it exists", Env("DATABASE_URL"))
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			// Flags may also follow the action and its version.
-			var pos []string
-			for len(args) > 0 {
-				pos = append(pos, args[0])
-				if err := fs.Parse(args[1:]); err != nil {
-					return errUsage
-				}
-				args = fs.Args()
+			pos, err := reparse(fs, args)
+			if err != nil {
+				return err
 			}
 			want := map[string]int{"list": 1, "promote": 2, "rollback": 1, "unpin": 1}
 			if len(pos) == 0 || want[pos[0]] != len(pos) {

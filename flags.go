@@ -187,3 +187,21 @@ func (fs *FlagSet) applyEnv(getenv func(string) string) error {
 	}
 	return nil
 }
+
+// reparse reads flags that follow positional words, which package flag
+// leaves unparsed, and returns the words alone: `app keys add --role
+// predict alice`, `app models promote VERSION --models DIR`.
+func reparse(fs *FlagSet, args []string) ([]string, error) {
+	var words []string
+	for len(args) > 0 {
+		words = append(words, args[0])
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		args = fs.Args()
+	}
+	return words, nil
+}
