@@ -140,12 +140,13 @@ func isBetter(m, parent model.Meta, parentFeedback float64) (bool, string) {
 	return true, figures
 }
 
-// loadModel loads version from dir, or the served model for "current".
+// loadModel loads version from dir, or the served model for "current"
+// (loadVersion's empty version).
 func loadModel(dir, version string) (*model.Weights, model.Meta, error) {
 	if version == "current" {
-		return model.Current(dir)
+		version = ""
 	}
-	return model.LoadVersion(dir, version)
+	return loadVersion(dir, version)
 }
 
 // labelledImages reads the labelled stored predictions from db.
