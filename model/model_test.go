@@ -284,3 +284,21 @@ func TestPredictionsAreProbabilities(t *testing.T) {
 		}
 	}
 }
+
+func TestDrawMaskDropsAtTheDropoutRate(t *testing.T) {
+	mask := make([]float32, 1<<16+5) // a last draw only partly used
+	drawMask(mask, rand.New(rand.NewPCG(1, 2)))
+	dropped := 0
+	for i, m := range mask {
+		switch m {
+		case 0:
+			dropped++
+		case 1 / (1 - dropoutRate):
+		default:
+			t.Fatalf("mask[%d] = %v, want 0 or %v", i, m, 1/(1-dropoutRate))
+		}
+	}
+	if rate := float64(dropped) / float64(len(mask)); math.Abs(rate-dropoutRate) > 0.01 {
+		t.Fatalf("dropped %.4f of the values, want %v", rate, dropoutRate)
+	}
+}

@@ -40,9 +40,7 @@ func (ps *partSums) sum(out []float32, part func(dst []float32, lo, hi int)) {
 		dst := out[lo:hi]
 		copy(dst, ps.parts[0][lo:hi])
 		for _, p := range ps.parts[1:] {
-			for i, v := range p[lo:hi] {
-				dst[i] += v
-			}
+			kernels.Add(dst, p[lo:hi])
 		}
 	})
 }

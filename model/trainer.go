@@ -67,15 +67,7 @@ func (t *Trainer) Input() (x []float32, labels []float32) {
 // It returns the mean loss and how many images the network (with dropout)
 // got right before the update.
 func (t *Trainer) Step() (loss float32, correct int, err error) {
-	mask := t.net.dropout.mask
-	keep := float32(1 / (1 - dropoutRate))
-	for i := range mask {
-		if t.rng.Float64() < dropoutRate {
-			mask[i] = 0
-		} else {
-			mask[i] = keep
-		}
-	}
+	drawMask(t.net.dropout.mask, t.rng)
 	defer t.vm.Reset()
 	if err := t.vm.RunAll(); err != nil {
 		return 0, 0, fmt.Errorf("training step: %w", err)
@@ -98,4 +90,20 @@ func (t *Trainer) Close() error {
 	err := t.vm.Close()
 	t.vm = nil
 	return err
+}
+
+// drawMask fills mask with 0 (dropped) and 1/(1-dropoutRate) (kept), each
+// value dropped with probability dropoutRate, which is 1/2: so each value
+// takes one bit of the generator, 64 a draw, rather than a draw of its own
+// (a float draw per value cost a tenth of a training step).
+func drawMask(mask []float32, rng *rand.Rand) {
+	const keep = 1 / (1 - dropoutRate)
+	var bits uint64
+	for i := range mask {
+		if i%64 == 0 {
+			bits = rng.Uint64()
+		}
+		mask[i] = keep * float32(bits&1)
+		bits >>= 1
+	}
 }

@@ -103,12 +103,7 @@ func Col2im(s ConvShape, n int, dcols, dx []float32) {
 			for xx := 0; xx < ow; xx++ {
 				row := dcols[((b*oh+y)*ow+xx)*k:]
 				for kh := 0; kh < s.KH; kh++ {
-					dst := img[((y+kh)*w+xx)*s.Cin:]
-					dst = dst[:run]
-					src := row[kh*run : kh*run+run]
-					for i := range dst {
-						dst[i] += src[i]
-					}
+					Add(img[((y+kh)*w+xx)*s.Cin:][:run], row[kh*run:kh*run+run])
 				}
 			}
 		}
@@ -165,9 +160,14 @@ func dotGo(a, b []float32) float32 {
 func AddColumnSums(m []float32, rows int, sums []float32) {
 	c := len(sums)
 	for r := 0; r < rows; r++ {
-		row := m[r*c : r*c+c]
-		for j, v := range row {
-			sums[j] += v
-		}
+		Add(sums, m[r*c:r*c+c])
+	}
+}
+
+// addGo is Add without assembly.
+func addGo(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
 	}
 }

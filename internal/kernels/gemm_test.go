@@ -123,6 +123,9 @@ func BenchmarkSgemm(b *testing.B) {
 		{"conv2-forward", false, false, 15488, 64, 288},
 		{"conv2-dW", true, false, 288, 64, 15488},
 		{"conv2-dcols", false, true, 15488, 288, 64},
+		{"conv2-dW-part", true, false, 288, 64, 800},
+		{"conv2-dWT-part", true, false, 64, 288, 800},
+		{"conv2-fwd-part", false, false, 800, 64, 288},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

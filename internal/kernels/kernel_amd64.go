@@ -80,6 +80,22 @@ func max4AVX512(dst, a, b, c, d *float32, n int)
 //go:noescape
 func max4AVX2(dst, a, b, c, d *float32, n int)
 
+// addAVX2 adds src[i] to dst[i] for i < n.
+// Preconditions: n >= 8 and a multiple of 8; dst and src each hold n
+// floats.
+//
+//go:noescape
+func addAVX2(dst, src *float32, n int)
+
+// poolGradRowAVX2 is poolGradRowGo in AVX2 assembly, on pointers to the
+// first window's top-left value of x and dz and to the first pooled value
+// of y and dy.
+// Preconditions: c >= 8 and a multiple of 8; ow >= 1; x and dz hold
+// wc + (2*ow)*c floats from there, y and dy ow*c.
+//
+//go:noescape
+func poolGradRowAVX2(x, dz, y, dy *float32, c, wc, ow int)
+
 // microKernel runs the micro-kernel of the level in use (see
 // microKernelGo). kb >= 1: sgemm returns before the kernels when k is 0.
 func microKernel(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu, overwrite bool) {
@@ -144,4 +160,28 @@ func dot(a, b []float32) float32 {
 		return dotAVX2(&a[0], &b[0], head) + dotGo(a[head:], b[head:])
 	}
 	return dotGo(a, b)
+}
+
+// Add adds src to dst, element by element; src holds len(dst) values at
+// least.
+func Add(dst, src []float32) {
+	n := len(dst)
+	head := n &^ 7
+	if level == levelGo || head == 0 {
+		addGo(dst, src)
+		return
+	}
+	_ = src[n-1]
+	addAVX2(&dst[0], &src[0], head)
+	addGo(dst[head:], src[head:n])
+}
+
+func poolGradRow(x, dz, y, dy []float32, c, wc, ow int) {
+	if level == levelGo || c%8 != 0 || ow < 1 {
+		poolGradRowGo(x, dz, y, dy, c, wc, ow)
+		return
+	}
+	_, _ = x[wc+2*ow*c-1], dz[wc+2*ow*c-1]
+	_, _ = y[ow*c-1], dy[ow*c-1]
+	poolGradRowAVX2(&x[0], &dz[0], &y[0], &dy[0], c, wc, ow)
 }

@@ -673,3 +673,77 @@ dotloop2:
 	MOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func addAVX2(dst, src *float32, n int)
+// dst[i] += src[i] for i < n, n a multiple of 8.
+TEXT ·addAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+addloop2:
+	VMOVUPS (DI), Y0
+	VADDPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ addloop2
+	VZEROUPPER
+	RET
+
+// func poolGradRowAVX2(x, dz, y, dy *float32, c, wc, ow int)
+// poolGradRowGo in AVX2: one row of ow 2x2 windows of c channels, x and
+// dz at the windows' top-left, their second rows wc floats further; y and
+// dy at the row's pooled values. Per 8 channels: Y0 the maximum m, Y2 the
+// gradient g (0 where m is 0), Y3 the inputs already chosen, Y5 the one
+// chosen now; comparisons are of bit patterns. R13 is c in bytes (the
+// window's second column), R10 wc in bytes, R11 counts groups of 8.
+TEXT ·poolGradRowAVX2(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), DI
+	MOVQ dz+8(FP), SI
+	MOVQ y+16(FP), R8
+	MOVQ dy+24(FP), R9
+	MOVQ c+32(FP), R13
+	MOVQ wc+40(FP), R10
+	MOVQ ow+48(FP), R12
+	SHLQ $2, R10
+	MOVQ R13, R11
+	SHRQ $3, R11
+	SHLQ $2, R13
+	VPXOR Y15, Y15, Y15
+poolwindow2:
+	MOVQ R11, CX
+poolgroup2:
+	VMOVUPS (R8), Y0
+	VPCMPEQD Y15, Y0, Y1
+	VPANDN (R9), Y1, Y2
+	VPCMPEQD (DI), Y0, Y3
+	VPAND Y3, Y2, Y4
+	VMOVUPS Y4, (SI)
+	VPCMPEQD (DI)(R13*1), Y0, Y5
+	VPANDN Y5, Y3, Y5
+	VPOR Y5, Y3, Y3
+	VPAND Y5, Y2, Y4
+	VMOVUPS Y4, (SI)(R13*1)
+	LEAQ (DI)(R10*1), AX
+	LEAQ (SI)(R10*1), BX
+	VPCMPEQD (AX), Y0, Y5
+	VPANDN Y5, Y3, Y5
+	VPOR Y5, Y3, Y3
+	VPAND Y5, Y2, Y4
+	VMOVUPS Y4, (BX)
+	VPANDN Y2, Y3, Y4
+	VMOVUPS Y4, (BX)(R13*1)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	DECQ CX
+	JNZ poolgroup2
+	ADDQ R13, DI
+	ADDQ R13, SI
+	DECQ R12
+	JNZ poolwindow2
+	VZEROUPPER
+	RET

@@ -16,3 +16,7 @@ func fmaPeak(int) float64 { return 0 }
 func max4(dst, a, b, c, d []float32) { max4Go(dst, a, b, c, d) }
 
 func dot(a, b []float32) float32 { return dotGo(a, b) }
+
+func Add(dst, src []float32) { addGo(dst, src) }
+
+func poolGradRow(x, dz, y, dy []float32, c, wc, ow int) { poolGradRowGo(x, dz, y, dy, c, wc, ow) }

@@ -55,28 +55,36 @@ func MaxPool2ReLUGrad(n, h, w, c int, x, y, dy, dz []float32) {
 				clear(img[((2*i)*w+w-1)*c : ((2*i)*w+w)*c])
 				clear(img[((2*i+1)*w+w-1)*c : ((2*i+1)*w+w)*c])
 			}
-			for j := 0; j < ow; j++ {
-				base := ((b*h+2*i)*w + 2*j) * c
-				o := ((b*oh+i)*ow + j) * c
-				p00, p01 := x[base:base+c], x[base+c:base+2*c]
-				p10, p11 := x[base+w*c:base+w*c+c], x[base+w*c+c:base+w*c+2*c]
-				d00, d01 := dz[base:base+c], dz[base+c:base+2*c]
-				d10, d11 := dz[base+w*c:base+w*c+c], dz[base+w*c+c:base+w*c+2*c]
-				yo, gy := y[o:o+c], dy[o:o+c]
-				_, _, _, _, _, _ = p11[len(yo)-1], d00[len(yo)-1], d01[len(yo)-1], d10[len(yo)-1], d11[len(yo)-1], gy[len(yo)-1]
-				for ch, v := range yo {
-					m := math.Float32bits(v)
-					g := math.Float32bits(gy[ch]) &^ equal(m, 0)
-					e00 := equal(math.Float32bits(p00[ch]), m)
-					e01 := equal(math.Float32bits(p01[ch]), m) &^ e00
-					e10 := equal(math.Float32bits(p10[ch]), m) &^ (e00 | e01)
-					e11 := ^(e00 | e01 | e10)
-					d00[ch] = math.Float32frombits(g & e00)
-					d01[ch] = math.Float32frombits(g & e01)
-					d10[ch] = math.Float32frombits(g & e10)
-					d11[ch] = math.Float32frombits(g & e11)
-				}
-			}
+			base := ((b*h + 2*i) * w) * c
+			o := ((b*oh + i) * ow) * c
+			poolGradRow(x[base:], dz[base:], y[o:], dy[o:], c, w*c, ow)
+		}
+	}
+}
+
+// poolGradRowGo is MaxPool2ReLUGrad for one row of ow windows of c
+// channels: x and dz from the first window's top-left value, the window's
+// second row wc values further, y and dy from its pooled values.
+func poolGradRowGo(x, dz, y, dy []float32, c, wc, ow int) {
+	for j := 0; j < ow; j++ {
+		base, o := 2*j*c, j*c
+		p00, p01 := x[base:base+c], x[base+c:base+2*c]
+		p10, p11 := x[base+wc:base+wc+c], x[base+wc+c:base+wc+2*c]
+		d00, d01 := dz[base:base+c], dz[base+c:base+2*c]
+		d10, d11 := dz[base+wc:base+wc+c], dz[base+wc+c:base+wc+2*c]
+		yo, gy := y[o:o+c], dy[o:o+c]
+		_, _, _, _, _, _ = p11[len(yo)-1], d00[len(yo)-1], d01[len(yo)-1], d10[len(yo)-1], d11[len(yo)-1], gy[len(yo)-1]
+		for ch, v := range yo {
+			m := math.Float32bits(v)
+			g := math.Float32bits(gy[ch]) &^ equal(m, 0)
+			e00 := equal(math.Float32bits(p00[ch]), m)
+			e01 := equal(math.Float32bits(p01[ch]), m) &^ e00
+			e10 := equal(math.Float32bits(p10[ch]), m) &^ (e00 | e01)
+			e11 := ^(e00 | e01 | e10)
+			d00[ch] = math.Float32frombits(g & e00)
+			d01[ch] = math.Float32frombits(g & e01)
+			d10[ch] = math.Float32frombits(g & e10)
+			d11[ch] = math.Float32frombits(g & e11)
 		}
 	}
 }

@@ -12,7 +12,8 @@ func TestMaxPool2PicksTheLargestOfEachWindowAndRoutesItsGradientThroughTheReLU(t
 		level = lv
 		testMaxPool2(t, 2, 5, 4, 3)
 		testMaxPool2(t, 2, 6, 4, 32)
-		testMaxPool2(t, 1, 4, 4, 8) // 8 channels: AVX2 width, not AVX-512's
+		testMaxPool2(t, 1, 4, 4, 8)  // 8 channels: AVX2 width, not AVX-512's
+		testMaxPool2(t, 2, 5, 7, 16) // odd width too: the last column is dropped
 		level = saved
 	}
 }
@@ -69,7 +70,7 @@ func testMaxPool2(t *testing.T, n, h, w, c int) { // an odd height: the last row
 				for ch := 0; ch < c; ch++ {
 					got := dx[((b*h+i)*w+j)*c+ch]
 					var want float32
-					if i/2 < h/2 {
+					if i/2 < h/2 && j/2 < w/2 {
 						// the first position of the window holding its max gets the gradient
 						o := ((b*(h/2)+i/2)*(w/2)+j/2)*c + ch
 						first := -1
@@ -94,9 +95,16 @@ func testMaxPool2(t *testing.T, n, h, w, c int) { // an odd height: the last row
 func TestIm2colAndCol2imAreAdjoint(t *testing.T) {
 	// 3 channels take the general loop, 1 channel the unrolled 3x3 one;
 	// images stored larger than the part convolved (ImgH x ImgW) too.
-	for _, cin := range []int{3, 1} {
-		testIm2colAndCol2im(t, ConvShape{H: 6, W: 5, Cin: cin, KH: 3, KW: 3, Cout: 4})
-		testIm2colAndCol2im(t, ConvShape{H: 6, W: 5, Cin: cin, KH: 3, KW: 3, Cout: 4, ImgH: 8, ImgW: 7})
+	// Col2im adds runs of KW*Cin values: 9 and 48 take the assembly adds
+	// (with a tail of 1, and none), 3 the Go loop.
+	for lv := levelGo; lv <= best; lv++ {
+		saved := level
+		level = lv
+		for _, cin := range []int{3, 1, 16} {
+			testIm2colAndCol2im(t, ConvShape{H: 6, W: 5, Cin: cin, KH: 3, KW: 3, Cout: 4})
+			testIm2colAndCol2im(t, ConvShape{H: 6, W: 5, Cin: cin, KH: 3, KW: 3, Cout: 4, ImgH: 8, ImgW: 7})
+		}
+		level = saved
 	}
 }
 
@@ -149,12 +157,25 @@ func TestReLUClampsNegativesToZero(t *testing.T) {
 }
 
 func TestAddColumnSumsAddsEachColumn(t *testing.T) {
-	const rows, cols = 7, 5
+	for lv := levelGo; lv <= best; lv++ {
+		saved := level
+		level = lv
+		testAddColumnSums(t, 7, 5)
+		testAddColumnSums(t, 7, 13) // 8 in assembly, then a tail of 5
+		level = saved
+	}
+}
+
+func testAddColumnSums(t *testing.T, rows, cols int) {
 	m := make([]float32, rows*cols)
 	for i := range m {
 		m[i] = float32(i % 11)
 	}
-	g := newGuarded(cols, []float32{100, 200, 300, 400, 500})
+	start := make([]float32, cols)
+	for j := range start {
+		start[j] = float32(100 * (j + 1))
+	}
+	g := newGuarded(cols, start)
 	AddColumnSums(m, rows, g.s())
 	g.check(t, "sums")
 	for j, got := range g.s() {
