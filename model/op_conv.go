@@ -41,15 +41,36 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 	x, w, b := in[0], in[1], in[2]
 	y := op.out.Data().([]float32)
 	pix, k := s.OutH()*s.OutW(), s.K()
+	group := op.group()
 	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
-		rows := (hi - lo) * pix
-		cols := op.cols[lo*pix*k : hi*pix*k]
-		out := y[lo*pix*s.Cout : hi*pix*s.Cout]
-		kernels.Im2col(s, hi-lo, x[lo*s.InSize():], cols)
-		kernels.FillRows(out, rows, b)
-		kernels.SgemmReLU(false, false, rows, s.Cout, k, cols, k, w, s.Cout, out, s.Cout)
+		// A few images at a time, so that the patches and the bias rows
+		// are still in cache when the multiply reads them.
+		for g := lo; g < hi; g += group {
+			n := min(group, hi-g)
+			rows := n * pix
+			cols := op.cols[g*pix*k : (g+n)*pix*k]
+			out := y[g*pix*s.Cout : (g+n)*pix*s.Cout]
+			kernels.Im2col(s, n, x[g*s.InSize():], cols)
+			kernels.FillRows(out, rows, b)
+			kernels.SgemmReLU(false, false, rows, s.Cout, k, cols, k, w, s.Cout, out, s.Cout)
+		}
 	})
 	return op.out, nil
+}
+
+// group is how many images the forward pass takes at a time: the fewest
+// whose output rows fill whole tiles of the multiply (3 for the second
+// layer's 100 rows an image), as many more as keep their patches and
+// outputs within about 256 KiB.
+func (op *convOp) group() int {
+	s := op.s
+	pix := s.OutH() * s.OutW()
+	g := 1
+	for g*pix%kernels.TileRows != 0 && g < op.n {
+		g++
+	}
+	per := g * pix * (s.K() + s.Cout) * 4
+	return g * max(1, (256<<10)/per)
 }
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {

@@ -21,6 +21,10 @@ const (
 	kc = 512 // deepest block: depths up to kc take one block
 )
 
+// TileRows is the number of rows of C one micro-kernel call computes: a
+// product whose rows are a multiple of it has no edge tiles.
+const TileRows = mr
+
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when acc is true.
 // op(A) is m x k and op(B) is k x n; A is stored row-major as m x k with
 // leading dimension lda, or as k x m when transA; likewise B is k x n, or
