@@ -134,14 +134,20 @@ func (op *convGradWOp) Do(inputs ...G.Value) (G.Value, error) {
 type convGradXOp struct {
 	base
 	fwd   *convOp
-	dcols []float32
+	group int
+	wT    []float32   // W^T, Cout x K, so the multiply reads it in place
+	dcols [][]float32 // per worker, a group's patch gradients
 	out   *tensor.Dense
 }
 
 func newConvGradXOp(fwd *convOp) *convGradXOp {
 	s := fwd.s
-	op := &convGradXOp{base: newBase("convGradX", fwd.n, s.H, s.W, s.Cin), fwd: fwd}
-	op.dcols = make([]float32, len(fwd.cols))
+	op := &convGradXOp{base: newBase("convGradX", fwd.n, s.H, s.W, s.Cin), fwd: fwd, group: fwd.group()}
+	op.wT = make([]float32, s.K()*s.Cout)
+	op.dcols = make([][]float32, fwd.workers)
+	for i := range op.dcols {
+		op.dcols[i] = make([]float32, op.group*s.OutH()*s.OutW()*s.K())
+	}
 	op.out = op.dense()
 	return op
 }
@@ -158,14 +164,23 @@ func (op *convGradXOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	dz, w := in[0], in[1]
+	for i := 0; i < k; i++ {
+		for c, v := range w[i*s.Cout : i*s.Cout+s.Cout] {
+			op.wT[c*k+i] = v
+		}
+	}
 	dx := op.out.Data().([]float32)
-	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
-		rows := (hi - lo) * pix
-		dcols := op.dcols[lo*pix*k : hi*pix*k]
-		kernels.Sgemm(false, true, rows, k, s.Cout, dz[lo*pix*s.Cout:], s.Cout, w, s.Cout, dcols, k, false)
-		part := dx[lo*s.InSize() : hi*s.InSize()]
-		clear(part)
-		kernels.Col2im(s, hi-lo, dcols, part)
+	kernels.Parallel(f.n, f.workers, func(worker, lo, hi int) {
+		// A group at a time, as the forward pass: the patch gradients
+		// are added back while still in cache.
+		dcols := op.dcols[worker]
+		for g := lo; g < hi; g += op.group {
+			n := min(op.group, hi-g)
+			kernels.Sgemm(false, false, n*pix, k, s.Cout, dz[g*pix*s.Cout:], s.Cout, op.wT, k, dcols, k, false)
+			part := dx[g*s.InSize() : (g+n)*s.InSize()]
+			clear(part)
+			kernels.Col2im(s, n, dcols, part)
+		}
 	})
 	return op.out, nil
 }
