@@ -10,20 +10,29 @@ import (
 
 // convOp is a valid, stride-1 convolution over NHWC images with bias and
 // ReLU fused: y = relu(im2col(x)·W + b). W is a K x Cout matrix whose rows
-// run over (kh, kw, cin). It keeps the im2col patches for the backward pass.
+// run over (kh, kw, cin). It takes a group of images at a time, each
+// worker with its own patch buffer, which the weight gradient uses too:
+// the patches are made again there rather than kept for the whole batch,
+// since a small buffer's patches are read from cache and the whole
+// batch's (15 MB for the second layer) from memory.
 type convOp struct {
 	base
 	s         kernels.ConvShape
 	n         int
 	workers   int
 	inputGrad bool // whether x needs a gradient (not for the first layer)
-	cols      []float32
+	group     int
+	cols      [][]float32 // per worker, a group's patches
 	out       *tensor.Dense
 }
 
 func newConvOp(s kernels.ConvShape, n, workers int, inputGrad bool) *convOp {
 	op := &convOp{base: newBase("conv", n, s.OutH(), s.OutW(), s.Cout), s: s, n: n, workers: workers, inputGrad: inputGrad}
-	op.cols = make([]float32, n*s.OutH()*s.OutW()*s.K())
+	op.group = convGroup(s, n)
+	op.cols = make([][]float32, workers)
+	for i := range op.cols {
+		op.cols[i] = make([]float32, op.group*s.OutH()*s.OutW()*s.K())
+	}
 	op.out = op.dense()
 	return op
 }
@@ -41,14 +50,13 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 	x, w, b := in[0], in[1], in[2]
 	y := op.out.Data().([]float32)
 	pix, k := s.OutH()*s.OutW(), s.K()
-	group := op.group()
-	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
+	kernels.Parallel(op.n, op.workers, func(worker, lo, hi int) {
 		// A few images at a time, so that the patches and the bias rows
 		// are still in cache when the multiply reads them.
-		for g := lo; g < hi; g += group {
-			n := min(group, hi-g)
+		for g := lo; g < hi; g += op.group {
+			n := min(op.group, hi-g)
 			rows := n * pix
-			cols := op.cols[g*pix*k : (g+n)*pix*k]
+			cols := op.cols[worker][:rows*k]
 			out := y[g*pix*s.Cout : (g+n)*pix*s.Cout]
 			kernels.Im2col(s, n, x[g*s.InSize():], cols)
 			kernels.FillRows(out, rows, b)
@@ -58,15 +66,14 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 	return op.out, nil
 }
 
-// group is how many images the forward pass takes at a time: the fewest
-// whose output rows fill whole tiles of the multiply (3 for the second
-// layer's 100 rows an image), as many more as keep their patches and
-// outputs within about 256 KiB.
-func (op *convOp) group() int {
-	s := op.s
+// convGroup is how many of a batch of n images a convolution takes at a
+// time: the fewest whose output rows fill whole tiles of the multiply (3
+// for the second layer's 100 rows an image), as many more as keep their
+// patches and outputs within about 256 KiB.
+func convGroup(s kernels.ConvShape, n int) int {
 	pix := s.OutH() * s.OutW()
 	g := 1
-	for g*pix%kernels.TileRows != 0 && g < op.n {
+	for g*pix%kernels.TileRows != 0 && g < n {
 		g++
 	}
 	per := g * pix * (s.K() + s.Cout) * 4
@@ -78,7 +85,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	// convolution here gives its gradient that way (MaxPool2ReLUGrad),
 	// which saves a pass over the largest activations.
 	dz := grad
-	dw, err := G.ApplyOp(newConvGradWOp(op), dz)
+	dw, err := G.ApplyOp(newConvGradWOp(op), inputs[0], dz)
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +102,9 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	return G.Nodes{dx, dw, db}, nil
 }
 
-// convGradWOp gives dW = cols^T · dz from the patches its convOp kept,
-// summed over the batch in fixed parts (see partSums).
+// convGradWOp gives dW = im2col(x)^T · dz, summed over the batch in fixed
+// parts (see partSums), each part a group of images at a time in the
+// patch buffers of its convOp.
 type convGradWOp struct {
 	base
 	fwd  *convOp
@@ -111,21 +119,28 @@ func newConvGradWOp(fwd *convOp) *convGradWOp {
 	return op
 }
 
-func (op *convGradWOp) Arity() int    { return 1 }
-func (op *convGradWOp) Type() hm.Type { return fn(tt(4), tt(2)) }
+func (op *convGradWOp) Arity() int    { return 2 }
+func (op *convGradWOp) Type() hm.Type { return fn(tt(4), tt(4), tt(2)) }
 
 func (op *convGradWOp) Do(inputs ...G.Value) (G.Value, error) {
 	f := op.fwd
 	s := f.s
 	pix, k := s.OutH()*s.OutW(), s.K()
-	in, err := args(op, inputs, f.n*pix*s.Cout)
+	in, err := args(op, inputs, f.n*s.InSize(), f.n*pix*s.Cout)
 	if err != nil {
 		return nil, err
 	}
-	dz := in[0]
-	op.sums.sum(op.out.Data().([]float32), func(dst []float32, lo, hi int) {
-		rows := (hi - lo) * pix
-		kernels.Sgemm(true, false, k, s.Cout, rows, f.cols[lo*pix*k:], k, dz[lo*pix*s.Cout:], s.Cout, dst, s.Cout, false)
+	x, dz := in[0], in[1]
+	op.sums.sum(op.out.Data().([]float32), func(worker int, dst []float32, lo, hi int) {
+		if lo == hi {
+			clear(dst)
+		}
+		for g := lo; g < hi; g += f.group {
+			n := min(f.group, hi-g)
+			cols := f.cols[worker][:n*pix*k]
+			kernels.Im2col(s, n, x[g*s.InSize():], cols)
+			kernels.Sgemm(true, false, k, s.Cout, n*pix, cols, k, dz[g*pix*s.Cout:], s.Cout, dst, s.Cout, g > lo)
+		}
 	})
 	return op.out, nil
 }
@@ -142,7 +157,7 @@ type convGradXOp struct {
 
 func newConvGradXOp(fwd *convOp) *convGradXOp {
 	s := fwd.s
-	op := &convGradXOp{base: newBase("convGradX", fwd.n, s.H, s.W, s.Cin), fwd: fwd, group: fwd.group()}
+	op := &convGradXOp{base: newBase("convGradX", fwd.n, s.H, s.W, s.Cin), fwd: fwd, group: fwd.group}
 	op.wT = make([]float32, s.K()*s.Cout)
 	op.dcols = make([][]float32, fwd.workers)
 	for i := range op.dcols {
@@ -211,7 +226,7 @@ func (op *colSumOp) Do(inputs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	op.sums.sum(op.out.Data().([]float32), func(dst []float32, lo, hi int) {
+	op.sums.sum(op.out.Data().([]float32), func(_ int, dst []float32, lo, hi int) {
 		clear(dst)
 		kernels.AddColumnSums(in[0][lo*per:hi*per], (hi-lo)*op.rows, dst)
 	})

@@ -108,7 +108,7 @@ func (op *denseGradWOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	x, dy := in[0], in[1]
-	op.sums.sum(op.out.Data().([]float32), func(dst []float32, lo, hi int) {
+	op.sums.sum(op.out.Data().([]float32), func(_ int, dst []float32, lo, hi int) {
 		kernels.Sgemm(true, false, f.in, f.outs, hi-lo, x[lo*f.in:], f.in, dy[lo*f.outs:], f.outs, dst, f.outs, false)
 	})
 	return op.out, nil

@@ -27,11 +27,13 @@ func newPartSums(n, size, workers int) *partSums {
 
 // sum writes into out the sum over the batch of what part computes: part
 // must overwrite dst with the sum over images lo..hi-1 (zero when the range
-// is empty, which happens when the batch is smaller than gradParts).
-func (ps *partSums) sum(out []float32, part func(dst []float32, lo, hi int)) {
-	kernels.Parallel(gradParts, ps.workers, func(_, lo, hi int) {
+// is empty, which happens when the batch is smaller than gradParts). worker
+// (below the worker count) tells part which worker runs it, for buffers of
+// its own.
+func (ps *partSums) sum(out []float32, part func(worker int, dst []float32, lo, hi int)) {
+	kernels.Parallel(gradParts, ps.workers, func(worker, lo, hi int) {
 		for p := lo; p < hi; p++ {
-			part(ps.parts[p], p*ps.n/gradParts, (p+1)*ps.n/gradParts)
+			part(worker, ps.parts[p], p*ps.n/gradParts, (p+1)*ps.n/gradParts)
 		}
 	})
 	// The reduction splits over values, never over parts: each value is
