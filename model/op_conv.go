@@ -149,7 +149,6 @@ func (op *convGradWOp) Do(inputs ...G.Value) (G.Value, error) {
 type convGradXOp struct {
 	base
 	fwd   *convOp
-	group int
 	wT    []float32   // W^T, Cout x K, so the multiply reads it in place
 	dcols [][]float32 // per worker, a group's patch gradients
 	out   *tensor.Dense
@@ -157,11 +156,11 @@ type convGradXOp struct {
 
 func newConvGradXOp(fwd *convOp) *convGradXOp {
 	s := fwd.s
-	op := &convGradXOp{base: newBase("convGradX", fwd.n, s.H, s.W, s.Cin), fwd: fwd, group: fwd.group}
+	op := &convGradXOp{base: newBase("convGradX", fwd.n, s.H, s.W, s.Cin), fwd: fwd}
 	op.wT = make([]float32, s.K()*s.Cout)
 	op.dcols = make([][]float32, fwd.workers)
 	for i := range op.dcols {
-		op.dcols[i] = make([]float32, op.group*s.OutH()*s.OutW()*s.K())
+		op.dcols[i] = make([]float32, fwd.group*s.OutH()*s.OutW()*s.K())
 	}
 	op.out = op.dense()
 	return op
@@ -189,8 +188,8 @@ func (op *convGradXOp) Do(inputs ...G.Value) (G.Value, error) {
 		// A group at a time, as the forward pass: the patch gradients
 		// are added back while still in cache.
 		dcols := op.dcols[worker]
-		for g := lo; g < hi; g += op.group {
-			n := min(op.group, hi-g)
+		for g := lo; g < hi; g += f.group {
+			n := min(f.group, hi-g)
 			kernels.Sgemm(false, false, n*pix, k, s.Cout, dz[g*pix*s.Cout:], s.Cout, op.wT, k, dcols, k, false)
 			part := dx[g*s.InSize() : (g+n)*s.InSize()]
 			clear(part)
