@@ -12,12 +12,17 @@ import (
 // caller then runs the precise decoder in pixels.go, which decides, and
 // names the position and value of what is wrong. So the fast path can never
 // accept a body the precise decoder would refuse, nor change a message.
+// The plainest body of all (the one key and nothing else) is read by the
+// scanner in scan.go before fastjson is tried.
 
 var fastParsers fastjson.ParserPool
 
 // fastImage decodes {"image": <image>}; ok is false when the body is not the
 // plain good form.
 func fastImage(body []byte) (img []byte, ok bool) {
+	if img, ok := scanImage(body); ok {
+		return img, true
+	}
 	p := fastParsers.Get()
 	defer fastParsers.Put(p)
 	v, ok := fastField(p, body, "image")
@@ -30,6 +35,9 @@ func fastImage(body []byte) (img []byte, ok bool) {
 // fastImages decodes {"images": [<image>, ...]} with 1..maxBatch images; ok
 // is false when the body is not the plain good form.
 func fastImages(body []byte) (imgs [][]byte, ok bool) {
+	if imgs, ok := scanImages(body); ok {
+		return imgs, true
+	}
 	p := fastParsers.Get()
 	defer fastParsers.Put(p)
 	v, ok := fastField(p, body, "images")
