@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Group commit: every Create call hands its rows to a committer goroutine,
@@ -205,19 +203,9 @@ func (c *committer) insert(calls []*call) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
-	var err error
-	if len(rows) <= insertChunk {
-		// One statement is atomic on its own: no BEGIN and COMMIT round
-		// trips, which under load cost more than the insert itself.
-		err = c.s.db.WithContext(ctx).Create(rows).Error
-	} else {
-		err = c.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return tx.CreateInBatches(rows, insertChunk).Error
-		})
-	}
-	err = wrap(ctx, "create predictions", err)
+	err := wrap(ctx, "create predictions", c.s.insertAll(ctx, rows))
 	if err != nil {
-		// Rolled back: forget the ids GORM filled in, so a retry inserts
+		// Rolled back: forget any ids filled in, so a retry inserts
 		// these rows afresh instead of with ids that were never committed.
 		for _, r := range rows {
 			r.ID = 0

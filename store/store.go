@@ -41,8 +41,9 @@ type Store struct {
 	db      *gorm.DB
 	sqlDB   *sql.DB
 	driver  string
-	commits *committer // group-commits the rows of Create
-	pg      pgTarget   // what errors may name, for PostgreSQL
+	commits *committer  // group-commits the rows of Create
+	stmts   *statements // the INSERTs of the group commit
+	pg      pgTarget    // what errors may name, for PostgreSQL
 }
 
 // Open connects to url and migrates table predictions, keeping existing rows.
@@ -148,7 +149,7 @@ func openPostgres(url string, logger *slog.Logger) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &Store{db: db, sqlDB: sqlDB, driver: "postgres", pg: targetOf(cfg)}, nil
+	return &Store{db: db, sqlDB: sqlDB, driver: "postgres", pg: targetOf(cfg), stmts: &statements{dollar: true}}, nil
 }
 
 func openSQLite(path string, logger *slog.Logger) (*Store, error) {
@@ -165,7 +166,7 @@ func openSQLite(path string, logger *slog.Logger) (*Store, error) {
 	// concurrent writers queue in database/sql (honouring their contexts)
 	// instead of failing with "database is locked".
 	sqlDB.SetMaxOpenConns(1)
-	return &Store{db: db, sqlDB: sqlDB, driver: "sqlite"}, nil
+	return &Store{db: db, sqlDB: sqlDB, driver: "sqlite", stmts: &statements{}}, nil
 }
 
 // gormConfig keeps GORM quiet: errors and slow queries go to slog without

@@ -363,3 +363,38 @@ func TestCloseCommitsWhatWasHandedOver(t *testing.T) {
 		})
 	}
 }
+
+func TestCreateOfMoreRowsThanOneInsertTakesReadsBackEachRowUnderItsOwnID(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		client := "key-a"
+		want := make([]*store.Prediction, 1300) // three INSERTs in one transaction
+		for i := range want {
+			want[i] = storetest.Prediction(i%10, byte(i))
+			want[i].ModelVersion = fmt.Sprintf("v-%d", i) // tells every row apart
+			if i%2 == 1 {
+				want[i].Client = &client
+			}
+		}
+		if err := s.Create(ctx, want); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		assertCount(t, s, int64(len(want)))
+		for i, w := range want {
+			if i > 0 && w.ID <= want[i-1].ID {
+				t.Fatalf("row %d has id %d after %d: want increasing ids in the order given", i, w.ID, want[i-1].ID)
+			}
+			if i%97 != 0 && i != len(want)-1 {
+				continue // a sample, from every INSERT
+			}
+			got, err := s.Get(ctx, w.ID)
+			if err != nil {
+				t.Fatalf("Get(%d): %v", w.ID, err)
+			}
+			assertEqual(t, got, w)
+			if (got.Client == nil) != (w.Client == nil) || (got.Client != nil && *got.Client != client) {
+				t.Errorf("row %d: client %v, want %v", i, got.Client, w.Client)
+			}
+		}
+	})
+}
