@@ -79,7 +79,7 @@ func newMetrics() *metrics {
 			Name: "predict_admitted_duration_seconds",
 			Help: "Time from a prediction request's admission to its answer (decode, queue, model, commit); refused requests are not in it.",
 			// Fine steps around the targets (1, 30, 40 and 100 ms).
-			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .03, .04, .05, .075, .1, .15, .2, .3, .5, 1, 2.5, 5, 10},
+			Buckets: []float64{.0005, .001, .002, .005, .01, .015, .02, .025, .03, .035, .04, .05, .06, .07, .08, .09, .1, .125, .15, .2, .3, .5, 1, 2.5, 5, 10},
 		}),
 		commitRows: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "store_commit_rows",
