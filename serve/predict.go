@@ -57,7 +57,7 @@ func (s *Server) handlePredict(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, preds[0])
+	return writePrediction(c, &preds[0])
 }
 
 // imageFromJSON reads the body {"image": ...}: the fast path for a plain
