@@ -87,8 +87,8 @@ func TestFullQueueAnswers503WithRetryAfterAtOnce(t *testing.T) {
 			if ra := rec.Header().Get("Retry-After"); ra != "1" {
 				t.Errorf("request %d: Retry-After %q, want 1", i, ra)
 			}
-			if c := rec.Header().Get("Connection"); c == "close" {
-				t.Errorf("request %d: Connection %q, want the connection kept", i, c)
+			if c := rec.Header().Get("Connection"); c != "close" {
+				t.Errorf("request %d: Connection %q, want close", i, c)
 			}
 		default:
 			t.Errorf("request %d: status %d, want 200 or 503", i, rec.Code)
