@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mnistserve/app/internal/testutil"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/store/storetest"
 )
@@ -126,7 +127,7 @@ func TestServeUnderLoadSurvivesSIGTERMAndSIGKILL(t *testing.T) {
 				addr := freeAddr(t)
 				base := "http://" + addr
 				cmd, logs := startApp(t, "serve", "--addr", addr, "--db", url, "--models", models, "--watch", "0")
-				waitFor(t, "the server to be ready", 60*time.Second, func() bool { c, _ := status(base + "/readyz"); return c == 200 })
+				waitFor(t, "the server to be ready", 60*time.Second, func() bool { c, _ := testutil.Get(base + "/readyz"); return c == 200 })
 
 				stop := make(chan struct{})
 				res, wait := hammer(base, stop)

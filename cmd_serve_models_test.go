@@ -14,7 +14,7 @@ import (
 
 // servedVersion returns the version GET /model reports ("" when none).
 func servedVersion(base string) string {
-	code, body := status(base + "/model")
+	code, body := testutil.Get(base + "/model")
 	if code != 200 {
 		return ""
 	}
@@ -80,9 +80,9 @@ func TestTwoServersSharingAnEmptyModelFolderTrainOneModel(t *testing.T) {
 			"--db", "sqlite:"+filepath.Join(dir, db), "--train-epochs", "2", "--watch", "200ms")
 		stops, dones = append(stops, stop), append(dones, done)
 		// let the first take the lock, as one replica always does first
-		waitFor(t, "the server to start", 20*time.Second, func() bool { code, _ := status(bases[i] + "/healthz"); return code == 200 })
+		waitFor(t, "the server to start", 20*time.Second, func() bool { code, _ := testutil.Get(bases[i] + "/healthz"); return code == 200 })
 	}
-	_, body := status(bases[1] + "/readyz")
+	_, body := testutil.Get(bases[1] + "/readyz")
 	if !strings.Contains(body, "another server is training") && servedVersion(bases[1]) == "" {
 		t.Errorf("second server's /readyz says %q, want it waiting for the other's training", body)
 	}

@@ -171,17 +171,6 @@ func runServeInBackground(t *testing.T, args ...string) (*syncBuffer, context.Ca
 	return logs, cancel, done
 }
 
-// status GETs url and returns the status and the body ("" when unreachable).
-func status(url string) (int, string) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
 // waitFor polls until cond is true or the timeout passes.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -206,10 +195,10 @@ func TestServeTrainsOnFirstBootThenServesAndStopsCleanly(t *testing.T) {
 		"--train-epochs", "1"}
 
 	logs, stop, done := runServeInBackground(t, args...)
-	waitFor(t, "/healthz", 20*time.Second, func() bool { code, _ := status(base + "/healthz"); return code == 200 })
+	waitFor(t, "/healthz", 20*time.Second, func() bool { code, _ := testutil.Get(base + "/healthz"); return code == 200 })
 	sawTraining := false
 	waitFor(t, "/readyz to turn 200", 3*time.Minute, func() bool {
-		code, body := status(base + "/readyz")
+		code, body := testutil.Get(base + "/readyz")
 		if code == 503 && strings.Contains(body, "model is training") {
 			sawTraining = true
 		}
@@ -257,7 +246,7 @@ func TestServeTrainsOnFirstBootThenServesAndStopsCleanly(t *testing.T) {
 
 	// Second boot: the saved model is served at once, without training.
 	logs, stop, done = runServeInBackground(t, args...)
-	waitFor(t, "/readyz on second boot", 20*time.Second, func() bool { code, _ := status(base + "/readyz"); return code == 200 })
+	waitFor(t, "/readyz on second boot", 20*time.Second, func() bool { code, _ := testutil.Get(base + "/readyz"); return code == 200 })
 	stop()
 	if err := <-done; err != nil {
 		t.Errorf("second runServe returned %v", err)

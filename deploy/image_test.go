@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -206,7 +205,7 @@ func TestImageServesFromItsOwnFilesystemAsNonroot(t *testing.T) {
 			t.Fatalf("%v exited early: %v\n%s", serveArgs, err, logs.String())
 		default:
 		}
-		if code, _ := get(base + "/readyz"); code == http.StatusOK {
+		if code, _ := testutil.Get(base + "/readyz"); code == http.StatusOK {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -241,7 +240,7 @@ func TestImageServesFromItsOwnFilesystemAsNonroot(t *testing.T) {
 		if answer.ID < 1 || answer.Prediction < 0 || answer.Prediction > 9 {
 			t.Errorf("answer %+v: want a stored id and a digit", answer)
 		}
-		if code, row := get(fmt.Sprintf("%s/predictions/%d", base, answer.ID)); code != http.StatusOK || !strings.Contains(row, `"model_version"`) {
+		if code, row := testutil.Get(fmt.Sprintf("%s/predictions/%d", base, answer.ID)); code != http.StatusOK || !strings.Contains(row, `"model_version"`) {
 			t.Errorf("GET /predictions/%d: %d %s", answer.ID, code, row)
 		}
 	})
@@ -412,15 +411,4 @@ func freePort(tb testing.TB) string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
-}
-
-// get returns the status and body of GET url; 0 when nothing answers.
-func get(url string) (int, string) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
