@@ -94,6 +94,10 @@ func (b *batcher) admit() (release func(), err error) {
 	}
 }
 
+// full reports whether every admission slot is taken, so that a request
+// arriving now would be refused.
+func (b *batcher) full() bool { return len(b.slots) == cap(b.slots) }
+
 // predict runs imgs through the model in a batch with whatever else is
 // waiting, returning their probabilities and the model version that
 // answered. The caller holds an admission slot, so the queue has room.

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,10 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
 
+		if errors.Is(err, ErrBusy) {
+			s.shed.add() // counted and logged together, not a line each
+			return nil
+		}
 		level := slog.LevelInfo
 		switch {
 		case status >= http.StatusInternalServerError && status != http.StatusServiceUnavailable:

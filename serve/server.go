@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,6 +116,7 @@ type Server struct {
 	catalog atomic.Pointer[catalogBox]
 	status  atomic.Pointer[string]
 	batch   *batcher // gathers concurrent predictions into model calls
+	shed    shedLog  // counts and logs requests refused for a full queue
 }
 
 // modelBox lets an interface value live in an atomic.Pointer.
@@ -167,6 +169,10 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	s.e.HTTPErrorHandler = s.handleError
 	s.routes()
 	s.batch = newBatcher(s, runtime.GOMAXPROCS(0), cfg.MaxBatch, cfg.QueueLength, cfg.MaxDelay)
+	s.shed.log = func(n int64) {
+		s.logger.Warn("queue full: prediction requests answered 503 since the last such line",
+			"refused", n, "queue", cfg.QueueLength, "logged at most every", doorLogEvery)
+	}
 	return s
 }
 
@@ -236,6 +242,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.logger.Warn("no keys file: anyone who can reach this address may read every stored image and use every route; "+
 			"make keys with `app keys add` and start with --keys, or listen on 127.0.0.1", "addr", ln.Addr().String())
 	}
+
+	ln = newDoorListener(ln, s.batch.full, cap(s.batch.slots), func(route string) {
+		s.metrics.requests.WithLabelValues(route, http.MethodPost, strconv.Itoa(http.StatusServiceUnavailable)).Inc()
+		s.shed.add()
+	})
 
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
