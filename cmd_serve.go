@@ -80,6 +80,7 @@ func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.Int(&cfg.Serve.MaxBatch, "max-batch", "most images in one model call, gathered from concurrent requests")
 	fs.Duration(&cfg.Serve.MaxDelay, "max-delay", "longest a model call waits for more requests to fill its batch (0 = take only those already waiting, so a lone request is never held back)")
 	fs.Int(&cfg.Serve.QueueLength, "max-queue", "most prediction requests admitted at once; more are answered 503 with Retry-After at once")
+	fs.Duration(&cfg.Serve.QueueLatency, "queue-latency", "admitted requests' latency the queue aims at: it is held below --max-queue while more than 1% take longer (0 = always --max-queue)")
 	fs.Int(&cfg.Train.Epochs, "train-epochs", "epochs of the first-boot training")
 	fs.Int(&cfg.Train.Limit, "train-limit", "first-boot training on only the first N images (0 = all)")
 	fs.Duration(&cfg.Watch, "watch", "how often to look in --models for a newer model and serve it without a restart (0 = never)")
@@ -110,6 +111,8 @@ func (cfg *serveConfig) validate() error {
 		return fmt.Errorf("--max-delay must be 0 or positive, got %v", cfg.Serve.MaxDelay)
 	case cfg.Serve.QueueLength < 1:
 		return fmt.Errorf("--max-queue must be at least 1, got %d", cfg.Serve.QueueLength)
+	case cfg.Serve.QueueLatency < 0:
+		return fmt.Errorf("--queue-latency must be 0 or positive, got %v", cfg.Serve.QueueLatency)
 	case cfg.Serve.OpenPredict && cfg.Keys == "":
 		return errors.New("--open-predict needs --keys: without keys everything is open already")
 	case cfg.Serve.Rate < 0 || math.IsNaN(cfg.Serve.Rate) || math.IsInf(cfg.Serve.Rate, 0):

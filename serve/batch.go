@@ -16,9 +16,9 @@ import (
 // images to a queue, and a few batcher goroutines each take what is waiting
 // (up to MaxBatch images, waiting at most MaxDelay for more) and run it
 // through the model in one call. A lone request goes through at once; under
-// load a batch forms while the previous one runs. Admission is bounded: a
-// request that finds QueueLength requests already admitted is answered 503
-// at once instead of waiting in an unbounded queue.
+// load a batch forms while the previous one runs. Admission is bounded (see
+// admission): a request that finds the bound reached is answered 503 at
+// once instead of waiting in an unbounded queue.
 
 // ErrBusy is returned when the admission queue is full.
 var ErrBusy = errors.New("server busy")
@@ -42,25 +42,28 @@ type jobResult struct {
 	err     error
 }
 
-// batcher owns the admission slots, the queue and the goroutines that run
+// busyMessage is the error of every queue-full 503.
+const busyMessage = "server busy: the queue is full, try again shortly"
+
+// batcher owns the admission bound, the queue and the goroutines that run
 // batches through the model.
 type batcher struct {
 	s        *Server
 	maxBatch int
 	maxDelay time.Duration
-	slots    chan struct{} // one per admitted request, QueueLength in all
+	bound    *admission
 	queue    chan *job
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	once     sync.Once
 }
 
-func newBatcher(s *Server, workers, maxBatch, queueLen int, maxDelay time.Duration) *batcher {
+func newBatcher(s *Server, workers, maxBatch, queueLen int, maxDelay, queueLatency time.Duration) *batcher {
 	b := &batcher{
 		s:        s,
 		maxBatch: maxBatch,
 		maxDelay: maxDelay,
-		slots:    make(chan struct{}, queueLen),
+		bound:    newAdmission(queueLen, queueLatency),
 		queue:    make(chan *job, queueLen),
 		stop:     make(chan struct{}),
 	}
@@ -76,27 +79,26 @@ func (b *batcher) close() {
 	b.wg.Wait()
 }
 
-// admit takes an admission slot, or answers ErrBusy when all are taken. The
-// caller calls release once its answer is decided (stored or failed).
+// admit takes an admission slot, or answers ErrBusy when the bound is
+// reached. The caller calls release once its answer is decided (stored or
+// failed).
 func (b *batcher) admit() (release func(), err error) {
-	select {
-	case b.slots <- struct{}{}:
-		b.s.metrics.queueDepth.Inc()
-		admitted := time.Now()
-		return func() {
-			b.s.metrics.admitted.Observe(time.Since(admitted).Seconds())
-			<-b.slots
-			b.s.metrics.queueDepth.Dec()
-		}, nil
-	default:
-		return nil, &Error{Status: http.StatusServiceUnavailable, Err: ErrBusy,
-			Message: fmt.Sprintf("server busy: %d requests already queued, try again shortly", cap(b.slots))}
+	if !b.bound.take() {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Err: ErrBusy, Message: busyMessage}
 	}
+	b.s.metrics.queueDepth.Inc()
+	admitted := time.Now()
+	return func() {
+		took := time.Since(admitted)
+		b.s.metrics.admitted.Observe(took.Seconds())
+		b.bound.done(took)
+		b.s.metrics.queueDepth.Dec()
+		b.s.metrics.queueLimit.Set(float64(b.bound.limit.Load()))
+	}, nil
 }
 
-// full reports whether every admission slot is taken, so that a request
-// arriving now would be refused.
-func (b *batcher) full() bool { return len(b.slots) == cap(b.slots) }
+// full reports whether a request arriving now would be refused.
+func (b *batcher) full() bool { return b.bound.full() }
 
 // predict runs imgs through the model in a batch with whatever else is
 // waiting, returning their probabilities and the model version that

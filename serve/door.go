@@ -60,10 +60,9 @@ type doorListener struct {
 	routes map[string]string  // "POST /predict" -> route label
 }
 
-// newDoorListener wraps ln; queueLen is only for the 503's wording.
-func newDoorListener(ln net.Listener, full func() bool, queueLen int, shed func(route string)) *doorListener {
-	body := fmt.Sprintf("{\"error\":%q}\n",
-		fmt.Sprintf("server busy: %d requests already queued, try again shortly", queueLen))
+// newDoorListener wraps ln.
+func newDoorListener(ln net.Listener, full func() bool, shed func(route string)) *doorListener {
+	body := fmt.Sprintf("{\"error\":%q}\n", busyMessage)
 	answer := "HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/json\r\n" +
 		"Retry-After: " + busyRetryAfter + "\r\n" +

@@ -24,6 +24,7 @@ type metrics struct {
 	storeWrite   prometheus.Histogram
 	modelBatch   prometheus.Histogram
 	queueDepth   prometheus.Gauge
+	queueLimit   prometheus.Gauge
 	queueWait    prometheus.Histogram
 	admitted     prometheus.Histogram
 	commitRows   prometheus.Histogram
@@ -70,6 +71,10 @@ func newMetrics() *metrics {
 			Name: "predict_queue_depth",
 			Help: "Prediction requests admitted and not yet answered.",
 		}),
+		queueLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "predict_queue_limit",
+			Help: "Prediction requests admitted at once before more are answered 503: --max-queue, lowered while admitted requests take longer than --queue-latency.",
+		}),
 		queueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "predict_queue_wait_seconds",
 			Help:    "Time a prediction request waits in the queue before its model call starts.",
@@ -106,7 +111,7 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(
 		m.requests, m.latency, m.predictions, m.batchSize, m.storeWrite,
-		m.modelBatch, m.queueDepth, m.queueWait, m.admitted, m.commitRows, m.commitTime, m.commitErrors,
+		m.modelBatch, m.queueDepth, m.queueLimit, m.queueWait, m.admitted, m.commitRows, m.commitTime, m.commitErrors,
 		m.modelLoaded, m.modelVersion,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

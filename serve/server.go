@@ -75,6 +75,11 @@ type Config struct {
 	MaxBatch     int           // most images in one model call
 	MaxDelay     time.Duration // longest a batch waits for more requests; 0 = take only what is queued
 	QueueLength  int           // most prediction requests admitted at once; more are answered 503
+	// QueueLatency is the admitted requests' latency (admission to answer)
+	// the admission bound aims at: it is lowered below QueueLength while
+	// more than 1% take longer. 0 keeps the bound at QueueLength;
+	// negative takes DefaultConfig's.
+	QueueLatency time.Duration
 }
 
 // DefaultConfig returns the limits README.md documents: 1 MiB bodies, a 10 s request
@@ -91,6 +96,7 @@ func DefaultConfig() Config {
 		MaxBatch:        64,
 		MaxDelay:        0,
 		QueueLength:     256,
+		QueueLatency:    50 * time.Millisecond,
 	}
 }
 
@@ -151,6 +157,9 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	if cfg.MaxDelay < 0 {
 		cfg.MaxDelay = def.MaxDelay
 	}
+	if cfg.QueueLatency < 0 {
+		cfg.QueueLatency = def.QueueLatency
+	}
 	if cfg.QueueLength <= 0 {
 		cfg.QueueLength = def.QueueLength
 	}
@@ -168,10 +177,11 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleError
 	s.routes()
-	s.batch = newBatcher(s, runtime.GOMAXPROCS(0), cfg.MaxBatch, cfg.QueueLength, cfg.MaxDelay)
+	s.batch = newBatcher(s, runtime.GOMAXPROCS(0), cfg.MaxBatch, cfg.QueueLength, cfg.MaxDelay, cfg.QueueLatency)
+	s.metrics.queueLimit.Set(float64(cfg.QueueLength))
 	s.shed.log = func(n int64) {
 		s.logger.Warn("queue full: prediction requests answered 503 since the last such line",
-			"refused", n, "queue", cfg.QueueLength, "logged at most every", doorLogEvery)
+			"refused", n, "queue_limit", s.batch.bound.limit.Load(), "max_queue", cfg.QueueLength, "logged at most every", doorLogEvery)
 	}
 	return s
 }
@@ -243,7 +253,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			"make keys with `app keys add` and start with --keys, or listen on 127.0.0.1", "addr", ln.Addr().String())
 	}
 
-	ln = newDoorListener(ln, s.batch.full, cap(s.batch.slots), func(route string) {
+	ln = newDoorListener(ln, s.batch.full, func(route string) {
 		s.metrics.requests.WithLabelValues(route, http.MethodPost, strconv.Itoa(http.StatusServiceUnavailable)).Inc()
 		s.shed.add()
 	})
