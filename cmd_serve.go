@@ -80,7 +80,7 @@ func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.Int(&cfg.Serve.MaxBatch, "max-batch", "most images in one model call, gathered from concurrent requests")
 	fs.Duration(&cfg.Serve.MaxDelay, "max-delay", "longest a model call waits for more requests to fill its batch (0 = take only those already waiting, so a lone request is never held back)")
 	fs.Int(&cfg.Serve.QueueLength, "max-queue", "most prediction requests admitted at once; more are answered 503 with Retry-After at once")
-	fs.Duration(&cfg.Serve.QueueLatency, "queue-latency", "admitted requests' latency the queue aims at: it is held below --max-queue while more than 1% take longer (0 = always --max-queue)")
+	fs.Duration(&cfg.Serve.QueueLatency, "queue-latency", "admitted requests' latency the queue aims at: while it is full, it is shortened below --max-queue if more than 1% take longer (0 = always --max-queue)")
 	fs.Int(&cfg.Train.Epochs, "train-epochs", "epochs of the first-boot training")
 	fs.Int(&cfg.Train.Limit, "train-limit", "first-boot training on only the first N images (0 = all)")
 	fs.Duration(&cfg.Watch, "watch", "how often to look in --models for a newer model and serve it without a restart (0 = never)")

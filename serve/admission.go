@@ -9,18 +9,21 @@ import (
 // admission bounds the prediction requests in the server at once. The
 // bound is at most Config.QueueLength. With a latency goal
 // (Config.QueueLatency) it also follows what this host can answer in time:
-// it is lowered while more than 1% of the admitted requests take longer
-// than the goal, and raised again while requests are being refused and
-// none does. A fixed length bounds memory but not waiting: a queue that
-// drains in 40 ms on one host takes 100 ms on a host half as fast, or on
-// the same host while refusing a thousand clients eats the CPU. Like
-// CoDel, this keeps the delay bounded, not the length.
+// while the bound is reached (requests are being refused), it is lowered
+// when more than 1% of the admitted requests take longer than the goal,
+// and raised again when none does. A fixed length bounds memory but not
+// waiting: a queue that drains in 40 ms on one host takes 100 ms on a host
+// half as fast, or on the same host while refusing a thousand clients eats
+// the CPU. Like CoDel, this keeps the delay bounded, not the length. The
+// bound moves only while it is reached: slow answers with room to spare
+// come from elsewhere (a database checkpoint stalls every commit for a
+// moment), and a shorter queue would only refuse requests it could take.
 type admission struct {
 	max     int64         // the bound never goes above this
 	goal    time.Duration // 0: the bound stays at max
 	depth   atomic.Int64  // requests admitted and not yet answered
 	limit   atomic.Int64  // the bound now
-	refused atomic.Bool   // a request was refused in this window
+	reached atomic.Bool   // the bound was reached in this window
 
 	mu    sync.Mutex // guards the window below
 	since time.Time  // start of the window
@@ -49,14 +52,20 @@ func newAdmission(max int, goal time.Duration) *admission {
 func (a *admission) take() bool {
 	if a.depth.Add(1) > a.limit.Load() {
 		a.depth.Add(-1)
-		a.refused.Store(true)
+		a.reached.Store(true)
 		return false
 	}
 	return true
 }
 
 // full reports whether a request arriving now would be refused.
-func (a *admission) full() bool { return a.depth.Load() >= a.limit.Load() }
+func (a *admission) full() bool {
+	if a.depth.Load() >= a.limit.Load() {
+		a.reached.Store(true)
+		return true
+	}
+	return false
+}
 
 // done gives back the slot of a request answered took after its admission,
 // and moves the bound at the end of a window.
@@ -76,11 +85,10 @@ func (a *admission) done(took time.Duration) {
 		return
 	}
 	limit := a.limit.Load()
-	refused := a.refused.Swap(false)
-	switch {
-	case a.late*100 > a.n:
+	switch reached := a.reached.Swap(false); {
+	case reached && a.late*100 > a.n:
 		limit = max(min(admitFloor, a.max), limit-max(1, limit/8))
-	case a.late == 0 && refused:
+	case reached && a.late == 0:
 		limit = min(a.max, limit+max(1, limit/16))
 	}
 	a.limit.Store(limit)

@@ -10,30 +10,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mnistserve/app/store/storetest"
 )
-
-// lockedBuffer is a log destination a test may read while the server writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // predictHead is the head of a POST /predict carrying n bytes of JSON.
 func predictHead(target string, n int) string {
@@ -59,7 +40,7 @@ func assertBusy(tb testing.TB, name string, resp *http.Response, body []byte, er
 
 func TestFullQueueRefusesPredictionsOnNewConnectionsAtTheDoor(t *testing.T) {
 	st, _ := storetest.Open(t, "sqlite")
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	m := &fakeModel{version: "v", delay: 2 * time.Second}
 	s := New(Config{QueueLength: 1}, st, slog.New(slog.NewTextHandler(logs, nil)))
 	s.SetModel(m)
@@ -167,7 +148,7 @@ func readAnswer(conn net.Conn) (*http.Response, []byte, error) {
 
 func TestQueueFullRefusalsAreLoggedTogether(t *testing.T) {
 	st, _ := storetest.Open(t, "sqlite")
-	logs := &lockedBuffer{}
+	logs := &syncBuffer{}
 	const n, queue = 12, 2
 	s := New(Config{QueueLength: queue}, st, slog.New(slog.NewTextHandler(logs, nil)))
 	t.Cleanup(s.Close)

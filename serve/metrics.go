@@ -73,7 +73,7 @@ func newMetrics() *metrics {
 		}),
 		queueLimit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "predict_queue_limit",
-			Help: "Prediction requests admitted at once before more are answered 503: --max-queue, lowered while admitted requests take longer than --queue-latency.",
+			Help: "Prediction requests admitted at once before more are answered 503: --max-queue, lowered under overload while admitted requests take longer than --queue-latency.",
 		}),
 		queueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "predict_queue_wait_seconds",

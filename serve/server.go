@@ -76,8 +76,8 @@ type Config struct {
 	MaxDelay     time.Duration // longest a batch waits for more requests; 0 = take only what is queued
 	QueueLength  int           // most prediction requests admitted at once; more are answered 503
 	// QueueLatency is the admitted requests' latency (admission to answer)
-	// the admission bound aims at: it is lowered below QueueLength while
-	// more than 1% take longer. 0 keeps the bound at QueueLength;
+	// the admission bound aims at: while the bound is reached, it is
+	// lowered below QueueLength if more than 1% take longer. 0 keeps the bound at QueueLength;
 	// negative takes DefaultConfig's.
 	QueueLatency time.Duration
 }
