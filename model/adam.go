@@ -7,8 +7,10 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// adam is the Adam optimiser (Kingma and Ba, as PyTorch and Keras apply
-// it) behind Gorgonia's Solver interface. Gorgonia's own AdamSolver gives
+// adam is the Adam optimiser (Kingma and Ba) as Keras applies it, the
+// reference's optimiser: epsilon 1e-7, added to the square root of the
+// second moment before its bias correction (PyTorch adds 1e-8 after it),
+// behind Gorgonia's Solver interface. Gorgonia's own AdamSolver gives
 // the same updates but clones every gradient on every step, about 630 kB a
 // step; this one keeps its moments in slices and allocates nothing.
 type adam struct {
@@ -20,7 +22,7 @@ type adam struct {
 var _ G.Solver = (*adam)(nil)
 
 func newAdam(lr float64) *adam {
-	return &adam{lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8}
+	return &adam{lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-7}
 }
 
 // Step applies one update to each parameter from the gradient bound to it.
@@ -38,9 +40,9 @@ func (a *adam) Step(params []G.ValueGrad) error {
 	a.t++
 	c1 := 1 - math.Pow(a.beta1, float64(a.t))
 	c2 := 1 - math.Pow(a.beta2, float64(a.t))
-	// The bias corrections fold into the step size and epsilon.
+	// The bias corrections fold into the step size, as Keras does.
 	step := float32(a.lr * math.Sqrt(c2) / c1)
-	eps := float32(a.eps * math.Sqrt(c2))
+	eps := float32(a.eps)
 	b1, b2 := float32(a.beta1), float32(a.beta2)
 	for i, p := range params {
 		gv, err := p.Grad()
