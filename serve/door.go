@@ -50,8 +50,7 @@ type doorListener struct {
 	net.Listener
 	full   func() bool        // the admission queue has no free slot
 	answer []byte             // the whole 503 response
-	shed   func(route string) // counts one refused request
-	log    func(shed int64)   // logs the shedding, at most every doorLogEvery
+	shed   func(route string) // counts and logs one refused request
 	accept chan net.Conn      // what Accept returns
 	errs   chan error         // Accept's errors, passed on in order
 	done   chan struct{}      // closed by Close
