@@ -22,15 +22,18 @@ import (
 // on two cores that was 300-500 ms at p99 (BENCHMARKS.md, overload).
 //
 // So while the queue is full, a new connection does not reach the HTTP
-// server at once. A small goroutine reads its request line; a prediction
-// request gets the queue-full 503 (the same JSON error and Retry-After)
-// straight away, and its connection is closed after the rest of what the
-// client sends is read and dropped, as nginx's lingering close does, so a
-// client that sends its whole body first still reads the 503 instead of a
-// reset. Every other request (probes, /metrics, the page, admin routes),
-// and any request once the queue has room again, goes to the HTTP server
-// as usual. Connections already open are not touched: their requests meet
-// the queue's own 503 as before.
+// server at once. The accept loop reads what the client has sent already,
+// without waiting: a whole prediction request gets the queue-full 503 (the
+// same JSON error and Retry-After) right there, and its connection is
+// closed, with no goroutine at all. Otherwise a small goroutine reads the
+// request line; a prediction request gets the same 503, and its connection
+// is closed after the rest of what the client sends is read and dropped,
+// as nginx's lingering close does, so a client that sends its whole body
+// first still reads the 503 instead of a reset. Every other request
+// (probes, /metrics, the page, admin routes), and any request once the
+// queue has room again, goes to the HTTP server as usual, with the bytes
+// read put back in front. Connections already open are not touched: their
+// requests meet the queue's own 503 as before.
 
 const (
 	// doorHeadLimit bounds the bytes read looking for the request line.
