@@ -18,16 +18,7 @@ func TestAdamMovesEveryParameter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	x, y := tr.Input()
-	lbl := make([]byte, 32)
-	idx := make([]int, 32)
-	for i := range idx {
-		idx[i] = i
-	}
-	set.Fill(idx, x, lbl)
-	for i, l := range lbl {
-		y[i] = float32(l)
-	}
+	fillFirst(set, tr)
 	var first, last float32
 	for s := 0; s < 8; s++ { // the same batch 8 times: its loss must fall
 		loss, _, err := tr.Step()

@@ -17,16 +17,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tr.Close()
-	x, y := tr.Input()
-	lbl := make([]byte, 128)
-	idx := make([]int, 128)
-	for i := range idx {
-		idx[i] = i
-	}
-	set.Fill(idx, x, lbl)
-	for i, l := range lbl {
-		y[i] = float32(l)
-	}
+	fillFirst(set, tr)
 	if _, _, err := tr.Step(); err != nil { // warm up: first-use allocations
 		b.Fatal(err)
 	}

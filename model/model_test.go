@@ -47,6 +47,21 @@ func trainStepsOn(tb testing.TB, set *mnist.Set, seed uint64, steps, workers int
 
 // loadTest returns the test images of the committed MNIST fixture: a few
 // hundred real digits, enough for the steps these tests take.
+// fillFirst puts the first images of set and their labels in tr's input,
+// a whole batch of them.
+func fillFirst(set *mnist.Set, tr *Trainer) {
+	x, y := tr.Input()
+	lbl := make([]byte, tr.Batch())
+	idx := make([]int, tr.Batch())
+	for i := range idx {
+		idx[i] = i
+	}
+	set.Fill(idx, x, lbl)
+	for i, l := range lbl {
+		y[i] = float32(l)
+	}
+}
+
 func loadTest(tb testing.TB) *mnist.Set {
 	tb.Helper()
 	test, err := mnist.LoadTest(testutil.MNISTFixture(tb))
