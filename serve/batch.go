@@ -86,14 +86,11 @@ func (b *batcher) admit() (release func(), err error) {
 	if !b.bound.take() {
 		return nil, &Error{Status: http.StatusServiceUnavailable, Err: ErrBusy, Message: busyMessage}
 	}
-	b.s.metrics.queueDepth.Inc()
 	admitted := time.Now()
 	return func() {
 		took := time.Since(admitted)
 		b.s.metrics.admitted.Observe(took.Seconds())
 		b.bound.done(took)
-		b.s.metrics.queueDepth.Dec()
-		b.s.metrics.queueLimit.Set(float64(b.bound.limit.Load()))
 	}, nil
 }
 

@@ -71,7 +71,7 @@ func newDoorListener(ln net.Listener, full func() bool, shed func(route string))
 		"Connection: close\r\n" +
 		"X-Content-Type-Options: nosniff\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	l := &doorListener{
+	return &doorListener{
 		Listener: ln,
 		full:     full,
 		answer:   []byte(answer),
@@ -81,7 +81,6 @@ func newDoorListener(ln net.Listener, full func() bool, shed func(route string))
 		done:     make(chan struct{}),
 		routes:   map[string]string{"POST /predict": "/predict", "POST /predict/batch": "/predict/batch"},
 	}
-	return l
 }
 
 // Accept returns the next connection for the HTTP server.
@@ -144,11 +143,21 @@ func (l *doorListener) refuseNow(c net.Conn, head []byte) bool {
 	if !refuse || !requestComplete(head) || !l.full() {
 		return false
 	}
+	l.refuse(c, route, false)
+	return true
+}
+
+// refuse counts the request and answers it the 503. With linger, what the
+// client still sends is read and dropped before c is closed (lingerClose);
+// without, nothing is left unread, so closing at once sends no reset.
+func (l *doorListener) refuse(c net.Conn, route string, linger bool) {
 	l.shed(route)
 	_ = c.SetWriteDeadline(time.Now().Add(drainTime))
-	_, _ = c.Write(l.answer) // a fresh socket's buffer takes it at once
+	if _, err := c.Write(l.answer); err == nil && linger {
+		lingerClose(c)
+		return
+	}
 	_ = c.Close()
-	return true
 }
 
 // isTemporary reports what net/http's Serve itself checks before it backs
@@ -190,13 +199,7 @@ func (l *doorListener) door(c net.Conn, head []byte) {
 		l.handOver(&prefixConn{Conn: c, prefix: buf[:n]})
 		return
 	}
-	l.shed(route)
-	_ = c.SetWriteDeadline(time.Now().Add(drainTime))
-	if _, err := c.Write(l.answer); err == nil {
-		lingerClose(c)
-		return
-	}
-	_ = c.Close()
+	l.refuse(c, route, true)
 }
 
 // shedLog counts requests refused because the queue is full and logs the

@@ -23,8 +23,6 @@ type metrics struct {
 	batchSize    prometheus.Histogram
 	storeWrite   prometheus.Histogram
 	modelBatch   prometheus.Histogram
-	queueDepth   prometheus.Gauge
-	queueLimit   prometheus.Gauge
 	queueWait    prometheus.Histogram
 	admitted     prometheus.Histogram
 	commitRows   prometheus.Histogram
@@ -67,14 +65,6 @@ func newMetrics() *metrics {
 			Help:    "Images per model call, gathered from concurrent requests.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 .. 256
 		}),
-		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "predict_queue_depth",
-			Help: "Prediction requests admitted and not yet answered.",
-		}),
-		queueLimit: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "predict_queue_limit",
-			Help: "Prediction requests admitted at once before more are answered 503: --max-queue, lowered under overload while admitted requests take longer than --queue-latency.",
-		}),
 		queueWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "predict_queue_wait_seconds",
 			Help:    "Time a prediction request waits in the queue before its model call starts.",
@@ -111,7 +101,7 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(
 		m.requests, m.latency, m.predictions, m.batchSize, m.storeWrite,
-		m.modelBatch, m.queueDepth, m.queueLimit, m.queueWait, m.admitted, m.commitRows, m.commitTime, m.commitErrors,
+		m.modelBatch, m.queueWait, m.admitted, m.commitRows, m.commitTime, m.commitErrors,
 		m.modelLoaded, m.modelVersion,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -123,6 +113,21 @@ func newMetrics() *metrics {
 		m.perDigit[d] = m.predictions.WithLabelValues(strconv.Itoa(d))
 	}
 	return m
+}
+
+// watchQueue reports the admission bound's depth and limit, read from it
+// at each scrape rather than copied on every request.
+func (m *metrics) watchQueue(a *admission) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "predict_queue_depth",
+			Help: "Prediction requests admitted and not yet answered.",
+		}, func() float64 { return float64(a.depth.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "predict_queue_limit",
+			Help: "Prediction requests admitted at once before more are answered 503: --max-queue, lowered under overload while admitted requests take longer than --queue-latency.",
+		}, func() float64 { return float64(a.limit.Load()) }),
+	)
 }
 
 // setModel records which model is served.

@@ -178,7 +178,7 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	s.e.HTTPErrorHandler = s.handleError
 	s.routes()
 	s.batch = newBatcher(s, runtime.GOMAXPROCS(0), cfg.MaxBatch, cfg.QueueLength, cfg.MaxDelay, cfg.QueueLatency)
-	s.metrics.queueLimit.Set(float64(cfg.QueueLength))
+	s.metrics.watchQueue(s.batch.bound)
 	s.shed.log = func(n int64) {
 		s.logger.Warn("queue full: prediction requests answered 503 since the last such line",
 			"refused", n, "queue_limit", s.batch.bound.limit.Load(), "max_queue", cfg.QueueLength, "logged at most every", doorLogEvery)
