@@ -67,6 +67,9 @@ func labelError(err error, id int64, verb string) error {
 // null and anything else are refused.
 func labelFromJSON(body []byte) (int, error) {
 	const want = `body must be {"label": D} with D an integer 0..9`
+	if err := checkNesting(body, labelDepth); err != nil {
+		return 0, err
+	}
 	var req map[string]json.RawMessage
 	if err := json.Unmarshal(body, &req); err != nil || req == nil {
 		return 0, badRequest("%s", want)

@@ -24,14 +24,17 @@ const wantImage = "want 28 rows of 28 integers 0..255, or 784 integers"
 // exampleBody shows the shape of a /predict body, for error messages.
 const exampleBody = `{"image": [[28 integers 0..255], ... 28 rows]}`
 
-// decodeObject parses a JSON body that must be an object, keeping its field
-// values raw so that each can be checked with a precise message.
-func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+// decodeObject checks that a JSON body is an object and returns it for
+// member to read fields from. Invalid JSON is refused with encoding/json's
+// words; the check is one pass that builds nothing.
+func decodeObject(body []byte) ([]byte, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, badRequest("body is empty, want a JSON object like %s", exampleBody)
 	}
 	if !json.Valid(body) {
+		// Unmarshal checks the whole input before decoding anything, so on
+		// invalid JSON it only words the syntax error.
 		var v any
 		err := json.Unmarshal(body, &v)
 		return nil, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("body is not valid JSON: %v", err), Err: err}
@@ -39,16 +42,12 @@ func decodeObject(body []byte) (map[string]json.RawMessage, error) {
 	if body[0] != '{' {
 		return nil, badRequest("body is %s, want a JSON object like %s", kind(body), exampleBody)
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("body is not valid JSON: %v", err), Err: err}
-	}
-	return obj, nil
+	return body, nil
 }
 
 // field returns the value of a field that must be present.
-func field(obj map[string]json.RawMessage, name string) (json.RawMessage, error) {
-	raw, ok := obj[name]
+func field(obj []byte, name string) ([]byte, error) {
+	raw, ok := member(obj, name)
 	if !ok {
 		return nil, badRequest("missing field %q", name)
 	}
@@ -57,68 +56,72 @@ func field(obj map[string]json.RawMessage, name string) (json.RawMessage, error)
 
 // parseImage reads one image in either JSON form the API takes: 28 rows of
 // 28 integers, or 784 integers row by row. Integers may be written 7 or 7.0,
-// but 0.5, "12", true and null are refused, each with its position.
-func parseImage(raw json.RawMessage) ([]byte, error) {
-	raw = bytes.TrimSpace(raw)
+// but 0.5, "12", true and null are refused, each with its position. raw is
+// a value of a validated body.
+func parseImage(raw []byte) ([]byte, error) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, fmt.Errorf("image is %s, %s", kind(raw), wantImage)
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		return nil, fmt.Errorf("image: %v", err)
-	}
-	if len(elems) == 0 {
+	n := countElements(raw)
+	if n == 0 {
 		return nil, fmt.Errorf("image is an empty array, %s", wantImage)
 	}
-	if first := bytes.TrimSpace(elems[0]); len(first) > 0 && first[0] == '[' {
-		return parseRows(elems)
+	var first []byte
+	elements(raw, func(_ int, e []byte) bool { first = e; return false })
+	if first[0] == '[' {
+		if n != side {
+			return nil, fmt.Errorf("image has %d rows, want %d", n, side)
+		}
+		return parseRows(raw)
 	}
-	return parseFlat(elems)
+	if n != pixels {
+		return nil, fmt.Errorf("flat image has %d values, want %d", n, pixels)
+	}
+	return parseFlat(raw)
 }
 
-// parseRows reads the 28x28 form.
-func parseRows(rows []json.RawMessage) ([]byte, error) {
-	if len(rows) != side {
-		return nil, fmt.Errorf("image has %d rows, want %d", len(rows), side)
-	}
+// parseRows reads the 28x28 form, row by row, so that the first bad row or
+// pixel is the one named.
+func parseRows(raw []byte) ([]byte, error) {
 	img := make([]byte, 0, pixels)
-	for r, raw := range rows {
-		raw = bytes.TrimSpace(raw)
-		if len(raw) == 0 || raw[0] != '[' {
-			return nil, fmt.Errorf("row %d is %s, want an array of %d integers 0..255", r, describe(raw), side)
+	var err error
+	elements(raw, func(r int, row []byte) bool {
+		if row[0] != '[' {
+			err = fmt.Errorf("row %d is %s, want an array of %d integers 0..255", r, describe(row), side)
+			return false
 		}
-		var vals []json.RawMessage
-		if err := json.Unmarshal(raw, &vals); err != nil {
-			return nil, fmt.Errorf("row %d: %v", r, err)
+		if n := countElements(row); n != side {
+			err = fmt.Errorf("row %d has %d values, want %d", r, n, side)
+			return false
 		}
-		if len(vals) != side {
-			return nil, fmt.Errorf("row %d has %d values, want %d", r, len(vals), side)
-		}
-		for col, v := range vals {
-			p, err := parsePixel(v)
-			if err != nil {
-				return nil, fmt.Errorf("pixel at row %d, column %d %w", r, col, err)
+		elements(row, func(col int, v []byte) bool {
+			var p byte
+			if p, err = parsePixel(v); err != nil {
+				err = fmt.Errorf("pixel at row %d, column %d %w", r, col, err)
+				return false
 			}
 			img = append(img, p)
-		}
-	}
-	return img, nil
+			return true
+		})
+		return err == nil
+	})
+	return img, err
 }
 
 // parseFlat reads the 784-value form.
-func parseFlat(vals []json.RawMessage) ([]byte, error) {
-	if len(vals) != pixels {
-		return nil, fmt.Errorf("flat image has %d values, want %d", len(vals), pixels)
-	}
-	img := make([]byte, pixels)
-	for i, v := range vals {
-		p, err := parsePixel(v)
-		if err != nil {
-			return nil, fmt.Errorf("pixel %d %w", i, err)
+func parseFlat(raw []byte) ([]byte, error) {
+	img := make([]byte, 0, pixels)
+	var err error
+	elements(raw, func(i int, v []byte) bool {
+		var p byte
+		if p, err = parsePixel(v); err != nil {
+			err = fmt.Errorf("pixel %d %w", i, err)
+			return false
 		}
-		img[i] = p
-	}
-	return img, nil
+		img = append(img, p)
+		return true
+	})
+	return img, err
 }
 
 // errPixel is wrapped by every refused pixel value.
@@ -126,8 +129,7 @@ var errPixel = errors.New("want an integer 0..255")
 
 // parsePixel reads one value, which must be a JSON number holding an
 // integer 0..255. Its error reads after "pixel at ...": "is 256, want ...".
-func parsePixel(raw json.RawMessage) (byte, error) {
-	raw = bytes.TrimSpace(raw)
+func parsePixel(raw []byte) (byte, error) {
 	if kind(raw) != "a number" {
 		return 0, fmt.Errorf("is %s, %w", describe(raw), errPixel)
 	}

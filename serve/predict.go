@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -60,11 +59,15 @@ func (s *Server) handlePredict(c echo.Context) error {
 	return writePrediction(c, &preds[0])
 }
 
-// imageFromJSON reads the body {"image": ...}: the fast path for a plain
-// good body, else the precise decoder that words what is wrong.
+// imageFromJSON reads the body {"image": ...}: the one-pass scanner for
+// the plainest body, else, once its nesting is known to be shallow, the
+// precise decoder, which takes any valid form and words what is wrong.
 func imageFromJSON(body []byte) ([]byte, error) {
-	if img, ok := fastImage(body); ok {
+	if img, ok := scanImage(body); ok {
 		return img, nil
+	}
+	if err := checkNesting(body, imageDepth+1); err != nil {
+		return nil, err
 	}
 	return preciseImage(body)
 }
@@ -115,10 +118,13 @@ func (s *Server) handlePredictBatch(c echo.Context) error {
 }
 
 // imagesFromJSON reads the body {"images": [...]}, naming the index of the
-// first bad image (the precise decoder's work, when the fast path fails).
+// first bad image (the precise decoder's work, when the scanner fails).
 func imagesFromJSON(body []byte) ([][]byte, error) {
-	if imgs, ok := fastImages(body); ok {
+	if imgs, ok := scanImages(body); ok {
 		return imgs, nil
+	}
+	if err := checkNesting(body, batchDepth+1); err != nil {
+		return nil, err
 	}
 	return preciseImages(body)
 }
@@ -136,23 +142,23 @@ func preciseImages(body []byte) ([][]byte, error) {
 	if kind(raw) != "an array" {
 		return nil, badRequest("images is %s, want an array of 1..%d images", kind(raw), maxBatch)
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		return nil, badRequest("images: %v", err)
-	}
+	n := countElements(raw)
 	switch {
-	case len(elems) == 0:
+	case n == 0:
 		return nil, badRequest("images is empty, want 1..%d images", maxBatch)
-	case len(elems) > maxBatch:
-		return nil, badRequest("images has %d images, want at most %d", len(elems), maxBatch)
+	case n > maxBatch:
+		return nil, badRequest("images has %d images, want at most %d", n, maxBatch)
 	}
-	imgs := make([][]byte, len(elems))
-	for i, e := range elems {
-		img, err := parseImage(e)
-		if err != nil {
-			return nil, badRequest("images[%d]: %v", i, err)
+	imgs := make([][]byte, n)
+	elements(raw, func(i int, e []byte) bool {
+		if imgs[i], err = parseImage(e); err != nil {
+			err = badRequest("images[%d]: %v", i, err)
+			return false
 		}
-		imgs[i] = img
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	return imgs, nil
 }

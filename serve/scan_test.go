@@ -111,3 +111,21 @@ func BenchmarkScanOriginalBody(b *testing.B) {
 		}
 	}
 }
+
+// originalBody is the body the original clients send: 28 rows of 28 ints.
+func originalBody(tb testing.TB) []byte {
+	tb.Helper()
+	return mustJSON(tb, map[string]any{"image": rows(digitImage(4))})
+}
+
+// BenchmarkDecodeOriginalBody measures the precise decoder, which takes
+// every body the scanner does not, on the original clients' body.
+func BenchmarkDecodeOriginalBody(b *testing.B) {
+	body := originalBody(b)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := preciseImage(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
