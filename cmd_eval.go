@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/mnistserve/app/mnist"
-	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/train"
 )
 
@@ -17,18 +15,19 @@ var cmdEval = &Command{
 	Long:      "Prints the test accuracy and confusion matrix of the served model (pinned, else newest).",
 	Flag: func(fs *FlagSet) RunFunc {
 		cfg := train.DefaultConfig()
+		ms := defaultModelStore()
 		dataFlag(fs, &cfg.DataDir)
-		modelsFlag(fs, &cfg.ModelDir)
+		ms.flags(fs)
 		return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
-			return runEval(ctx, cfg.ModelDir, cfg.DataDir, stdout, stderr)
+			return runEval(ctx, ms, cfg.DataDir, stdout, stderr)
 		}
 	},
 }
 
-// runEval measures the served model of dir on the 10,000 MNIST test
+// runEval measures the served model of ms on the 10,000 MNIST test
 // images in data.
-func runEval(ctx context.Context, dir, data string, stdout, stderr io.Writer) error {
-	p, err := model.LoadPredictor(dir, slog.New(slog.NewTextHandler(stderr, nil)))
+func runEval(ctx context.Context, ms modelStore, data string, stdout, stderr io.Writer) error {
+	p, err := ms.predictor(ctx, stderr)
 	if err != nil {
 		return fmt.Errorf("%w (train one with `app train`)", err)
 	}

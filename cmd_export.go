@@ -6,9 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/onnx"
-	"github.com/mnistserve/app/train"
 )
 
 var cmdExport = &Command{
@@ -18,9 +16,9 @@ var cmdExport = &Command{
 pixels scaled to 0..1 (white digit on black); output "probabilities",
 float32 [N,10], softmax included.`,
 	Flag: func(fs *FlagSet) RunFunc {
-		dir := train.DefaultConfig().ModelDir
+		ms := defaultModelStore()
 		var out, version string
-		modelsFlag(fs, &dir)
+		ms.flags(fs)
 		fs.String(&out, "onnx", "write the model as ONNX to `FILE` (required)")
 		fs.String(&version, "version", "export version `V` (default: the one serve serves: the pinned model, else the newest valid one)")
 		return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
@@ -29,15 +27,20 @@ float32 [N,10], softmax included.`,
 				fs.Usage()
 				return errUsage
 			}
-			return runExport(dir, version, out, stdout)
+			return runExport(ctx, ms, version, out, stdout, stderr)
 		}
 	},
 }
 
-// runExport writes version of the models in dir (the newest valid one
-// when version is empty) to the ONNX file out.
-func runExport(dir, version, out string, stdout io.Writer) error {
-	w, meta, err := loadVersion(dir, version)
+// runExport writes version of the models of ms (the served one when
+// version is empty) to the ONNX file out.
+func runExport(ctx context.Context, ms modelStore, version, out string, stdout, stderr io.Writer) error {
+	reg, closeReg, err := ms.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeReg()
+	w, meta, err := reg.LoadOrCurrent(ctx, version)
 	if err != nil {
 		return err
 	}
@@ -50,18 +53,4 @@ func runExport(dir, version, out string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote model %s to %s (ONNX opset %d, %d bytes)\n", meta.Version, out, onnx.Opset, len(data))
 	return nil
-}
-
-// loadVersion loads version v of the models in dir, or, when v is empty,
-// the model a server sharing dir serves (the pinned one, else the newest
-// valid one).
-func loadVersion(dir, v string) (*model.Weights, model.Meta, error) {
-	if v != "" {
-		return model.LoadVersion(dir, v)
-	}
-	w, meta, err := model.Current(dir)
-	if err != nil {
-		return nil, meta, fmt.Errorf("%w (train one with `app train`)", err)
-	}
-	return w, meta, nil
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/registry"
 )
 
 func TestExportCommand(t *testing.T) {
@@ -43,7 +44,7 @@ func TestExportCommand(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.promote != "" {
-				if _, err := model.Promote(models, c.promote); err != nil {
+				if _, err := registry.New(registry.NewFolder(models), nil).Promote(context.Background(), c.promote); err != nil {
 					t.Fatal(err)
 				}
 			}

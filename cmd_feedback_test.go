@@ -15,6 +15,7 @@ import (
 	"github.com/mnistserve/app/internal/testutil"
 	"github.com/mnistserve/app/mnist"
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/train"
 )
 
@@ -44,7 +45,7 @@ func hardDigits(test *mnist.Set, from, to int) *mnist.Set {
 // accuracyOf is the accuracy of model version in dir on set.
 func accuracyOf(t *testing.T, dir, version string, set *mnist.Set) float64 {
 	t.Helper()
-	w, meta, err := model.LoadVersion(dir, version)
+	w, meta, err := registry.New(registry.NewFolder(dir), nil).Load(context.Background(), version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestFeedbackLoopScenario(t *testing.T) {
 	if code, out := runApp(t, "train", "--data", data, "--models", models, "--limit", fmt.Sprint(limit), "--epochs", fmt.Sprint(parentEpochs)); code != 0 {
 		t.Fatalf("train the parent: exit %d\n%s", code, out)
 	}
-	parent := model.List(models)[0]
+	parent := listFolder(t, models)[0]
 
 	const watch = 200 * time.Millisecond
 	addr := freeAddr(t)
@@ -152,7 +153,7 @@ func TestFeedbackLoopScenario(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "promoted") || strings.Contains(out, "not promoted") {
 		t.Fatalf("train --feedback: exit %d, want a promoted model\n%s", code, out)
 	}
-	child := model.List(models)[0]
+	child := listFolder(t, models)[0]
 	if child.ParentVersion != parent.Version || child.FeedbackImages+child.FeedbackHeldOut != feedback || child.FeedbackAccuracy == nil {
 		t.Errorf("child metadata: parent %q, feedback %d+%d, accuracy %v; want %s, %d in all, set",
 			child.ParentVersion, child.FeedbackImages, child.FeedbackHeldOut, child.FeedbackAccuracy, parent.Version, feedback)
@@ -243,7 +244,17 @@ func TestTrainFeedbackFlagsRefuseWhatCannotWork(t *testing.T) {
 			}
 		})
 	}
-	if n := len(model.List(models)); n != 1 {
+	if n := len(listFolder(t, models)); n != 1 {
 		t.Errorf("refused runs left %d models, want the 1 there before", n)
 	}
+}
+
+// listFolder lists the valid models of the folder dir, newest first.
+func listFolder(tb testing.TB, dir string) []model.Meta {
+	tb.Helper()
+	ms, err := registry.New(registry.NewFolder(dir), nil).List(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ms
 }

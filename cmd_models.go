@@ -11,16 +11,18 @@ import (
 	"time"
 
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/store"
-	"github.com/mnistserve/app/train"
 )
 
 var cmdModels = &Command{
-	UsageLine: "app models [flags] list|promote VERSION|rollback|unpin",
-	Short:     "list the saved models; promote, roll back or unpin the served one",
-	Long: `Lists the models of the model folder and moves its pin. Every server
-sharing the folder serves the pinned model, or the newest valid one when
-none is pinned, and follows a change within its --watch interval.
+	UsageLine: "app models [flags] list|promote VERSION|rollback|unpin|import DIR|export DIR",
+	Short:     "list the saved models; promote, roll back or unpin the served one; copy models",
+	Long: `Lists the models of the model store (--models: a folder, or db for the
+database --db names) and moves its pin. Every server sharing the store
+serves the pinned model, or the newest valid one when none is pinned, and
+follows a change within its --watch interval (with the database on
+PostgreSQL, within a second).
 
   list             the valid models, newest first: which is served and
                    pinned, test accuracy, live accuracy on labelled
@@ -28,76 +30,87 @@ none is pinned, and follows a change within its --watch interval.
   promote VERSION  pin VERSION
   rollback         pin the model served before the last promote (again:
                    one promote further back)
-  unpin            remove the pin: the newest valid model is served again`,
+  unpin            remove the pin: the newest valid model is served again
+  import DIR       copy the valid models of the folder DIR into the store
+                   (those it lacks), and its pin when the store has none:
+                   app models import saved_models --models db --db URL
+  export DIR       copy the valid models of the store into the folder DIR`,
 	Args: true,
 	Flag: func(fs *FlagSet) RunFunc {
-		dir := train.DefaultConfig().ModelDir
-		db := ""
-		modelsFlag(fs, &dir)
-		fs.String(&db, "db", "database (`URL`) whose labelled predictions give list its live accuracy; empty: predictions.db when it exists", Env("DATABASE_URL"))
+		ms := defaultModelStore()
+		modelsFlag(fs, &ms.Models)
+		fs.String(&ms.DB, "db", "database (`URL`) of the models with --models db, and whose labelled predictions give list its live accuracy; empty: predictions.db (for live accuracy, when it exists)", Env("DATABASE_URL"))
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			// Flags may also follow the action and its version.
 			pos, err := reparse(fs, args)
 			if err != nil {
 				return err
 			}
-			want := map[string]int{"list": 1, "promote": 2, "rollback": 1, "unpin": 1}
+			want := map[string]int{"list": 1, "promote": 2, "rollback": 1, "unpin": 1, "import": 2, "export": 2}
 			if len(pos) == 0 || want[pos[0]] != len(pos) {
 				fs.Usage()
 				return errUsage
 			}
-			return runModels(ctx, pos, dir, db, stdout, stderr)
+			return runModels(ctx, pos, ms, stdout, stderr)
 		}
 	},
 }
 
-// runModels lists the models of dir or moves its pin, as pos says.
-func runModels(ctx context.Context, pos []string, dir, db string, stdout, stderr io.Writer) error {
+// runModels lists the models of ms, moves its pin or copies models, as
+// pos says.
+func runModels(ctx context.Context, pos []string, ms modelStore, stdout, stderr io.Writer) error {
+	reg, closeReg, err := ms.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeReg()
 	switch pos[0] {
 	case "list":
-		return listModels(ctx, stdout, stderr, dir, db)
+		return listModels(ctx, stdout, stderr, reg, ms.DB)
 	case "promote":
-		if _, err := model.Promote(dir, pos[1]); err != nil {
+		if _, err := reg.Promote(ctx, pos[1]); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "pinned %s; servers sharing %s serve it within their --watch interval\n", pos[1], dir)
+		fmt.Fprintf(stdout, "pinned %s; servers sharing the %s serve it within their --watch interval\n", pos[1], reg)
 	case "rollback":
-		pin, err := model.Rollback(dir)
+		pin, err := reg.Rollback(ctx)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "rolled back: pinned %s, the model served before the last promote\n", pin.Version)
 	case "unpin":
-		if _, err := model.Unpin(dir); err != nil {
+		if _, err := reg.Unpin(ctx); err != nil {
 			return err
 		}
-		_, meta, err := model.Current(dir)
+		v, _, err := reg.Served(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "unpinned; the newest valid model, %s, is served\n", meta.Version)
+		fmt.Fprintf(stdout, "unpinned; the newest valid model, %s, is served\n", v)
+	case "import", "export":
+		return copyModels(ctx, pos[0], pos[1], reg, stdout, stderr)
 	}
 	return nil
 }
 
-// listModels prints the valid models of dir, newest first.
-func listModels(ctx context.Context, stdout, stderr io.Writer, dir, db string) error {
-	metas := model.List(dir)
-	if len(metas) == 0 {
-		return fmt.Errorf("%w in %s (train one with `app train`)", model.ErrNoModel, dir)
-	}
-	pin, err := model.ReadPin(dir)
+// listModels prints the valid models of reg, newest first.
+func listModels(ctx context.Context, stdout, stderr io.Writer, reg *registry.Registry, db string) error {
+	metas, err := reg.List(ctx)
 	if err != nil {
 		return err
 	}
-	// The served model is the one model.Current would load, read off the
-	// metadata already loaded: the pinned one when valid, else the newest.
-	served := metas[0].Version
-	for _, m := range metas {
-		if m.Version == pin.Version {
-			served = m.Version
-			break
-		}
+	if len(metas) == 0 {
+		return fmt.Errorf("%w in the %s (train one with `app train`)", model.ErrNoModel, reg)
+	}
+	pin, err := reg.ReadPin(ctx)
+	if err != nil {
+		return err
+	}
+	// The served model is the one a server of the store serves: the
+	// pinned one when valid, else the newest valid.
+	served, _, err := reg.Served(ctx)
+	if err != nil {
+		return err
 	}
 	live := liveAccuracy(ctx, stderr, db)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/mnistserve/app/imaging"
 	"github.com/mnistserve/app/model"
-	"github.com/mnistserve/app/train"
 )
 
 var cmdPredict = &Command{
@@ -20,23 +18,23 @@ PNG or JPEG (any size, dark on light or light on dark), its confidence and the
 10 probabilities.`,
 	Args: true,
 	Flag: func(fs *FlagSet) RunFunc {
-		dir := train.DefaultConfig().ModelDir
-		modelsFlag(fs, &dir)
+		ms := defaultModelStore()
+		ms.flags(fs)
 		return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if len(args) == 0 {
 				fmt.Fprintln(stderr, "no image files given")
 				fs.Usage()
 				return errUsage
 			}
-			return runPredict(ctx, dir, args, stdout, stderr)
+			return runPredict(ctx, ms, args, stdout, stderr)
 		}
 	},
 }
 
 // runPredict classifies image files with the served model, without a
 // server: a quick way to try a model on your own digits.
-func runPredict(ctx context.Context, dir string, files []string, stdout, stderr io.Writer) error {
-	p, err := model.LoadPredictor(dir, slog.New(slog.NewTextHandler(stderr, nil)))
+func runPredict(ctx context.Context, ms modelStore, files []string, stdout, stderr io.Writer) error {
+	p, err := ms.predictor(ctx, stderr)
 	if err != nil {
 		return fmt.Errorf("%w (train one with `app train`)", err)
 	}

@@ -50,7 +50,7 @@ func TestServeConfigFlagsOverrideEnvOverrideDefaults(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("config %+v, want %+v", cfg, want)
 	}
-	if want.Train.DataDir != "data/mnist" || defaultServeConfig().Train != train.DefaultConfig() {
+	if want.Train.DataDir != "data/mnist" || !reflect.DeepEqual(defaultServeConfig().Train, train.DefaultConfig()) {
 		t.Errorf("defaults %+v: want train's defaults", want)
 	}
 }
@@ -116,8 +116,7 @@ func TestByteSizeReadsUnits(t *testing.T) {
 func TestTrainHooksPutTheEpochIntoThe503MessageAndLogEachEpochOnce(t *testing.T) {
 	srv := serve.New(serve.Config{}, nil, nil)
 	var logs bytes.Buffer
-	k := newModelKeeper(t.TempDir(), srv, slog.New(slog.NewTextHandler(&logs, nil)))
-	h := k.trainHooks()
+	h := trainHooks(srv, slog.New(slog.NewTextHandler(&logs, nil)))
 	for step := 1; step <= 3; step++ {
 		h.OnStep(train.Step{Epoch: 3, Epochs: 15, Step: step, Steps: 3})
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/serve"
 	"github.com/mnistserve/app/store"
 )
@@ -85,10 +87,10 @@ func TestPromoteAndRollbackUnderLoadReleaseTheOldModel(t *testing.T) {
 	srv := serve.New(serve.Config{}, st, logger)
 	base := liveHeap()
 
-	k := newModelKeeper(models, srv, logger)
-	defer k.close()
+	k := registry.NewKeeper(registry.New(registry.NewFolder(models), logger), func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger)
+	defer k.Close()
 	srv.SetCatalog(k)
-	if err := k.load(); err != nil {
+	if err := k.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var failed atomic.Int64
@@ -127,7 +129,7 @@ func TestPromoteAndRollbackUnderLoadReleaseTheOldModel(t *testing.T) {
 	if n := failed.Load(); n > 0 {
 		t.Errorf("%d requests failed during the swaps; first: %v", n, firstFailure.Load())
 	}
-	if v := k.current.Version(); v != b.Version {
+	if v := k.Version(); v != b.Version {
 		t.Errorf("after %d swaps serving %s, want %s", swaps, v, b.Version)
 	}
 	after := liveHeap()

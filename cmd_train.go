@@ -34,31 +34,27 @@ its parent's and its held-out feedback accuracy is higher.`,
 		fs.Bool(&fb.Feedback, "feedback", "also train on the labelled stored predictions (a fifth, by id, held out and scored)")
 		fs.String(&fb.From, "from", "start from the weights of model `VERSION`, or current: the one served (pinned, else newest valid)")
 		fs.Bool(&fb.PromoteIfBetter, "promote-if-better", "with --feedback: pin the new model if its test accuracy is at most 0.2 points below its parent's and its held-out feedback accuracy is higher")
-		fs.String(&fb.DB, "db", "database (`URL`) of the labelled predictions for --feedback; empty: the SQLite file predictions.db, as serve", Env("DATABASE_URL"))
+		fs.String(&fb.DB, "db", "database (`URL`) of the labelled predictions for --feedback, and of the models with --models db; empty: the SQLite file predictions.db, as serve", Env("DATABASE_URL"))
 		return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			reg, closeReg, err := openRegistry(ctx, cfg.ModelDir, fb.DB, stderr)
+			if err != nil {
+				return err
+			}
+			defer closeReg()
+			cfg.Save = reg.Saver(ctx)
 			if fb.Feedback || fb.From != "" || fb.PromoteIfBetter {
-				return runFeedbackTrain(ctx, cfg, fb, stdout, stderr)
+				return runFeedbackTrain(ctx, cfg, reg, fb, stdout, stderr)
 			}
 			return runTrain(ctx, cfg, stdout)
 		}
 	},
 }
 
-// dataFlag declares --data, the MNIST folder, for every command that reads it.
-func dataFlag(fs *FlagSet, p *string) {
-	fs.String(p, "data", "folder (`DIR`) of the four MNIST IDX files, raw or .gz", Env("MNIST_DIR"))
-}
-
-// modelsFlag declares --models, the model folder, for every command that
-// reads or writes models.
-func modelsFlag(fs *FlagSet, p *string) {
-	fs.String(p, "models", "folder (`DIR`) where models are saved and the newest valid one is loaded", Env("MODEL_DIR"))
-}
-
+// runTrain trains a model and saves it through cfg.Save.
 func runTrain(ctx context.Context, cfg train.Config, stdout io.Writer) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
 	meta, err := train.Run(ctx, cfg, train.Printer(stdout))
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mnistserve/app/mnist"
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/train"
 )
@@ -26,15 +27,12 @@ type feedbackOptions struct {
 const maxTestDrop = 0.002
 
 // runFeedbackTrain trains with --feedback, --from or --promote-if-better.
-func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions, stdout, stderr io.Writer) error {
+func runFeedbackTrain(ctx context.Context, cfg train.Config, reg *registry.Registry, opt feedbackOptions, stdout, stderr io.Writer) error {
 	if opt.PromoteIfBetter && !opt.Feedback {
 		return fmt.Errorf("--promote-if-better needs --feedback: the held-out feedback is what the new model must do better on")
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
 	if opt.From != "" {
-		w, meta, err := loadModel(cfg.ModelDir, opt.From)
+		w, meta, err := reg.LoadOrCurrent(ctx, opt.From)
 		if err != nil {
 			return fmt.Errorf("--from %s: %w", opt.From, err)
 		}
@@ -60,7 +58,7 @@ func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions
 		if from == "" {
 			from = "current" // without --from, the new model must beat the served one
 		}
-		w, meta, err := loadModel(cfg.ModelDir, from)
+		w, meta, err := reg.LoadOrCurrent(ctx, from)
 		if err != nil {
 			return fmt.Errorf("--promote-if-better: the model to compare with: %w", err)
 		}
@@ -68,14 +66,14 @@ func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions
 		if parentFeedback, err = heldOutAccuracy(ctx, w, cfg.FeedbackHeldOut); err != nil {
 			return err
 		}
-		if held, err = holdServed(cfg.ModelDir, stdout); err != nil {
+		if held, err = holdServed(ctx, reg, stdout); err != nil {
 			return err
 		}
 	}
 	meta, err := train.Run(ctx, cfg, train.Printer(stdout))
 	if err != nil {
 		if held { // no new model: newest-wins may serve as before
-			if _, uerr := model.Unpin(cfg.ModelDir); uerr != nil {
+			if _, uerr := reg.Unpin(ctx); uerr != nil {
 				return fmt.Errorf("%w; and the hold stays: %v", err, uerr)
 			}
 		}
@@ -93,7 +91,7 @@ func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions
 		}
 		return nil
 	}
-	if _, err := model.Promote(cfg.ModelDir, meta.Version); err != nil {
+	if _, err := reg.Promote(ctx, meta.Version); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "promoted %s: %s\n", meta.Version, why)
@@ -105,19 +103,19 @@ func runFeedbackTrain(ctx context.Context, cfg train.Config, opt feedbackOptions
 // the newest-wins rule before it is judged; a promote then records the
 // held model as the one to roll back to.
 // It reports whether it pinned anything.
-func holdServed(dir string, stdout io.Writer) (bool, error) {
-	pin, err := model.ReadPin(dir)
+func holdServed(ctx context.Context, reg *registry.Registry, stdout io.Writer) (bool, error) {
+	pin, err := reg.ReadPin(ctx)
 	if err != nil || pin.Version != "" {
 		return false, err
 	}
-	_, served, err := model.Current(dir)
+	served, _, err := reg.Served(ctx)
 	if err != nil {
 		return false, err
 	}
-	if _, err := model.Hold(dir, served.Version); err != nil {
+	if _, err := reg.Hold(ctx, served); err != nil {
 		return false, err
 	}
-	fmt.Fprintf(stdout, "pinned the served model %s while training, so the new model is served only if promoted (`app models unpin` undoes it)\n", served.Version)
+	fmt.Fprintf(stdout, "pinned the served model %s while training, so the new model is served only if promoted (`app models unpin` undoes it)\n", served)
 	return true, nil
 }
 
@@ -138,15 +136,6 @@ func isBetter(m, parent model.Meta, parentFeedback float64) (bool, string) {
 		return false, fmt.Sprintf("its held-out feedback accuracy is not higher than its parent's (%s)", figures)
 	}
 	return true, figures
-}
-
-// loadModel loads version from dir, or the served model for "current"
-// (loadVersion's empty version).
-func loadModel(dir, version string) (*model.Weights, model.Meta, error) {
-	if version == "current" {
-		version = ""
-	}
-	return loadVersion(dir, version)
 }
 
 // labelledImages reads the labelled stored predictions from db.

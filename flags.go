@@ -205,3 +205,14 @@ func reparse(fs *FlagSet, args []string) ([]string, error) {
 	}
 	return words, nil
 }
+
+// dataFlag declares --data, the MNIST folder, for every command that reads it.
+func dataFlag(fs *FlagSet, p *string) {
+	fs.String(p, "data", "folder (`DIR`) of the four MNIST IDX files, raw or .gz", Env("MNIST_DIR"))
+}
+
+// modelsFlag declares --models, where models are kept, for every command
+// that reads or writes models.
+func modelsFlag(fs *FlagSet, p *string) {
+	fs.String(p, "models", "where models are kept: a folder (`DIR`), or db for tables in the database --db names", Env("MODEL_DIR"))
+}

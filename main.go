@@ -1,12 +1,16 @@
 // Command app trains a handwritten-digit convnet on MNIST and serves its
 // predictions over HTTP, storing every request and answer in a database.
 //
-//	app train    train a model and write it to saved_models/
-//	app serve    serve predictions on :5000 (training one first if none exists)
-//	app predict  classify image files with the served model
-//	app eval     test accuracy of the served model
-//	app export   write a saved model as ONNX
-//	app keys     add, list or revoke API tokens
+//	app train        train a model and save it (in saved_models/, or the database)
+//	app serve        serve predictions on :5000 (training one first if none exists)
+//	app predict      classify image files with the served model
+//	app eval         test accuracy of the served model
+//	app export       write a saved model as ONNX
+//	app models       list, promote, roll back, unpin, import or export models
+//	app healthcheck  exit 0 when a server answers /healthz (for container probes)
+//	app keys         add, list or revoke API tokens
+//	app version      print the version
+//	app help         list the commands
 package main
 
 import (

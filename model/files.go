@@ -28,54 +28,101 @@ var ErrCorrupt = errors.New("corrupt or foreign model file")
 // Save writes w as a new model in dir: a weights file and its metadata
 // <version>.json, each written atomically (temp file, fsync, rename), the
 // metadata last so that a model is visible only once complete. It fills
-// in meta's version, file name, checksum, architecture and parameter count
-// and returns the completed metadata.
+// in meta's file name, checksum, architecture and parameter count, and its
+// version unless meta names one (as import does; the error then wraps
+// ErrVersionTaken when dir holds that version already), and returns the
+// completed metadata.
 func Save(dir string, w *Weights, meta Meta) (Meta, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return meta, fmt.Errorf("create model folder: %w", err)
 	}
-	var buf bytes.Buffer
-	if err := encodeWeights(&buf, w); err != nil {
+	data, err := Complete(w, &meta)
+	if err != nil {
 		return meta, err
 	}
-	sum := sha256.Sum256(buf.Bytes())
-	if meta.CreatedAt.IsZero() {
-		meta.CreatedAt = time.Now().UTC()
+	if meta.Version == "" {
+		meta.Version = uniqueVersion(dir, meta.CreatedAt)
+	} else if _, err := os.Lstat(filepath.Join(dir, meta.Version+".json")); err == nil {
+		return meta, fmt.Errorf("%w: %s in %s", ErrVersionTaken, meta.Version, dir)
 	}
-	meta.Version = uniqueVersion(dir, meta.CreatedAt)
 	meta.WeightsFile = meta.Version + ".weights"
-	meta.WeightsSHA256 = hex.EncodeToString(sum[:])
-	meta.Architecture = Architecture
-	meta.Parameters = Parameters
-	if err := writeAtomic(filepath.Join(dir, meta.WeightsFile), buf.Bytes()); err != nil {
+	if err := WriteAtomic(filepath.Join(dir, meta.WeightsFile), data); err != nil {
 		return meta, err
 	}
 	js, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
 		return meta, err
 	}
-	if err := writeAtomic(filepath.Join(dir, meta.Version+".json"), append(js, '\n')); err != nil {
+	if err := WriteAtomic(filepath.Join(dir, meta.Version+".json"), append(js, '\n')); err != nil {
 		return meta, err
 	}
 	return meta, nil
 }
 
+// Complete encodes w and fills in what every store records beside it: the
+// checksum, architecture, parameter count and, when unset, the creation
+// time. It checks a version meta already names (see CheckVersion). It
+// returns the encoded weights.
+func Complete(w *Weights, meta *Meta) ([]byte, error) {
+	if meta.Version != "" {
+		if err := CheckVersion(meta.Version); err != nil {
+			return nil, err
+		}
+	}
+	var buf bytes.Buffer
+	if err := encodeWeights(&buf, w); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	if meta.CreatedAt.IsZero() {
+		meta.CreatedAt = time.Now().UTC()
+	}
+	meta.WeightsSHA256 = hex.EncodeToString(sum[:])
+	meta.Architecture = Architecture
+	meta.Parameters = Parameters
+	return buf.Bytes(), nil
+}
+
+// NewVersion names a model created at t: its time to the millisecond,
+// which sorts as it reads. Stores add a suffix when it is taken.
+func NewVersion(t time.Time, attempt int) string {
+	v := t.UTC().Format("20060102T150405.000Z")
+	if attempt > 1 {
+		v = fmt.Sprintf("%s-%d", v, attempt)
+	}
+	return v
+}
+
+// CheckVersion refuses a version that could not name a file of its own
+// in a model folder: 1 to 64 letters, digits, '.', '_' or '-', not
+// starting with '.'.
+func CheckVersion(v string) error {
+	if v == "" || len(v) > 64 || v[0] == '.' {
+		return fmt.Errorf("bad model version %q: want 1 to 64 letters, digits, '.', '_' or '-', not starting with '.': %w", v, ErrCorrupt)
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("bad model version %q: want 1 to 64 letters, digits, '.', '_' or '-': %w", v, ErrCorrupt)
+		}
+	}
+	return nil
+}
+
 // uniqueVersion names a model by its creation time, with a suffix in the
 // rare case that name is taken.
 func uniqueVersion(dir string, t time.Time) string {
-	v := t.UTC().Format("20060102T150405.000Z")
-	for i := 2; ; i++ {
-		if _, err := os.Stat(filepath.Join(dir, v+".json")); errors.Is(err, os.ErrNotExist) {
+	for i := 1; ; i++ {
+		v := NewVersion(t, i)
+		if _, err := os.Lstat(filepath.Join(dir, v+".json")); errors.Is(err, os.ErrNotExist) {
 			return v
 		}
-		v = fmt.Sprintf("%s-%d", t.UTC().Format("20060102T150405.000Z"), i)
 	}
 }
 
-// writeAtomic writes data to path through a temporary file in the same
+// WriteAtomic writes data to path through a temporary file in the same
 // folder, synced before the rename, so a crash leaves either the old file
 // or the whole new one.
-func writeAtomic(path string, data []byte) (err error) {
+func WriteAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -185,31 +232,57 @@ func decodeWeights(data []byte) (*Weights, error) {
 }
 
 // Load reads the model whose metadata file is metaPath, checking the
-// weights file against its checksum and the network's shapes.
+// weights file against its checksum and the network's shapes. Neither
+// file is read unless it is a regular file of a plausible size, so a
+// symlink to a device or a FIFO, or a huge file, is refused at once.
 func Load(metaPath string) (*Weights, Meta, error) {
-	var meta Meta
-	js, err := os.ReadFile(metaPath)
+	meta, err := ReadMeta(metaPath)
 	if err != nil {
 		return nil, meta, err
-	}
-	if err := json.Unmarshal(js, &meta); err != nil {
-		return nil, meta, fmt.Errorf("%s: bad metadata: %v: %w", metaPath, err, ErrCorrupt)
-	}
-	if meta.WeightsFile == "" || meta.WeightsSHA256 == "" || strings.ContainsAny(meta.WeightsFile, `/\`) {
-		return nil, meta, fmt.Errorf("%s: metadata names no weights file or checksum: %w", metaPath, ErrCorrupt)
 	}
 	wpath := filepath.Join(filepath.Dir(metaPath), meta.WeightsFile)
-	data, err := os.ReadFile(wpath)
+	data, err := ReadRegular(wpath, WeightsBytes())
 	if err != nil {
 		return nil, meta, err
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != meta.WeightsSHA256 {
-		return nil, meta, fmt.Errorf("%s: checksum does not match %s: %w", wpath, filepath.Base(metaPath), ErrCorrupt)
-	}
-	w, err := decodeWeights(data)
+	w, err := DecodeWeights(data, meta.WeightsSHA256)
 	if err != nil {
-		return nil, meta, fmt.Errorf("%s: %w", wpath, err)
+		return nil, meta, fmt.Errorf("%s (of %s): %w", wpath, filepath.Base(metaPath), err)
 	}
 	return w, meta, nil
+}
+
+// ReadMeta reads and checks the metadata file path: a small regular file
+// of JSON naming a weights file and its checksum, whose version is the
+// file's own name (<version>.json), so that no second file can claim a
+// version that is not its own.
+func ReadMeta(path string) (Meta, error) {
+	var meta Meta
+	js, err := ReadRegular(path, MaxMetaBytes)
+	if err != nil {
+		return meta, err
+	}
+	if err := json.Unmarshal(js, &meta); err != nil {
+		return meta, fmt.Errorf("%s: bad metadata: %v: %w", path, err, ErrCorrupt)
+	}
+	if meta.WeightsFile == "" || meta.WeightsSHA256 == "" || strings.ContainsAny(meta.WeightsFile, `/\`) {
+		return meta, fmt.Errorf("%s: metadata names no weights file or checksum: %w", path, ErrCorrupt)
+	}
+	if stem := strings.TrimSuffix(filepath.Base(path), ".json"); meta.Version != stem {
+		return meta, fmt.Errorf("%s: metadata claims version %q, not its file's own %q: %w", path, meta.Version, stem, ErrCorrupt)
+	}
+	return meta, nil
+}
+
+// DecodeWeights checks data against the checksum sha (hex SHA-256) and
+// parses it, refusing anything that is not exactly this network's weights.
+func DecodeWeights(data []byte, sha string) (*Weights, error) {
+	if len(data) != WeightsBytes() {
+		return nil, fmt.Errorf("%d bytes of weights, want %d: %w", len(data), WeightsBytes(), ErrCorrupt)
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != sha {
+		return nil, fmt.Errorf("weights do not match their checksum: %w", ErrCorrupt)
+	}
+	return decodeWeights(data)
 }

@@ -120,10 +120,11 @@ func TestSavedModelLoadsWithIdenticalPredictions(t *testing.T) {
 			t.Errorf("saved metadata lacks %s: %+v", name, meta)
 		}
 	}
-	p, err := LoadPredictor(dir, nil)
+	lw, lm, err := Load(filepath.Join(dir, meta.Version+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := NewPredictor(lw, lm)
 	defer p.Close()
 	if p.Version() != meta.Version {
 		t.Errorf("loaded version %q, want %q", p.Version(), meta.Version)
@@ -144,30 +145,6 @@ func TestSavedModelLoadsWithIdenticalPredictions(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("image %d: loaded model gives %v, trained one %v", i, got[i], want[i])
 		}
-	}
-}
-
-func TestNewestValidModelWins(t *testing.T) {
-	set := loadTest(t)
-	dir := t.TempDir()
-	old, err := Save(dir, trainSteps(t, set, 1, 1), Meta{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	newer, err := Save(dir, trainSteps(t, set, 2, 1), Meta{CreatedAt: old.CreatedAt.Add(1e9)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, m, err := LoadLatest(dir, nil); err != nil || m.Version != newer.Version {
-		t.Fatalf("LoadLatest gave %q, %v; want the newer %q", m.Version, err, newer.Version)
-	}
-	// A corrupt newest model is skipped for the older valid one.
-	path := filepath.Join(dir, newer.WeightsFile)
-	data, _ := os.ReadFile(path)
-	data[len(data)/2] ^= 0xff
-	os.WriteFile(path, data, 0o644)
-	if _, m, err := LoadLatest(dir, nil); err != nil || m.Version != old.Version {
-		t.Fatalf("with the newest corrupt, LoadLatest gave %q, %v; want the older %q", m.Version, err, old.Version)
 	}
 }
 
@@ -213,20 +190,11 @@ func TestDamagedModelFilesAreRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.damage(t, dir, m)
-			_, _, err = LoadLatest(dir, nil)
-			if !errors.Is(err, ErrNoModel) {
-				t.Fatalf("LoadLatest on a damaged model: %v, want ErrNoModel", err)
-			}
 			if _, _, err := Load(filepath.Join(dir, m.Version+".json")); err == nil {
 				t.Fatal("Load accepted a damaged model")
 			}
 		})
 	}
-	t.Run("an empty folder has no model", func(t *testing.T) {
-		if _, _, err := LoadLatest(t.TempDir(), nil); !errors.Is(err, ErrNoModel) {
-			t.Fatalf("got %v, want ErrNoModel", err)
-		}
-	})
 }
 
 func TestConcurrentPredictMatchesSerial(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/mnistserve/app/internal/testutil"
 	"github.com/mnistserve/app/mnist"
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/store/storetest"
 	"github.com/mnistserve/app/train"
@@ -34,7 +35,7 @@ func trainSmallModel(t *testing.T) *model.Predictor {
 		t.Fatalf("train: %v", err)
 	}
 	t.Logf("trained model %s in %v: test accuracy %.4f", meta.Version, time.Since(start).Round(time.Millisecond), meta.TestAccuracy)
-	p, err := model.LoadPredictor(cfg.ModelDir, nil)
+	p, err := registry.New(registry.NewFolder(cfg.ModelDir), nil).Predictor(context.Background())
 	if err != nil {
 		t.Fatalf("load the trained model: %v", err)
 	}

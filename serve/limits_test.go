@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/store/storetest"
 )
 
@@ -221,44 +219,4 @@ func TestRequestIDIsKeptOnlyWhenShortAndPlain(t *testing.T) {
 			t.Errorf("X-Request-ID %.20q (%d bytes): answered %.20q, want a fresh plain id", tc.sent, len(tc.sent), got)
 		}
 	}
-}
-
-func TestRetainDeletesOldRowsAndKeepsNewOnes(t *testing.T) {
-	storetest.Backends(t, func(t *testing.T, st *store.Store) {
-		ctx := context.Background()
-		var old, fresh []*store.Prediction
-		for i := range 3*retainBatch/2 + 1 { // more than one batch
-			p := storetest.Prediction(i%10, byte(i))
-			p.CreatedAt = time.Now().Add(-2 * time.Hour)
-			old = append(old, p)
-		}
-		for i := range 3 {
-			p := storetest.Prediction(i, byte(i))
-			p.CreatedAt = time.Now().Add(-30 * time.Minute)
-			fresh = append(fresh, p)
-		}
-		if err := st.Create(ctx, append(append([]*store.Prediction{}, old...), fresh...)); err != nil {
-			t.Fatal(err)
-		}
-		s := New(Config{}, st, nil)
-		rctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- s.Retain(rctx, time.Hour) }()
-		deadline := time.Now().Add(20 * time.Second)
-		for count(t, st) != int64(len(fresh)) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Retain returned %v", err)
-		}
-		if n := count(t, st); n != int64(len(fresh)) {
-			t.Fatalf("%d rows left, want the %d newer than an hour", n, len(fresh))
-		}
-		for _, p := range fresh {
-			if _, err := st.Get(ctx, p.ID); err != nil {
-				t.Errorf("newer row %d gone: %v", p.ID, err)
-			}
-		}
-	})
 }

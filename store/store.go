@@ -41,9 +41,11 @@ type Store struct {
 	db      *gorm.DB
 	sqlDB   *sql.DB
 	driver  string
-	commits *committer  // group-commits the rows of Create
-	stmts   *statements // the INSERTs of the group commit
-	pg      pgTarget    // what errors may name, for PostgreSQL
+	commits *committer      // group-commits the rows of Create
+	stmts   *statements     // the INSERTs of the group commit
+	pg      pgTarget        // what errors may name, for PostgreSQL
+	pgcfg   *pgx.ConnConfig // for the dedicated connections of listen.go
+	path    string          // the SQLite file
 }
 
 // Open connects to url and migrates table predictions, keeping existing rows.
@@ -149,7 +151,7 @@ func openPostgres(url string, logger *slog.Logger) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &Store{db: db, sqlDB: sqlDB, driver: "postgres", pg: targetOf(cfg), stmts: &statements{dollar: true}}, nil
+	return &Store{db: db, sqlDB: sqlDB, driver: "postgres", pg: targetOf(cfg), pgcfg: cfg, stmts: &statements{dollar: true}}, nil
 }
 
 func openSQLite(path string, logger *slog.Logger) (*Store, error) {
@@ -166,7 +168,7 @@ func openSQLite(path string, logger *slog.Logger) (*Store, error) {
 	// concurrent writers queue in database/sql (honouring their contexts)
 	// instead of failing with "database is locked".
 	sqlDB.SetMaxOpenConns(1)
-	return &Store{db: db, sqlDB: sqlDB, driver: "sqlite", stmts: &statements{}}, nil
+	return &Store{db: db, sqlDB: sqlDB, driver: "sqlite", path: path, stmts: &statements{}}, nil
 }
 
 // gormConfig keeps GORM quiet: errors and slow queries go to slog without

@@ -13,7 +13,7 @@ import (
 // Config holds the settings of one training run.
 type Config struct {
 	DataDir  string  // folder of the four MNIST files
-	ModelDir string  // where the model is saved
+	ModelDir string  // where the model is saved, unless Save is set
 	Epochs   int     // passes over the training images
 	Batch    int     // images per step
 	LR       float64 // Adam learning rate
@@ -29,6 +29,11 @@ type Config struct {
 	// that model.
 	From        *model.Weights
 	FromVersion string
+	// Save stores the trained model and returns its completed metadata;
+	// nil saves it in the folder ModelDir (model.Save). The model
+	// registry sets it so that a model saved in the database is announced
+	// to every replica. A run may call it more than once (checkpoints).
+	Save func(*model.Weights, model.Meta) (model.Meta, error)
 	// Feedback holds labelled stored images trained on beside MNIST's;
 	// FeedbackHeldOut holds those kept aside to score the model on.
 	Feedback, FeedbackHeldOut *mnist.Set

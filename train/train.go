@@ -93,7 +93,11 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		a = round(a, 4)
 		fbAcc = &a
 	}
-	meta, err := model.Save(cfg.ModelDir, w, model.Meta{
+	save := cfg.Save
+	if save == nil {
+		save = func(w *model.Weights, m model.Meta) (model.Meta, error) { return model.Save(cfg.ModelDir, w, m) }
+	}
+	meta, err := save(w, model.Meta{
 		CreatedAt:    time.Now().UTC(),
 		Epochs:       cfg.Epochs,
 		TrainImages:  trainSet.Len(),

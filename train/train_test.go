@@ -6,11 +6,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/mnistserve/app/internal/testutil"
-	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/registry"
 )
 
 // TestRunTrainsAModelAboveTheBar trains on 6,000 real MNIST images for two
@@ -32,7 +33,7 @@ func TestRunTrainsAModelAboveTheBar(t *testing.T) {
 	if meta.TrainImages != 5400 || meta.Epochs != 2 || meta.TrainSeconds <= 0 || meta.Version == "" {
 		t.Errorf("metadata incomplete: %+v", meta)
 	}
-	p, err := model.LoadPredictor(cfg.ModelDir, nil)
+	p, err := registry.New(registry.NewFolder(cfg.ModelDir), nil).Predictor(context.Background())
 	if err != nil {
 		t.Fatalf("the saved model does not load: %v", err)
 	}
@@ -67,7 +68,7 @@ func TestRunReportsThroughItsHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := testutil.FixtureImages
-	if start.TrainImages != n-n/10 || start.ValImages != n/10 || start.TestImages != n || start.Workers < 1 || start.Config != cfg {
+	if start.TrainImages != n-n/10 || start.ValImages != n/10 || start.TestImages != n || start.Workers < 1 || !reflect.DeepEqual(start.Config, cfg) {
 		t.Errorf("start %+v", start)
 	}
 	perEpoch := (n - n/10 + cfg.Batch - 1) / cfg.Batch

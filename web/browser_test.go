@@ -21,6 +21,7 @@ import (
 	"github.com/mnistserve/app/internal/testutil"
 	"github.com/mnistserve/app/keys"
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/serve"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/store/storetest"
@@ -54,7 +55,7 @@ func TestBrowser(t *testing.T) {
 	if _, err := train.Run(ctx, cfg, train.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
-	pred, err := model.LoadPredictor(cfg.ModelDir, nil)
+	pred, err := registry.New(registry.NewFolder(cfg.ModelDir), nil).Predictor(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,20 +1,15 @@
-package model
+package registry
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 )
 
-// ErrTrainingElsewhere is returned by LockTraining while another process
-// (another replica sharing the model folder) holds the training lock.
-var ErrTrainingElsewhere = errors.New("another process is training a model in this folder")
-
-// lockName is the lock file in a model folder. It is not a model: LoadLatest
+// lockName is the lock file in a model folder. It is not a model: Scan
 // reads only *.json.
 const lockName = ".training.lock"
 
@@ -22,31 +17,27 @@ const lockName = ".training.lock"
 // left behind by a process that died; holders refresh it far more often.
 const staleLock = 3 * time.Minute
 
-// TrainingLock keeps other processes sharing a model folder from training
-// at the same time: replicas that boot together on an empty volume train
-// one model, not one each. It is a file created exclusively and refreshed
-// while held, so a crashed holder's lock goes stale instead of blocking
-// forever.
-type TrainingLock struct {
+// FileLock keeps other processes on one host from training at the same
+// time: replicas that boot together on an empty folder (or SQLite file)
+// train one model, not one each. It is a file created exclusively and
+// refreshed while held, so a crashed holder's lock goes stale instead of
+// blocking forever.
+type FileLock struct {
 	path string
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
-// LockTraining takes the training lock of dir, or returns an error wrapping
+// LockFile takes the lock file path, or returns an error wrapping
 // ErrTrainingElsewhere while a live process holds it.
-func LockTraining(dir string) (*TrainingLock, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create model folder: %w", err)
-	}
-	path := filepath.Join(dir, lockName)
+func LockFile(path string) (*FileLock, error) {
 	for attempt := 0; attempt < 2; attempt++ {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			host, _ := os.Hostname()
 			fmt.Fprintf(f, "pid %d on %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
 			f.Close()
-			l := &TrainingLock{path: path, stop: make(chan struct{})}
+			l := &FileLock{path: path, stop: make(chan struct{})}
 			l.wg.Add(1)
 			go l.refresh()
 			return l, nil
@@ -66,7 +57,7 @@ func LockTraining(dir string) (*TrainingLock, error) {
 
 // refresh touches the lock file until Release, so that it never looks stale
 // while held.
-func (l *TrainingLock) refresh() {
+func (l *FileLock) refresh() {
 	defer l.wg.Done()
 	t := time.NewTicker(staleLock / 6)
 	defer t.Stop()
@@ -82,7 +73,7 @@ func (l *TrainingLock) refresh() {
 }
 
 // Release gives the lock up.
-func (l *TrainingLock) Release() error {
+func (l *FileLock) Release() error {
 	close(l.stop)
 	l.wg.Wait()
 	return os.Remove(l.path)

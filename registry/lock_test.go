@@ -1,4 +1,4 @@
-package model
+package registry
 
 import (
 	"errors"
@@ -9,18 +9,18 @@ import (
 )
 
 func TestTrainingLockIsHeldByOneProcessAtATime(t *testing.T) {
-	dir := t.TempDir()
-	l, err := LockTraining(dir)
+	path := filepath.Join(t.TempDir(), lockName)
+	l, err := LockFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LockTraining(dir); !errors.Is(err, ErrTrainingElsewhere) {
+	if _, err := LockFile(path); !errors.Is(err, ErrTrainingElsewhere) {
 		t.Fatalf("second lock: %v, want ErrTrainingElsewhere", err)
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
 	}
-	l2, err := LockTraining(dir)
+	l2, err := LockFile(path)
 	if err != nil {
 		t.Fatalf("lock after release: %v", err)
 	}
@@ -28,14 +28,13 @@ func TestTrainingLockIsHeldByOneProcessAtATime(t *testing.T) {
 }
 
 func TestAStaleTrainingLockIsTakenOver(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, lockName)
+	path := filepath.Join(t.TempDir(), lockName)
 	if err := os.WriteFile(path, []byte("pid 1 on gone\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-2 * staleLock)
 	os.Chtimes(path, old, old)
-	l, err := LockTraining(dir)
+	l, err := LockFile(path)
 	if err != nil {
 		t.Fatalf("a lock untouched for %v was not taken over: %v", 2*staleLock, err)
 	}
@@ -47,15 +46,13 @@ func TestAStaleTrainingLockIsTakenOver(t *testing.T) {
 
 func TestTheLockFileIsNotAModel(t *testing.T) {
 	dir := t.TempDir()
-	l, err := LockTraining(dir)
+	f := NewFolder(dir)
+	l, err := f.Elect(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	if _, _, err := LoadLatest(dir, nil); !errors.Is(err, ErrNoModel) {
-		t.Fatalf("a folder with only the lock: %v, want ErrNoModel", err)
-	}
-	if v := NewestVersion(dir); v != "" {
-		t.Fatalf("NewestVersion = %q with no model", v)
+	if entries, err := f.Scan(ctx(t)); err != nil || len(entries) != 0 {
+		t.Fatalf("a folder with only the lock lists %v, %v; want nothing", entries, err)
 	}
 }
