@@ -22,6 +22,7 @@ import (
 // whose weights fail their checksum, returning its version.
 type kit struct {
 	name        string
+	url         string // the database's, for the database kinds
 	open        func(tb testing.TB) Backend
 	saveCorrupt func(tb testing.TB, b Backend, created time.Time) string
 }
@@ -70,7 +71,7 @@ func newKit(tb testing.TB, name string) kit {
 		} else {
 			url = storetest.PostgresURL(tb)
 		}
-		return kit{name: name,
+		return kit{name: name, url: url,
 			open: func(tb testing.TB) Backend {
 				st, err := store.Open(ctx(tb), url, nil)
 				if err != nil {
