@@ -25,9 +25,9 @@ type APIKeyRow struct {
 // TableName is "api_keys".
 func (APIKeyRow) TableName() string { return "api_keys" }
 
-// ErrKeyTaken is wrapped by InsertAPIKey's error when a key of that name is
+// ErrAPIKeyTaken is wrapped by InsertAPIKey's error when a key of that name is
 // stored already; ErrNotFound by DeleteAPIKey's when none is.
-var ErrKeyTaken = errors.New("api key name already stored")
+var ErrAPIKeyTaken = errors.New("api key name already stored")
 
 // MigrateAPIKeys creates or updates table api_keys. Only stores that keep
 // the keys in the database call it, so a server with a keys file adds no
@@ -69,7 +69,7 @@ func (s *Store) APIKeys(ctx context.Context) ([]APIKeyRow, string, error) {
 	return rows, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// InsertAPIKey stores row; the error wraps ErrKeyTaken when its name is
+// InsertAPIKey stores row; the error wraps ErrAPIKeyTaken when its name is
 // taken.
 func (s *Store) InsertAPIKey(ctx context.Context, row *APIKeyRow) error {
 	ctx, cancel := s.withTimeout(ctx)
@@ -81,7 +81,7 @@ func (s *Store) InsertAPIKey(ctx context.Context, row *APIKeyRow) error {
 		return wrap(ctx, "insert api key", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("insert api key %q: %w", row.Name, ErrKeyTaken)
+		return fmt.Errorf("insert api key %q: %w", row.Name, ErrAPIKeyTaken)
 	}
 	return nil
 }
