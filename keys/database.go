@@ -51,7 +51,7 @@ func (d *Database) Load(ctx context.Context) ([]Key, string, error) {
 // Insert stores k.
 func (d *Database) Insert(ctx context.Context, k Key) error {
 	err := d.st.InsertAPIKey(ctx, &store.APIKeyRow{Name: k.Name, Role: string(k.Role), SHA256: k.SHA256, CreatedAt: k.CreatedAt})
-	if errors.Is(err, store.ErrKeyTaken) {
+	if errors.Is(err, store.ErrAPIKeyTaken) {
 		return fmt.Errorf("%w: %q (revoke it first)", ErrExists, k.Name)
 	}
 	return err

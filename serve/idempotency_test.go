@@ -5,11 +5,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mnistserve/app/keys"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/store/storetest"
 )
@@ -211,5 +213,47 @@ func TestConcurrentReplicasWithOneKeyStoreOneRow(t *testing.T) {
 				t.Fatalf("%d rows, want %d", n, pairs*2)
 			}
 		})
+	}
+}
+
+func TestAKeyIsScopedToTheTokenNotTheAddress(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	path := filepath.Join(t.TempDir(), "keys.json")
+	alice, err := keys.Add(path, "alice", keys.RolePredict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := keys.Add(path, "bob", keys.RolePredict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := keys.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Keys: ring}, st, nil)
+	t.Cleanup(s.Close)
+	s.SetModel(&fakeModel{version: "v"})
+	body := mustJSON(t, map[string]any{"image": flat(digitImage(5))})
+	post := func(token, addr string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set(headerIdempotencyKey, "order-1")
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec
+	}
+	first := post(alice, "192.0.2.1:1")
+	moved := post(alice, "198.51.100.7:2") // alice retries from elsewhere
+	other := post(bob, "192.0.2.1:1")      // bob happens to pick the same key
+	if first.Code != 200 || moved.Header().Get(headerReplayed) != "true" || !bytes.Equal(first.Body.Bytes(), moved.Body.Bytes()) {
+		t.Fatalf("alice's retry from another address: %d %q, want her first answer replayed: %s", moved.Code, moved.Body, first.Body)
+	}
+	if other.Code != 200 || other.Header().Get(headerReplayed) != "" || bytes.Equal(first.Body.Bytes(), other.Body.Bytes()) {
+		t.Fatalf("bob with alice's key: %d %q; want an answer of his own", other.Code, other.Body)
+	}
+	if n := count(t, st); n != 2 {
+		t.Fatalf("%d rows, want 2", n)
 	}
 }
