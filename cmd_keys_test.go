@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mnistserve/app/keys"
+	"github.com/mnistserve/app/store"
 )
 
 // app runs the program with args and returns its exit code and outputs.
@@ -95,5 +96,46 @@ func TestKeysRefusesBadCommandLines(t *testing.T) {
 	t.Setenv("API_KEYS_FILE", "")
 	if code, _, errOut := app(t, "keys", "list"); code != 1 || !strings.Contains(errOut, "API_KEYS_FILE") {
 		t.Errorf("no keys file: exit %d, %q", code, errOut)
+	}
+}
+
+func TestKeysInTheDatabaseReachAServerOnTheSameDatabase(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "shared.db")
+	t.Setenv("API_KEYS_FILE", "db")
+	code, out, errOut := app(t, "keys", "add", "--db", db, "--role", "predict", "alice")
+	if code != 0 {
+		t.Fatalf("keys add --keys db: exit %d: %s", code, errOut)
+	}
+	token := strings.TrimSpace(out)
+	if !strings.Contains(errOut, "api_keys") {
+		t.Errorf("stderr %q does not say the key went to the database", errOut)
+	}
+	if code, out, _ := app(t, "keys", "list", "--db", db); code != 0 || !strings.Contains(out, "alice") || strings.Contains(out, token) {
+		t.Fatalf("keys list --keys db: exit %d, %q; want alice listed and no token", code, out)
+	}
+
+	st, err := store.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	from, closeDB, err := keysBackend(context.Background(), "db", "", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB()
+	ring, err := keys.OpenBackend(context.Background(), from, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := ring.Lookup(token); !ok || k.Name != "alice" {
+		t.Fatalf("a server on the database does not accept the token added by app keys: %+v, %v", k, ok)
+	}
+	if code, _, errOut := app(t, "keys", "revoke", "--db", db, "alice"); code != 0 {
+		t.Fatalf("keys revoke: exit %d: %s", code, errOut)
+	}
+	ring.Reload()
+	if _, ok := ring.Lookup(token); ok {
+		t.Fatal("a revoked key is still accepted after the server's next reload")
 	}
 }

@@ -81,7 +81,7 @@ func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.Int(&cfg.Train.Epochs, "train-epochs", "epochs of the first-boot training")
 	fs.Int(&cfg.Train.Limit, "train-limit", "first-boot training on only the first N images (0 = all)")
 	fs.Duration(&cfg.Watch, "watch", "how often to look in --models for a newer model and serve it without a restart (0 = never)")
-	fs.String(&cfg.Keys, "keys", "API keys `FILE` made by app keys add; empty: no token asked, every route open", Env("API_KEYS_FILE"))
+	fs.String(&cfg.Keys, "keys", "API keys `FILE` made by app keys add, or db for table api_keys of the --db database (shared by replicas); empty: no token asked, every route open", Env("API_KEYS_FILE"))
 	fs.Bool(&cfg.Serve.OpenPredict, "open-predict", "with --keys: anyone may predict without a token; reading stored rows still needs one", Env("OPEN_PREDICT"))
 	fs.Float64(&cfg.Serve.Rate, "rate", "requests per second each token (or, without one, each client address) may sustain; 0 = no limit", Env("RATE_LIMIT"))
 	fs.Int(&cfg.Serve.Burst, "burst", "requests a client may send at once on top of --rate (0: --rate rounded up; ignored without --rate)", Env("RATE_BURST"))
@@ -148,12 +148,16 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 
 	var ring *keys.Keyring
 	if cfg.Keys != "" {
-		ring, err = keys.Open(cfg.Keys, logger)
+		from, _, err := keysBackend(ctx, cfg.Keys, "", st)
+		if err != nil {
+			return err
+		}
+		ring, err = keys.OpenBackend(ctx, from, logger)
 		if err != nil {
 			return fmt.Errorf("keys: %w", err)
 		}
 		cfg.Serve.Keys = ring
-		logger.Info("API keys on", "keys", cfg.Keys, "count", ring.Len(), "open_predict", cfg.Serve.OpenPredict)
+		logger.Info("API keys on", "keys", from.String(), "count", ring.Len(), "open_predict", cfg.Serve.OpenPredict)
 	}
 	srv := serve.New(cfg.Serve, st, logger)
 	defer srv.Close()

@@ -1,7 +1,9 @@
-// Package keys keeps the API tokens of the server in a small JSON file: each
-// key has a name (the client it stands for), a role, and only the SHA-256 of
-// its token, so a leaked file gives nobody a token. A Keyring reads the file,
-// re-reads it when it changes, and checks presented tokens in constant time.
+// Package keys keeps the API tokens of the server: each key has a name (the
+// client it stands for), a role, and only the SHA-256 of its token, so a
+// leaked copy gives nobody a token. The keys live in a Backend: a small JSON
+// file (File) or a table of the database (Database). A Keyring loads them,
+// re-loads them when they change, and checks presented tokens in constant
+// time.
 package keys
 
 import (
@@ -14,10 +16,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"time"
 )
 
@@ -58,6 +57,7 @@ var (
 	ErrExists   = errors.New("a key with this name exists")
 	ErrNoKey    = errors.New("no key with this name")
 	ErrBadFile  = errors.New("malformed keys file")
+	ErrUnsafe   = errors.New("unsafe keys file")
 	ErrNotExist = fs.ErrNotExist
 )
 
@@ -97,90 +97,33 @@ func Parse(r io.Reader) ([]Key, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadFile, err)
 	}
-	seen := make(map[string]bool, len(f.Keys))
-	for i, k := range f.Keys {
-		if err := CheckName(k.Name); err != nil {
-			return nil, fmt.Errorf("%w: key %d: %w", ErrBadFile, i, err)
-		}
-		if _, err := ParseRole(string(k.Role)); err != nil {
-			return nil, fmt.Errorf("%w: key %q: %w", ErrBadFile, k.Name, err)
-		}
-		if h, err := hex.DecodeString(k.SHA256); err != nil || len(h) != sha256.Size {
-			return nil, fmt.Errorf("%w: key %q: sha256 is not 64 hex digits", ErrBadFile, k.Name)
-		}
-		if seen[k.Name] {
-			return nil, fmt.Errorf("%w: key name %q appears twice", ErrBadFile, k.Name)
-		}
-		seen[k.Name] = true
+	if err := check(f.Keys); err != nil {
+		return nil, err
 	}
 	return f.Keys, nil
 }
 
-// Read reads and parses the keys file at path; a missing file gives an error
-// wrapping ErrNotExist.
-func Read(path string) ([]Key, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read keys: %w", err)
+// check checks every key of a loaded set: names, roles, hashes, no name
+// twice.
+func check(ks []Key) error {
+	seen := make(map[string]bool, len(ks))
+	for i, k := range ks {
+		if err := CheckName(k.Name); err != nil {
+			return fmt.Errorf("%w: key %d: %w", ErrBadFile, i, err)
+		}
+		if _, err := ParseRole(string(k.Role)); err != nil {
+			return fmt.Errorf("%w: key %q: %w", ErrBadFile, k.Name, err)
+		}
+		if h, err := hex.DecodeString(k.SHA256); err != nil || len(h) != sha256.Size {
+			return fmt.Errorf("%w: key %q: sha256 is not 64 hex digits", ErrBadFile, k.Name)
+		}
+		if seen[k.Name] {
+			return fmt.Errorf("%w: key name %q appears twice", ErrBadFile, k.Name)
+		}
+		seen[k.Name] = true
 	}
-	defer f.Close()
-	ks, err := Parse(f)
-	if err != nil {
-		return nil, fmt.Errorf("read keys %s: %w", path, err)
-	}
-	return ks, nil
+	return nil
 }
-
-// readOrEmpty is Read, with a missing file read as no keys.
-func readOrEmpty(path string) ([]Key, error) {
-	ks, err := Read(path)
-	if errors.Is(err, ErrNotExist) {
-		return nil, nil
-	}
-	return ks, err
-}
-
-// Add makes a new random token for name with role, stores its hash in the
-// file at path (creating the file), and returns the token: the only time
-// it exists anywhere.
-func Add(path, name string, role Role) (string, error) {
-	if err := CheckName(name); err != nil {
-		return "", err
-	}
-	if _, err := ParseRole(string(role)); err != nil {
-		return "", err
-	}
-	ks, err := readOrEmpty(path)
-	if err != nil {
-		return "", err
-	}
-	if slices.ContainsFunc(ks, func(k Key) bool { return k.Name == name }) {
-		return "", fmt.Errorf("%w: %q (revoke it first)", ErrExists, name)
-	}
-	token := NewToken()
-	ks = append(ks, Key{Name: name, Role: role, SHA256: Hash(token), CreatedAt: time.Now().UTC().Truncate(time.Second)})
-	if err := write(path, ks); err != nil {
-		return "", err
-	}
-	return token, nil
-}
-
-// Revoke removes the key called name from the file at path; its token stops
-// working once a running server has re-read the file.
-func Revoke(path, name string) error {
-	ks, err := readOrEmpty(path)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(ks, func(k Key) bool { return k.Name == name })
-	if i < 0 {
-		return fmt.Errorf("%w: %q", ErrNoKey, name)
-	}
-	return write(path, slices.Delete(ks, i, i+1))
-}
-
-// List returns the keys of the file at path; a missing file has none.
-func List(path string) ([]Key, error) { return readOrEmpty(path) }
 
 // tokenPrefix marks our tokens, so secret scanners and people can tell them.
 const tokenPrefix = "mnist_"
@@ -196,46 +139,4 @@ func NewToken() string {
 func Hash(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
-}
-
-// write replaces the file at path atomically (temp file, fsync, rename), so
-// a server re-reading it never sees half a file. It is readable only by its
-// owner: hashes are not tokens, but there is no need to show them around.
-func write(path string, ks []Key) error {
-	if ks == nil {
-		ks = []Key{}
-	}
-	data, err := json.MarshalIndent(file{Keys: ks}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode keys: %w", err)
-	}
-	data = append(data, '\n')
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("write keys: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".keys-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write keys: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keys: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keys: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write keys: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write keys: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write keys: %w", err)
-	}
-	return nil
 }

@@ -1,10 +1,14 @@
 package keys
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -169,4 +173,130 @@ func TestRoleAllows(t *testing.T) {
 			t.Errorf("%q.Allows(%q) = %v, want %v", tc.have, tc.need, got, tc.ok)
 		}
 	}
+}
+
+// logCounter counts the records logged at each level.
+type logCounter struct {
+	mu    sync.Mutex
+	byLvl map[slog.Level][]string
+}
+
+func (l *logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byLvl == nil {
+		l.byLvl = map[slog.Level][]string{}
+	}
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool { msg += " " + a.String(); return true })
+	l.byLvl[r.Level] = append(l.byLvl[r.Level], msg)
+	return nil
+}
+func (l *logCounter) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logCounter) WithGroup(string) slog.Handler      { return l }
+
+func (l *logCounter) errors() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.byLvl[slog.LevelError])
+}
+
+func TestABrokenKeysFileIsLoggedOncePerChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	tok, err := Add(path, "alice", RolePredict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logCounter{}
+	ring, err := Open(path, slog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	steps := []struct {
+		name       string
+		content    string // "" keeps the file as it is
+		wantErrors int    // error lines logged so far
+	}{
+		{"a corrupt file is reported", "{not json", 1},
+		{"it is not reported again while it stays the same", "", 1},
+		{"nor at the tick after", "", 1},
+		{"another corruption is a change, reported once", `{"keys":[{"name":"a"}]}`, 2},
+		{"unchanged again: quiet", "", 2},
+		{"the good file comes back: nothing to report", string(good), 2},
+		{"the first corruption again is a new change", "{not json", 3},
+	}
+	for _, st := range steps {
+		if st.content != "" {
+			if err := os.WriteFile(path, []byte(st.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ring.Reload()
+		if got := logs.errors(); len(got) != st.wantErrors {
+			t.Fatalf("%s: %d error lines, want %d: %q", st.name, len(got), st.wantErrors, got)
+		}
+		if _, ok := ring.Lookup(tok); !ok {
+			t.Fatalf("%s: alice's key was dropped; a bad file must keep the keys loaded before", st.name)
+		}
+	}
+	if got := logs.errors(); !strings.Contains(got[0], path) {
+		t.Errorf("the error %q does not name the file", got[0])
+	}
+}
+
+func TestAWorldWritableKeysFileIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keys.json")
+	tok, err := Add(path, "alice", RolePredict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a server does not start on it", func(t *testing.T) {
+		_, err := Open(path, nil)
+		if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "world-writable") {
+			t.Fatalf("Open = %v; want ErrUnsafe naming the file and saying it is world-writable", err)
+		}
+	})
+	t.Run("app keys refuses to read or extend it", func(t *testing.T) {
+		if _, err := List(path); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("List = %v, want ErrUnsafe", err)
+		}
+		if _, err := Add(path, "mallory", RoleAdmin); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("Add = %v, want ErrUnsafe", err)
+		}
+	})
+	t.Run("a running server keeps its keys and says why, once", func(t *testing.T) {
+		if err := os.Chmod(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		logs := &logCounter{}
+		ring, err := Open(path, slog.New(logs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Someone makes the file writable by all and adds a key of their own.
+		mallory := NewToken()
+		if err := os.WriteFile(path, []byte(`{"keys":[{"name":"mallory","role":"admin","sha256":"`+Hash(mallory)+`"}]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(path, 0o646); err != nil {
+			t.Fatal(err)
+		}
+		ring.Reload()
+		ring.Reload()
+		if _, ok := ring.Lookup(mallory); ok {
+			t.Fatal("a key written into a world-writable file was accepted")
+		}
+		if _, ok := ring.Lookup(tok); !ok {
+			t.Fatal("the keys loaded before were dropped")
+		}
+		if got := logs.errors(); len(got) != 1 || !strings.Contains(got[0], "world-writable") || !strings.Contains(got[0], path) {
+			t.Fatalf("logged %q; want one error naming the file and the problem", got)
+		}
+	})
 }

@@ -246,6 +246,9 @@ func (f errStore) DeleteBefore(ctx context.Context, _ time.Time, _ int) (int64, 
 	return 0, f.wait(ctx)
 }
 func (f errStore) Ping(ctx context.Context) error { return f.wait(ctx) }
+func (f errStore) ReadKeyed(ctx context.Context, _, _ string) ([]store.Prediction, error) {
+	return nil, f.wait(ctx)
+}
 
 // assertHeaderHas fails unless header key of rec contains want.
 func assertHeaderHas(tb testing.TB, rec *httptest.ResponseRecorder, key, want string) {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -35,6 +36,11 @@ func (s *Server) handlePredict(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	key, err := s.idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	defer key.done()
 	release, err := s.admit()
 	if err != nil {
 		return err
@@ -52,10 +58,11 @@ func (s *Server) handlePredict(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	preds, err := s.predict(c.Request().Context(), clientOf(c), [][]byte{img})
+	preds, err := s.predict(c.Request().Context(), clientOf(c), [][]byte{img}, key)
 	if err != nil {
 		return err
 	}
+	key.header(c)
 	return writePrediction(c, &preds[0])
 }
 
@@ -101,6 +108,11 @@ func (s *Server) handlePredictBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	key, err := s.idempotencyKey(c)
+	if err != nil {
+		return err
+	}
+	defer key.done()
 	release, err := s.admit()
 	if err != nil {
 		return err
@@ -110,10 +122,11 @@ func (s *Server) handlePredictBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	preds, err := s.predict(c.Request().Context(), clientOf(c), imgs)
+	preds, err := s.predict(c.Request().Context(), clientOf(c), imgs, key)
 	if err != nil {
 		return err
 	}
+	key.header(c)
 	return c.JSON(http.StatusOK, batchAnswer{Predictions: preds})
 }
 
@@ -176,7 +189,9 @@ func (s *Server) admit() (release func(), err error) {
 // predict runs imgs through the model, batched with other requests', stores
 // every answer as made by client (nil: anonymous), group-committed with
 // other requests' rows, and returns the answers only once they are committed.
-func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte) ([]prediction, error) {
+// With an Idempotency-Key (key, nil for none) whose rows are stored
+// already, it returns the stored answers instead (idempotency.go).
+func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte, key *idemKey) ([]prediction, error) {
 	probs, version, err := s.batch.predict(ctx, imgs)
 	if err != nil {
 		return nil, err
@@ -193,9 +208,13 @@ func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte) ([]
 			Client:        client,
 		}
 	}
+	key.mark(rows)
 	start := time.Now()
 	err = s.store.Create(ctx, rows)
 	s.metrics.storeWrite.Observe(time.Since(start).Seconds())
+	if key != nil && errors.Is(err, store.ErrKeyUsed) {
+		return s.replay(ctx, key, len(rows))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store %d predictions: %w", len(rows), err)
 	}

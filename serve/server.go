@@ -42,6 +42,7 @@ type Store interface {
 	Delete(ctx context.Context, id int64) error
 	DeleteBefore(ctx context.Context, cutoff time.Time, batch int) (int64, error)
 	Ping(ctx context.Context) error
+	ReadKeyed(ctx context.Context, scope, key string) ([]store.Prediction, error)
 }
 
 // Config holds the settings of a Server; zero fields take DefaultConfig's.
@@ -123,6 +124,8 @@ type Server struct {
 	status  atomic.Pointer[string]
 	batch   *batcher // gathers concurrent predictions into model calls
 	shed    shedLog  // counts and logs requests refused for a full queue
+
+	inflight inflight // Idempotency-Keys being answered (idempotency.go)
 }
 
 // modelBox lets an interface value live in an atomic.Pointer.

@@ -175,12 +175,12 @@ func (c *committer) commitGroup(group []*call) {
 	err := c.insert(live)
 	if err != nil && len(live) > 1 && !errors.Is(err, ErrUnavailable) {
 		for _, cl := range live {
-			cl.done <- c.insert([]*call{cl})
+			cl.done <- c.settle(cl, c.insert([]*call{cl}))
 		}
 		return
 	}
 	for _, cl := range live {
-		cl.done <- err
+		cl.done <- c.settle(cl, err)
 	}
 }
 

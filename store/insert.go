@@ -124,6 +124,9 @@ func (s *Store) insertRows(ctx context.Context, q querier, rows []*Prediction) e
 // insertChunk rows each; a single INSERT needs no BEGIN and COMMIT, whose
 // round trips under load cost more than the insert itself.
 func (s *Store) insertAll(ctx context.Context, rows []*Prediction) error {
+	if slices.ContainsFunc(rows, keyed) {
+		return s.insertKeyedAll(ctx, rows)
+	}
 	if len(rows) <= insertChunk {
 		return s.insertRows(ctx, s.sqlDB, rows)
 	}

@@ -39,6 +39,13 @@ type Prediction struct {
 	// the client was anonymous. Nullable so AutoMigrate can add it to a
 	// table that already holds rows.
 	Client *string `gorm:"column:client;type:text;index"`
+	// The Idempotency-Key fields (see idempotency.go) are nil for rows
+	// asked for without one. A key is unique per client scope and
+	// position, so two requests with one key store one set of rows.
+	IdemScope    *string `gorm:"column:idem_scope;type:text;uniqueIndex:idx_predictions_idem,priority:1,where:idem_key IS NOT NULL"`
+	IdemKey      *string `gorm:"column:idem_key;type:text;uniqueIndex:idx_predictions_idem,priority:2"`
+	IdemPosition *int    `gorm:"column:idem_position;type:integer;uniqueIndex:idx_predictions_idem,priority:3"`
+	IdemRequest  *string `gorm:"column:idem_request;type:text"` // hex SHA-256 of the request's images
 }
 
 // TableName fixes the table name that README.md documents and existing

@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Idempotency-Key support. The key of a request is stored on its rows
+// (idem_scope: whose key it is; idem_key; idem_position: the image's place
+// in a batch; idem_request: a hash of what was asked), under a unique index
+// on (idem_scope, idem_key, idem_position) where idem_key is set. A key
+// therefore lives exactly as long as its rows (retention deletes both), and
+// replicas sharing one database agree on it: of two requests racing with
+// one key, one INSERT wins and the other finds its rows taken.
+//
+// Keyed rows are inserted with ON CONFLICT DO NOTHING inside the group
+// commit, so a taken key fails neither the statement nor the other
+// requests of its group: the rows RETURNING does not name were not
+// inserted, and their call is answered ErrKeyUsed, for the caller to
+// replay the winner's rows (ReadKeyed). PostgreSQL makes a conflicting
+// insert wait for the transaction holding the other row, so by then the
+// winner's rows are committed and readable.
+
+// ErrKeyUsed is returned by Create when the rows' idempotency key is stored
+// already (by an earlier request, or by one racing on another replica);
+// nothing of that call was stored.
+var ErrKeyUsed = errors.New("idempotency key already used")
+
+// keyed reports whether r carries an idempotency key.
+func keyed(r *Prediction) bool { return r.IdemKey != nil }
+
+// keyedColumns are insertColumns plus the idempotency columns.
+var keyedColumns = append(slices.Clip(insertColumns), "idem_scope", "idem_key", "idem_position", "idem_request")
+
+// keyedInserts caches the keyed INSERT text per row count, for each
+// placeholder style (index 1: PostgreSQL's $n).
+var keyedInserts [2]sync.Map
+
+// insertKeyed returns the INSERT of n keyed rows.
+func (st *statements) insertKeyed(n int) string {
+	cache := &keyedInserts[0]
+	if st.dollar {
+		cache = &keyedInserts[1]
+	}
+	if q, ok := cache.Load(n); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO "predictions" ("` + strings.Join(keyedColumns, `","`) + `") VALUES `)
+	arg := 0
+	for r := range n {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range keyedColumns {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			arg++
+			if st.dollar {
+				b.WriteString("$" + strconv.Itoa(arg))
+			} else {
+				b.WriteByte('?')
+			}
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(` ON CONFLICT DO NOTHING RETURNING "id","idem_scope","idem_key","idem_position"`)
+	q, _ := cache.LoadOrStore(n, b.String())
+	return q.(string)
+}
+
+// insertKeyedAll writes rows, some keyed, in one transaction (none when a
+// single statement does): the plain rows as insertAll does, the keyed ones
+// with insertKeyedRows. Keyed rows whose key is taken keep ID 0.
+func (s *Store) insertKeyedAll(ctx context.Context, rows []*Prediction) error {
+	var plain, withKey []*Prediction
+	for _, r := range rows {
+		if keyed(r) {
+			withKey = append(withKey, r)
+		} else {
+			plain = append(plain, r)
+		}
+	}
+	type stmt struct {
+		rows  []*Prediction
+		keyed bool
+	}
+	var stmts []stmt
+	for chunk := range slices.Chunk(plain, insertChunk) {
+		stmts = append(stmts, stmt{chunk, false})
+	}
+	for chunk := range slices.Chunk(withKey, insertChunk) {
+		stmts = append(stmts, stmt{chunk, true})
+	}
+	run := func(q querier, st stmt) error {
+		if st.keyed {
+			return s.insertKeyedRows(ctx, q, st.rows)
+		}
+		return s.insertRows(ctx, q, st.rows)
+	}
+	if len(stmts) == 1 {
+		return run(s.sqlDB, stmts[0])
+	}
+	tx, err := s.sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if err := run(tx, st); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// insertKeyedRows writes keyed rows with one INSERT ... ON CONFLICT DO
+// NOTHING and sets the ID of each row inserted; a row whose (scope, key,
+// position) is taken keeps ID 0.
+func (s *Store) insertKeyedRows(ctx context.Context, q querier, rows []*Prediction) error {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	args := make([]any, 0, len(keyedColumns)*len(rows))
+	waiting := make(map[string][]*Prediction, len(rows))
+	for _, r := range rows {
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = now
+		}
+		r.ID = 0
+		probs, err := r.Probabilities.Value()
+		if err != nil {
+			return err
+		}
+		var client, scope, request, pos any // nil is NULL
+		if r.Client != nil {
+			client = *r.Client
+		}
+		if r.IdemScope != nil {
+			scope = *r.IdemScope
+		}
+		if r.IdemRequest != nil {
+			request = *r.IdemRequest
+		}
+		if r.IdemPosition != nil {
+			pos = *r.IdemPosition
+		}
+		args = append(args, r.CreatedAt, r.Image, r.Prediction, r.Confidence, probs, r.ModelVersion, client,
+			scope, *r.IdemKey, pos, request)
+		id := identity(r.IdemScope, r.IdemKey, r.IdemPosition)
+		waiting[id] = append(waiting[id], r)
+	}
+	res, err := q.QueryContext(ctx, s.stmts.insertKeyed(len(rows)), args...)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for res.Next() {
+		var (
+			id    int64
+			scope *string
+			key   *string
+			pos   *int
+		)
+		if err := res.Scan(&id, &scope, &key, &pos); err != nil {
+			return err
+		}
+		k := identity(scope, key, pos)
+		if ws := waiting[k]; len(ws) > 0 {
+			ws[0].ID = id
+			waiting[k] = ws[1:]
+		}
+	}
+	return res.Err()
+}
+
+// identity is the unique index's key of a row, as one string.
+func identity(scope, key *string, pos *int) string {
+	var b strings.Builder
+	for _, s := range []*string{scope, key} {
+		if s != nil {
+			b.WriteString(*s)
+		}
+		b.WriteByte(0)
+	}
+	if pos != nil {
+		b.WriteString(strconv.Itoa(*pos))
+	}
+	return b.String()
+}
+
+// settle turns the outcome of a committed group into the answer of one of
+// its calls: a keyed call none of whose rows were inserted lost its key to
+// another request (ErrKeyUsed). A call only some of whose rows went in (a
+// racing request with the same key and a different batch) has those
+// removed, so that a request is stored whole or not at all.
+func (c *committer) settle(cl *call, err error) error {
+	if err != nil || len(cl.rows) == 0 || !keyed(cl.rows[0]) {
+		return err
+	}
+	var stored []int64
+	for _, r := range cl.rows {
+		if r.ID != 0 {
+			stored = append(stored, r.ID)
+		}
+	}
+	if len(stored) == len(cl.rows) {
+		return nil
+	}
+	if len(stored) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), defaultOpTimeout)
+		defer cancel()
+		if err := c.s.db.WithContext(ctx).Where("id IN ?", stored).Delete(&Prediction{}).Error; err != nil {
+			return wrap(ctx, "create predictions: remove the rows of a request whose key was taken", err)
+		}
+	}
+	for _, r := range cl.rows {
+		r.ID = 0
+	}
+	return fmt.Errorf("create predictions with idempotency key %q: %w", *cl.rows[0].IdemKey, ErrKeyUsed)
+}
+
+// ReadKeyed returns the rows stored under scope and key, in their order
+// within the request (position), for a repeated request to replay; none
+// when the key is not stored (never used, or its rows were deleted).
+func (s *Store) ReadKeyed(ctx context.Context, scope, key string) ([]Prediction, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	ps := []Prediction{}
+	err := s.db.WithContext(ctx).Select(append(slices.Clip(listColumns), "idem_scope", "idem_key", "idem_position", "idem_request")).
+		Where("idem_scope = ? AND idem_key = ?", scope, key).Order("idem_position").Find(&ps).Error
+	if err != nil {
+		return nil, wrap(ctx, "read predictions by idempotency key", err)
+	}
+	for i := range ps {
+		ps[i].normalise()
+	}
+	return ps, nil
+}
