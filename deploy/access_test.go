@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"net"
-	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -41,16 +40,11 @@ func expand(s string) string {
 	}
 }
 
-func TestComposeKeepsKeysInAVolumeAndTrustsOnlyNginx(t *testing.T) {
+func TestComposeKeepsKeysInTheDatabaseAndTrustsOnlyNginx(t *testing.T) {
 	c := loadCompose(t)
 	web := serviceNamed(t, c, "web")
-	keys := web.Environment["API_KEYS_FILE"]
-	if keys == "" {
-		t.Fatal("the web service sets no API_KEYS_FILE: the app would run with every route open")
-	}
-	src := mountOf(web, path.Dir(keys))
-	if _, named := c.Volumes[src]; !named {
-		t.Errorf("the keys file %s is not in a named volume (mounted from %q)", keys, src)
+	if keys := web.Environment["API_KEYS_FILE"]; keys != "db" {
+		t.Fatalf("the web service sets API_KEYS_FILE=%q, want db: the keys of every replica in the database", keys)
 	}
 	if strings.Contains(repoFile(t, "Dockerfile"), "keys.json") {
 		t.Error("the Dockerfile puts a keys file into the image")

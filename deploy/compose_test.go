@@ -156,7 +156,7 @@ func envExample(tb testing.TB) map[string]string {
 
 func TestComposeHasTheServicesOfTheDeployment(t *testing.T) {
 	c := loadCompose(t)
-	for _, name := range []string{"db", "pgadmin", "web", "nginx"} {
+	for _, name := range []string{"db", "pgadmin", "web", "nginx", "prometheus"} {
 		serviceNamed(t, c, name)
 	}
 
@@ -194,8 +194,17 @@ func TestComposeHasTheServicesOfTheDeployment(t *testing.T) {
 		if hc := strings.Join(web.Healthcheck.Test, " "); !strings.Contains(hc, "/app healthcheck") {
 			t.Errorf("web healthcheck %q does not run /app healthcheck", hc)
 		}
-		if src := mountOf(web, "/models"); !hasKey(c.Volumes, src) {
-			t.Errorf("web mounts %q on /models, want a named volume so the model survives restarts", src)
+	})
+
+	t.Run("web replicas share no volume: models and keys are in the database", func(t *testing.T) {
+		web := serviceNamed(t, c, "web")
+		for _, v := range web.Volumes {
+			t.Errorf("web mounts %q: every replica would share it; models and keys belong in the database", v)
+		}
+		for _, k := range []string{"MODEL_DIR", "API_KEYS_FILE"} {
+			if v := web.Environment[k]; v != "db" {
+				t.Errorf("web %s=%q, want db", k, v)
+			}
 		}
 	})
 
@@ -307,7 +316,7 @@ func TestComposeNamedVolumesAreDeclaredAndUsed(t *testing.T) {
 			t.Errorf("volume %q is declared but no service uses it", v)
 		}
 	}
-	for _, want := range []string{"models"} {
+	for _, want := range []string{"pgdata", "prometheus"} {
 		if !hasKey(c.Volumes, want) {
 			t.Errorf("no named volume %q", want)
 		}

@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,52 +130,164 @@ func durationSeconds(tb testing.TB, v string) float64 {
 	return 0
 }
 
+// nginxBlock is one block of an nginx config: its directives (name to
+// arguments; the last one wins) and the blocks inside it, by header
+// ("server", "location = /predict", "map ...").
+type nginxBlock struct {
+	args   map[string][]string
+	blocks map[string]*nginxBlock
+}
+
+// parseNginx reads an nginx config into its blocks, comments removed.
+// Quoted strings are kept whole only as far as this config needs (no ; { }
+// inside quotes).
+func parseNginx(tb testing.TB, text string) *nginxBlock {
+	tb.Helper()
+	newBlock := func() *nginxBlock {
+		return &nginxBlock{args: map[string][]string{}, blocks: map[string]*nginxBlock{}}
+	}
+	stack := []*nginxBlock{newBlock()}
+	var cur strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = line[:i]
+		}
+		for _, r := range line + " " {
+			switch r {
+			case ';', '{', '}':
+				f := strings.Fields(cur.String())
+				cur.Reset()
+				top := stack[len(stack)-1]
+				switch r {
+				case ';':
+					if len(f) > 0 {
+						top.args[f[0]] = f[1:]
+					}
+				case '{':
+					b := newBlock()
+					top.blocks[strings.Join(f, " ")] = b
+					stack = append(stack, b)
+				case '}':
+					if len(stack) == 1 {
+						tb.Fatal("nginx config: unbalanced }")
+					}
+					stack = stack[:len(stack)-1]
+				}
+			default:
+				cur.WriteRune(r)
+			}
+		}
+	}
+	if len(stack) != 1 {
+		tb.Fatal("nginx config: a block is not closed")
+	}
+	return stack[0]
+}
+
+// nginxLocations returns, for the location of the prediction routes
+// ("predict": location = /predict, which location = /predict/batch must
+// equal) and for location / ("/"), the directives in force there: the
+// server's, overridden by the location's own.
+func nginxLocations(tb testing.TB, text string) map[string]map[string][]string {
+	tb.Helper()
+	server := parseNginx(tb, text).blocks["server"]
+	if server == nil {
+		tb.Fatal("nginx.conf has no server block")
+	}
+	in := func(header string) map[string][]string {
+		loc := server.blocks[header]
+		if loc == nil {
+			tb.Fatalf("nginx.conf has no %q block", header)
+		}
+		m := maps.Clone(server.args)
+		maps.Copy(m, loc.args)
+		return m
+	}
+	out := map[string]map[string][]string{"/": in("location /"), "predict": in("location = /predict")}
+	if batch := in("location = /predict/batch"); !maps.EqualFunc(batch, out["predict"], slices.Equal) {
+		tb.Errorf("location = /predict/batch differs from location = /predict:\n%v\n%v", batch, out["predict"])
+	}
+	for header, loc := range server.blocks {
+		if _, ok := loc.args["proxy_set_header"]; ok {
+			tb.Errorf("%s sets proxy_set_header, which drops all of the server's (Authorization, X-Forwarded-For, Idempotency-Key)", header)
+		}
+	}
+	return out
+}
+
 // TestNginxFailsOverFast checks the settings that keep a dead replica from
-// holding requests: the compose test (make compose-test) measures their
-// effect; this catches a regression without Docker.
+// holding or failing requests: the compose test (make compose-test)
+// measures their effect; this catches a regression without Docker.
 func TestNginxFailsOverFast(t *testing.T) {
-	ds := directives(repoFile(t, "deploy/nginx.conf"))
-	args := map[string][]string{}
+	text := repoFile(t, "deploy/nginx.conf")
+	top := parseNginx(t, text)
 	headers := map[string]string{}
-	for _, d := range ds {
+	for _, d := range directives(text) {
 		if d[0] == "proxy_set_header" && len(d) == 3 {
 			headers[d[1]] = d[2]
-			continue
 		}
-		args[d[0]] = d[1:]
 	}
-	one := func(name string) string {
-		if len(args[name]) == 0 {
-			t.Fatalf("nginx.conf has no %s", name)
+	locs := nginxLocations(t, text)
+	for _, name := range []string{"/", "predict"} {
+		args := locs[name]
+		one := func(directive string) string {
+			if len(args[directive]) == 0 {
+				t.Fatalf("nginx.conf has no %s for %s", directive, name)
+			}
+			return args[directive][0]
 		}
-		return args[name][0]
+		next := args["proxy_next_upstream"]
+		tests := []struct {
+			name string
+			ok   bool
+			got  any
+		}{
+			{"proxy_connect_timeout is at most 1s (a dead replica's address never answers)",
+				durationSeconds(t, one("proxy_connect_timeout")) <= 1, args["proxy_connect_timeout"]},
+			{"the resolver is asked again within 2s (valid=), so a dead replica leaves the rotation",
+				resolverValid(t, args["resolver"]) <= 2, args["resolver"]},
+			{"proxy_next_upstream moves on after a connect error or timeout",
+				contains(next, "error") && contains(next, "timeout"), next},
+			{"proxy_next_upstream does not resend on the app's 503 (overload would multiply) or other answers",
+				!slices.ContainsFunc(next, func(s string) bool { return strings.HasPrefix(s, "http_") || s == "invalid_header" }), next},
+			{"only the prediction routes resend a POST that reached a replica",
+				contains(next, "non_idempotent") == (name == "predict"), next},
+			{"retries are bounded to 2s in all",
+				durationSeconds(t, one("proxy_next_upstream_timeout")) <= 2 && one("proxy_next_upstream_timeout") != "0", args["proxy_next_upstream_timeout"]},
+			{"retries are bounded in number",
+				one("proxy_next_upstream_tries") != "0", args["proxy_next_upstream_tries"]},
+		}
+		for _, tt := range tests {
+			if !tt.ok {
+				t.Errorf("%s: %s: got %v", name, tt.name, tt.got)
+			}
+		}
 	}
 
-	tests := []struct {
-		name string
-		ok   bool
-		got  any
-	}{
-		{"proxy_connect_timeout is at most 1s (a dead replica's address never answers)",
-			durationSeconds(t, one("proxy_connect_timeout")) <= 1, args["proxy_connect_timeout"]},
-		{"the resolver is asked again within 2s (valid=), so a dead replica leaves the rotation",
-			resolverValid(t, args["resolver"]) <= 2, args["resolver"]},
-		{"proxy_next_upstream moves on after a connect error or timeout",
-			contains(args["proxy_next_upstream"], "error") && contains(args["proxy_next_upstream"], "timeout"), args["proxy_next_upstream"]},
-		{"proxy_next_upstream never resends a POST that reached a replica",
-			!contains(args["proxy_next_upstream"], "non_idempotent"), args["proxy_next_upstream"]},
-		{"retries are bounded to 2s in all",
-			durationSeconds(t, one("proxy_next_upstream_timeout")) <= 2 && one("proxy_next_upstream_timeout") != "0", args["proxy_next_upstream_timeout"]},
-		{"retries are bounded in number",
-			one("proxy_next_upstream_tries") != "0", args["proxy_next_upstream_tries"]},
-		{"Authorization is forwarded", headers["Authorization"] == "$http_authorization", headers["Authorization"]},
-		{"X-Forwarded-For is the client's address, not what the client sent", headers["X-Forwarded-For"] == "$remote_addr", headers["X-Forwarded-For"]},
-	}
-	for _, tt := range tests {
-		if !tt.ok {
-			t.Errorf("%s: got %v", tt.name, tt.got)
+	t.Run("headers reach the app", func(t *testing.T) {
+		for k, want := range map[string]string{
+			"Authorization":   "$http_authorization",
+			"X-Forwarded-For": "$remote_addr",
+			"Idempotency-Key": "$idempotency_key",
+		} {
+			if headers[k] != want {
+				t.Errorf("proxy_set_header %s %q, want %s", k, headers[k], want)
+			}
 		}
-	}
+	})
+
+	t.Run("a POST without a key gets one per request; the client's key is kept", func(t *testing.T) {
+		m := top.blocks[`map "$request_method:$http_idempotency_key" $idempotency_key`]
+		if m == nil {
+			t.Fatalf("no map from $request_method:$http_idempotency_key to $idempotency_key; blocks: %v", slices.Collect(maps.Keys(top.blocks)))
+		}
+		if got := m.args["default"]; !slices.Equal(got, []string{"$http_idempotency_key"}) {
+			t.Errorf("map default %v, want the client's $http_idempotency_key", got)
+		}
+		if got := m.args[`"POST:"`]; !slices.Equal(got, []string{"$request_id"}) {
+			t.Errorf("map \"POST:\" %v, want $request_id", got)
+		}
+	})
 }
 
 // resolverValid returns the valid= of a resolver directive in seconds, or

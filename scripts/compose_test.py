@@ -4,16 +4,24 @@
 Run by scripts/compose-test.sh (make compose-test), which first makes sure
 Docker and the stand-in base images are there. Standard library only.
 
-It builds the image with docker-compose, makes a predict token with
-`app keys add` (the load carries it), then on empty volumes starts the
-database, three web replicas and nginx, and checks, in order:
-  - exactly one replica trains the first model while the others wait, and
-    then every replica serves that model;
+It builds the image with docker-compose, makes an admin and a predict
+token with `app keys add` (keys in the database: API_KEYS_FILE=db; the load
+carries the predict token, Prometheus the admin one), then on an empty
+database and no shared volume starts the database, three web replicas,
+nginx and Prometheus, and checks, in order:
+  - exactly one replica trains the first model while the others wait
+    (elected through the database), and then every replica serves that
+    model;
+  - Prometheus scrapes every replica (its /api/v1/targets: all up);
   - nginx forwards the token (401 without it, 200 with it);
   - predictions through nginx are spread over the replicas, and every 200
     has its row in the database;
-  - a replica killed with SIGKILL under load: no request waits more than
-    2 s, and only requests in flight at the kill fail;
+  - a model trained by `app train` reaches every replica, and a promote
+    through one replica's admin API is served by all three within 1 s;
+  - a replica killed with SIGKILL under 32 connections: no request waits
+    more than 2 s and none fails (nginx resends the ones the dead replica
+    held, with their Idempotency-Key), the rows stored are exactly the
+    distinct ids answered, and no key is stored twice;
   - the database restarted under load: 503s, then recovery without any
     restart of web;
   - a wrong password or a missing database stops web with an error that
@@ -42,6 +50,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCKER = "/usr/bin/docker"
 REPLICAS = 3
 MAX_WAIT = 2.0  # seconds no request through nginx may take during a failover
+PROMOTE_WITHIN = 1.0  # seconds from a promote on one replica until all serve it
 
 
 class Checks:
@@ -71,8 +80,12 @@ class Deployment:
     def __init__(self, project, port):
         self.project = project
         self.port = port
+        self.prometheus_port = port - 20
         self.env = dict(os.environ)
-        self.token = None  # a predict token, made by make_token
+        self.token = None  # a predict token, made by make_tokens
+        self.admin = None  # an admin token, made by make_tokens
+        # The file Prometheus reads the admin token from (a compose secret).
+        self.token_file = "/tmp/%s-metrics-token" % project
         self.env.update({
             "POSTGRES_USER": "mnist",
             "POSTGRES_PASSWORD": secrets.token_hex(12),
@@ -84,6 +97,8 @@ class Deployment:
             # limit; the limit has its own tests (serve/ratelimit).
             "RATE_LIMIT": "0",
             "PGADMIN_PORT": str(port - 30),
+            "PROMETHEUS_PORT": str(self.prometheus_port),
+            "METRICS_TOKEN_FILE": self.token_file,
             # docker-compose hands the build to `docker build` with
             # BuildKit, whose cache mounts (see Dockerfile) keep Go's caches
             # between runs; Debian's client, which has BuildKit built in,
@@ -103,21 +118,36 @@ class Deployment:
             raise RuntimeError("%s failed (%d):\n%s" % (" ".join(cmd), r.returncode, (r.stdout or "")[-3000:]))
         return r
 
-    def make_token(self):
-        """Makes a predict token with `app keys add` in the keys volume, as
-        the README tells users to; it prints the token alone on stdout."""
+    def keys_add(self, role, name):
+        """Makes a token with `app keys add` into the database (the web
+        service's API_KEYS_FILE=db), as the README tells users to; it
+        prints the token alone on stdout. docker-compose run starts the
+        database first."""
         # Tried twice: once in many runs `docker-compose run` failed here
         # with nothing said on stdout; the second try shows whether it lasts.
         for attempt in (1, 2):
-            r = self.compose("run", "--rm", "--no-deps", "-T", "web", "keys", "add", "--role", "predict",
-                             "composetest%d" % attempt, stderr=subprocess.PIPE, check=False)
+            r = self.compose("run", "--rm", "-T", "web", "keys", "add", "--role", role,
+                             "%s%d" % (name, attempt), stderr=subprocess.PIPE, check=False)
             lines = [l.strip() for l in r.stdout.splitlines() if l.strip()]
             if r.returncode == 0 and lines:
-                self.token = lines[-1]
-                return
+                return lines[-1]
             log("keys add failed (exit %d, try %d): %s" % (r.returncode, attempt, r.stderr[-2000:]))
             time.sleep(2)
         raise RuntimeError("keys add failed twice")
+
+    def make_tokens(self):
+        """A predict token for the load, an admin token for promotes and
+        for Prometheus, written where its compose secret reads it (owned by
+        nobody, whom Prometheus runs as)."""
+        self.token = self.keys_add("predict", "composetest")
+        self.admin = self.keys_add("admin", "prometheus")
+        with open(self.token_file, "w") as f:
+            f.write(self.admin + "\n")
+        os.chown(self.token_file, 65534, 65534)
+        os.chmod(self.token_file, 0o400)
+
+    def admin_auth(self):
+        return {"Authorization": "Bearer " + self.admin} if self.admin else {}
 
     def auth(self):
         return {"Authorization": "Bearer " + self.token} if self.token else {}
@@ -161,6 +191,57 @@ def http_get(host, port, path, timeout=3, headers=None):
             return r.status, None
     except (OSError, http.client.HTTPException):
         return 0, None
+
+
+def volumes_of(cid):
+    """The volumes (named or anonymous) mounted in a container."""
+    out = inspect(cid, '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}')
+    return out.split()
+
+
+def shared_volumes(cids):
+    """Volumes mounted in more than one of the containers."""
+    seen = {}
+    for c in cids:
+        for v in volumes_of(c):
+            seen[v] = seen.get(v, 0) + 1
+    return sorted(v for v, n in seen.items() if n > 1)
+
+
+def http_post(host, port, path, body=b"", timeout=5, headers=None):
+    """POST host:port/path; returns (status, parsed JSON or None), status 0 on no answer."""
+    try:
+        c = http.client.HTTPConnection(host, port, timeout=timeout)
+        c.request("POST", path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            return r.status, json.loads(data)
+        except ValueError:
+            return r.status, None
+    except (OSError, http.client.HTTPException):
+        return 0, None
+
+
+def served_versions(dep, cids):
+    """{cid: version of GET /model} of each replica, None where it did not answer."""
+    out = {}
+    for c in cids:
+        _, meta = http_get(container_ip(c), 5000, "/model", timeout=1, headers=dep.admin_auth())
+        out[c] = (meta or {}).get("version")
+    return out
+
+
+def wait_all_serve(dep, cids, version, timeout):
+    """Polls every replica's GET /model until all serve version; returns the
+    seconds it took, or None."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if all(v == version for v in served_versions(dep, cids).values()):
+            return time.monotonic() - t0
+        time.sleep(0.02)
+    return None
 
 
 def digit_images(n, seed=1):
@@ -322,7 +403,7 @@ def wait_ready(dep, timeout, expect_trained=None):
 def phase_start(dep, checks, figures):
     log("starting db, %d web replicas and nginx on empty volumes" % REPLICAS)
     t0 = time.monotonic()
-    dep.compose("up", "-d", "--scale", "web=%d" % REPLICAS, "db", "web", "nginx")
+    dep.compose("up", "-d", "--scale", "web=%d" % REPLICAS, "db", "web", "nginx", "prometheus")
     up_s = time.monotonic() - t0
     healthy, ready, versions = wait_ready(dep, 600)
     figures["up command (s)"] = round(up_s, 1)
@@ -333,6 +414,9 @@ def phase_start(dep, checks, figures):
         return False
     cids = dep.containers("web")
     logs = {c: docker("logs", c) for c in cids}
+    figures["first start: web volumes"] = sorted({m for c in cids for m in volumes_of(c)})
+    checks.check("no volume is shared between web replicas", not shared_volumes(cids),
+                 "shared: %s" % shared_volumes(cids))
     trained = [c for c in cids if "no model yet: training one" in logs[c]]
     waited = [c for c in cids if "another process is training the first model" in logs[c]]
     checks.check("exactly one replica trains the first model", len(trained) == 1,
@@ -343,6 +427,85 @@ def phase_start(dep, checks, figures):
     checks.check("every replica serves that one model", len(vs) == 1 and None not in vs, "versions %s" % sorted(map(str, vs)))
     figures["model version"] = next(iter(vs)) if len(vs) == 1 else None
     return True
+
+
+def phase_prometheus(dep, checks, figures):
+    """Prometheus finds every replica through DNS and scrapes it with the
+    admin token."""
+    want = {container_ip_on(c, "metrics") for c in dep.containers("web")}
+    t0 = time.monotonic()
+    up, seen = set(), []
+    while time.monotonic() - t0 < 90:
+        status, body = http_get("127.0.0.1", dep.prometheus_port, "/api/v1/targets?state=active")
+        if status == 200 and body:
+            seen = [(t.get("labels", {}).get("job"), t.get("labels", {}).get("instance"), t.get("health"), t.get("lastError"))
+                    for t in body.get("data", {}).get("activeTargets", [])]
+            up = {inst.rsplit(":", 1)[0] for job, inst, health, _ in seen if job == "mnist-web" and health == "up"}
+            if up == want:
+                break
+        time.sleep(1)
+    figures["prometheus: every replica up after (s)"] = round(time.monotonic() - t0, 1) if up == want else None
+    checks.check("Prometheus scrapes every replica and finds it up", up == want and len(want) == REPLICAS,
+                 "want %s, targets %s" % (sorted(want), seen))
+    status, body = http_get("127.0.0.1", dep.prometheus_port, "/api/v1/rules")
+    groups = [g.get("name") for g in ((body or {}).get("data") or {}).get("groups", [])]
+    checks.check("Prometheus loaded the recording and alert rules", "mnist-web-alerts" in groups, "groups %s" % groups)
+
+
+def phase_promote(dep, checks, figures):
+    """A model trained by `app train` reaches every replica; then a promote
+    of the first model through one replica's admin API is served by all
+    three within PROMOTE_WITHIN."""
+    cids = dep.containers("web")
+    first = figures.get("model version")
+    t0 = time.monotonic()
+    r = dep.compose("run", "--rm", "-T", "web", "train", "--epochs", "1", "--limit", "3000", check=False, timeout=600)
+    trained_at = time.monotonic()
+    figures["promote: app train, 1 epoch on 3,000 images (s)"] = round(trained_at - t0, 1)
+    if not checks.check("app train saves a second model into the database", r.returncode == 0,
+                        "exit %d: %s" % (r.returncode, (r.stdout or "").strip().splitlines()[-1:])):
+        return
+    # The newest model is served unless one is pinned: wait for all to move.
+    second = None
+    while time.monotonic() - trained_at < 30 and second is None:
+        vs = set(served_versions(dep, cids).values())
+        if len(vs) == 1 and None not in vs and first not in vs:
+            second = vs.pop()
+        else:
+            time.sleep(0.02)
+    figures["promote: new model served by all, after app train returned (s)"] = second and round(time.monotonic() - trained_at, 2)
+    checks.check("the model app train saved is served by every replica", second is not None,
+                 "versions %s" % served_versions(dep, cids))
+    # Promote the first model again, through the first replica alone.
+    t0 = time.monotonic()
+    status, body = http_post(container_ip(cids[0]), 5000, "/models/%s/promote" % first, headers=dep.admin_auth())
+    answered = time.monotonic() - t0
+    took = wait_all_serve(dep, cids, first, 10)
+    total = took is not None and round(answered + took, 3) or None
+    figures["promote: POST answered (s)"] = round(answered, 3)
+    figures["promote: from the POST until all 3 serve it (s)"] = total
+    log("promote %s through %s: %d %s; all serve it %s s after the POST was sent" % (
+        first, inspect(cids[0], "{{.Name}}"), status, body, total))
+    checks.check("a promote through one replica is served by all %d within %.0f s" % (REPLICAS, PROMOTE_WITHIN),
+                 status == 200 and total is not None and total <= PROMOTE_WITHIN,
+                 "status %d, all serve it after %s s" % (status, total))
+
+
+def container_ip_on(cid, network):
+    """The container's address on the compose network named network."""
+    fmt = '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}'
+    for kv in inspect(cid, fmt).split():
+        k, _, v = kv.partition("=")
+        if k.endswith("_" + network):
+            return v
+    return None
+
+
+def key_columns(dep):
+    """(table, column) of the columns that hold an Idempotency-Key."""
+    out = dep.psql("select table_name || '.' || column_name from information_schema.columns "
+                   "where table_schema = current_schema() and column_name like '%idempotency%'")
+    return [tuple(l.split(".", 1)) for l in out.split()]
 
 
 def phase_spread(dep, checks, figures):
@@ -386,6 +549,7 @@ def phase_kill(dep, checks, figures):
             time.sleep(0.002)
         killed["dead"] = time.monotonic()
 
+    max_before = int(dep.psql("select coalesce(max(id), 0) from predictions"))
     load = Load(dep, workers=32, seconds=10, tag="kill")
     load.run(during=kill)
     t_kill, t_dead = killed["at"], killed["dead"]
@@ -411,13 +575,29 @@ def phase_kill(dep, checks, figures):
         "%d failed %s, slowest %.3f s" % (name, pid, t_dead - t_kill, len(res), len(inflight), len(failed), st, worst))
     checks.check("no request waits more than %.0f s while a replica dies" % MAX_WAIT, worst <= MAX_WAIT and nginx_worst <= MAX_WAIT,
                  "slowest %.3f s at the client, %.3f s in nginx" % (worst, nginx_worst))
-    checks.check("only requests in flight at the kill fail", not late_failures and len(failed) <= len(inflight),
-                 "%d failed, %d of them not in flight: %s" % (len(failed), len(late_failures), late_failures[:3]))
+    # nginx names every replica it tried: more than one is a resend.
+    resent = [l for l in lines if re.search(r"upstream=\S+, ", l)]
+    figures["kill: resent by nginx to another replica"] = len(resent)
+    checks.check("no request fails while a replica dies (nginx resends what it held)", not failed,
+                 "%d failed (%d of them not in flight at the kill): %s" % (len(failed), len(late_failures), failed[:3]))
     checks.check("every failure came from the killed replica", not elsewhere,
                  "%d failed elsewhere: %s" % (len(elsewhere), elsewhere[:3]))
     ids = load.ids()
     missing = ids - stored_ids(dep, ids)
     checks.check("every 200 under the kill has its row", not missing, "%d answers, %d without a row" % (len(ids), len(missing)))
+    rows = int(dep.psql("select count(*) from predictions where id > %d" % max_before))
+    figures["kill: rows stored / distinct ids answered"] = (rows, len(ids))
+    checks.check("rows stored under the kill == distinct ids answered (nothing stored twice)", rows == len(ids),
+                 "%d rows, %d distinct ids answered (%d answers)" % (rows, len(ids), st.get(200, 0)))
+    cols = key_columns(dep)
+    twice = {}
+    for table, col in cols:
+        twice["%s.%s" % (table, col)] = int(dep.psql(
+            "select count(*) from (select %s from %s where %s is not null group by %s having count(*) > 1) d"
+            % (col, table, col, col)))
+    checks.check("no Idempotency-Key is stored twice", bool(cols) and not any(twice.values()),
+                 "keys stored more than once, by column: %s" % twice if cols else
+                 "no column of the database holds an Idempotency-Key")
     # The restart policy brings the replica back; it loads the saved model.
     back = None
     t0 = time.monotonic()
@@ -486,7 +666,7 @@ def phase_down_up(dep, checks, figures):
     version = figures.get("model version")
     dep.compose("down")
     t0 = time.monotonic()
-    dep.compose("up", "-d", "--scale", "web=%d" % REPLICAS, "db", "web", "nginx")
+    dep.compose("up", "-d", "--scale", "web=%d" % REPLICAS, "db", "web", "nginx", "prometheus")
     up_s = time.monotonic() - t0
     healthy, ready, versions = wait_ready(dep, 300)
     figures["restart after down, up to all replicas healthy (s)"] = healthy and round(healthy + up_s, 1)
@@ -517,9 +697,11 @@ def main():
         r = dep.compose("build", "web", check=False)
         figures["image build (s)"] = round(time.monotonic() - t0, 1)
         if checks.check("docker-compose build web", r.returncode == 0, "%.0f s" % figures["image build (s)"]):
-            dep.make_token()
+            dep.make_tokens()
             if phase_start(dep, checks, figures):
+                phase_prometheus(dep, checks, figures)
                 phase_spread(dep, checks, figures)
+                phase_promote(dep, checks, figures)
                 phase_kill(dep, checks, figures)
                 phase_db_restart(dep, checks, figures)
                 phase_bad_database(dep, checks)

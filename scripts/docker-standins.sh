@@ -10,6 +10,7 @@
 #   gcr.io/distroless/static-debian12:nonroot  passwd/group/CA files only, user 65532
 #   postgres:14                            Debian's PostgreSQL 15, entrypoint below
 #   nginx:1.27-alpine                      Debian's nginx (1.22)
+#   prom/prometheus:v2.42.0                Debian's Prometheus (2.42)
 #
 # dpage/pgadmin4 has no stand-in: the compose test leaves pgAdmin out.
 # A tag that exists already is kept (delete it to rebuild); the .deb files
@@ -191,19 +192,32 @@ build_nginx() {
 	say "built $tag ($($DOCKER run --rm "$tag" nginx -v 2>&1))"
 }
 
+build_prometheus() {
+	local tag=prom/prometheus:v2.42.0
+	have_image "$tag" && return 0
+	local work
+	work=$(mktemp -d)
+	rootfs "$work/root" prometheus
+	import_tree "$work/root" mnist-standin/prometheus-root
+	rm -rf "$work"
+	build_standin "$tag" prometheus
+	say "built $tag ($($DOCKER run --rm "$tag" --version 2>&1 | head -n 1))"
+}
+
 build_all() {
 	build_golang
 	build_distroless
 	build_postgres
 	build_nginx
+	build_prometheus
 	# The intermediate trees are layers of the stand-ins now.
 	$DOCKER image rm mnist-standin/golang-root mnist-standin/distroless-root \
-		mnist-standin/postgres-root mnist-standin/nginx-root >/dev/null 2>&1 || true
+		mnist-standin/postgres-root mnist-standin/nginx-root mnist-standin/prometheus-root >/dev/null 2>&1 || true
 }
 
 if [ "${1:-}" != --functions-only ]; then
 	ensure_tools
 	start_docker
 	build_all
-	say "ready: $($DOCKER image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^(golang|postgres|nginx|gcr.io)' | sort | tr '\n' ' ')"
+	say "ready: $($DOCKER image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^(golang|postgres|nginx|gcr.io|prom/)' | sort | tr '\n' ' ')"
 fi

@@ -207,6 +207,7 @@ func (l *doorListener) door(c net.Conn, head []byte) {
 // would be thousands of lines a second.
 type shedLog struct {
 	count atomic.Int64 // refused since the last line
+	total atomic.Int64 // refused since the start, for the metrics
 	last  atomic.Int64 // unix nanoseconds of the last line
 	log   func(refused int64)
 }
@@ -214,6 +215,7 @@ type shedLog struct {
 // add counts one refused request, and logs the count when the last line is
 // older than doorLogEvery (the first refusal is logged at once).
 func (l *shedLog) add() {
+	l.total.Add(1)
 	l.count.Add(1)
 	now := time.Now().UnixNano()
 	if old := l.last.Load(); now-old >= int64(doorLogEvery) && l.last.CompareAndSwap(old, now) {

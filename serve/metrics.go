@@ -1,8 +1,11 @@
 package serve
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -127,7 +130,101 @@ func (m *metrics) watchQueue(a *admission) {
 			Name: "predict_queue_limit",
 			Help: "Prediction requests admitted at once before more are answered 503: --max-queue, lowered under overload while admitted requests take longer than --queue-latency.",
 		}, func() float64 { return float64(a.limit.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "predict_queue_latency_goal_seconds",
+			Help: "The admitted requests' latency the admission bound aims at (--queue-latency); 0: none.",
+		}, func() float64 { return a.goal.Seconds() }),
 	)
+}
+
+// watchHealth reports what the alert rules of deploy/prometheus need and
+// the other series do not say: requests shed for a full queue, whether the
+// database answers, and the served model's test accuracy beside the live
+// accuracy of labelled predictions. The last three are read at scrape time.
+func (m *metrics) watchHealth(s *Server) {
+	m.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "predict_shed_total",
+			Help: "Prediction requests answered 503 because the admission queue was full (also counted in http_requests_total).",
+		}, func() float64 { return float64(s.shed.total.Load()) }),
+		&healthCollector{s: s, liveEvery: liveAccuracyEvery},
+	)
+}
+
+// liveAccuracyEvery is how often at most a scrape counts the labelled
+// predictions in the database: every replica reads the same table, and a
+// scrape every few seconds need not scan it each time.
+const liveAccuracyEvery = 30 * time.Second
+
+var (
+	descDatabaseUp = prometheus.NewDesc("database_up",
+		"1 when the database answered a ping at this scrape (within the readiness timeout), 0 when it did not.", nil, nil)
+	descTestAccuracy = prometheus.NewDesc("model_test_accuracy",
+		"Accuracy of the served model on the 10,000 test images, from its metadata; absent while no model is served.", []string{"version"}, nil)
+	descLiveAccuracy = prometheus.NewDesc("model_live_accuracy",
+		"Share of a model's labelled predictions whose label is its prediction, from the database; absent for a model with none labelled.", []string{"version"}, nil)
+	descLabelled = prometheus.NewDesc("model_labelled_predictions",
+		"A model's stored predictions that carry a label, from the database.", []string{"version"}, nil)
+)
+
+// healthCollector answers database_up, model_test_accuracy and the live
+// accuracy series at each scrape.
+type healthCollector struct {
+	s         *Server
+	liveEvery time.Duration
+
+	mu       sync.Mutex // guards the cached count below
+	liveAt   time.Time
+	live     map[string]store.Live
+	liveSeen bool
+}
+
+// Describe sends the descriptions of the series Collect makes.
+func (h *healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descDatabaseUp
+	ch <- descTestAccuracy
+	ch <- descLiveAccuracy
+	ch <- descLabelled
+}
+
+// Collect pings the database and sends the series.
+func (h *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.s.cfg.ReadyTimeout)
+	defer cancel()
+	up := 0.0
+	if h.s.store.Ping(ctx) == nil {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descDatabaseUp, prometheus.GaugeValue, up)
+	if m, err := h.s.currentModel(); err == nil {
+		meta := m.Meta()
+		ch <- prometheus.MustNewConstMetric(descTestAccuracy, prometheus.GaugeValue, meta.TestAccuracy, meta.Version)
+	}
+	if up == 0 {
+		return
+	}
+	for version, l := range h.liveAccuracy(ctx) {
+		if a := l.Accuracy(); a != nil {
+			ch <- prometheus.MustNewConstMetric(descLiveAccuracy, prometheus.GaugeValue, *a, version)
+		}
+		ch <- prometheus.MustNewConstMetric(descLabelled, prometheus.GaugeValue, float64(l.Labelled), version)
+	}
+}
+
+// liveAccuracy returns the labelled counts per model, counted again when
+// the last count is older than liveEvery; on an error, the last count.
+func (h *healthCollector) liveAccuracy(ctx context.Context) map[string]store.Live {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.liveSeen && time.Since(h.liveAt) < h.liveEvery {
+		return h.live
+	}
+	live, err := h.s.store.LiveAccuracy(ctx)
+	if err != nil {
+		return h.live
+	}
+	h.live, h.liveAt, h.liveSeen = live, time.Now(), true
+	return live
 }
 
 // setModel records which model is served.

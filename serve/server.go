@@ -182,6 +182,7 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	s.routes()
 	s.batch = newBatcher(s, runtime.GOMAXPROCS(0), cfg.MaxBatch, cfg.QueueLength, cfg.MaxDelay, cfg.QueueLatency)
 	s.metrics.watchQueue(s.batch.bound)
+	s.metrics.watchHealth(s)
 	s.shed.log = func(n int64) {
 		s.logger.Warn("queue full: prediction requests answered 503 since the last such line",
 			"refused", n, "queue_limit", s.batch.bound.limit.Load(), "max_queue", cfg.QueueLength, "logged at most every", doorLogEvery)
