@@ -58,8 +58,7 @@ func send(tb testing.TB, s *Server, method, target, token, contentType string, b
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
+	rec := serveHTTP(tb, s, req)
 	return rec
 }
 
@@ -101,6 +100,7 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 			{"GET", "/app.js", "/app.js", "", nil, open},
 			{"GET", "/style.css", "/style.css", "", nil, open},
 			{"GET", "/welcome", "/welcome", "", nil, open},
+			{"GET", "/openapi.json", "/openapi.json", "", nil, open},
 			{"GET", "/healthz", "/healthz", "", nil, open},
 			{"GET", "/readyz", "/readyz", "", nil, open},
 			{"POST", "/predict", "/predict", "application/json", one, predicting},
@@ -286,8 +286,7 @@ func TestMalformedAuthorizationIs401(t *testing.T) {
 	for _, h := range []string{"Basic " + tk.alice, tk.alice, "Bearer", "Bearer " + tk.alice + "x"} {
 		req := httptest.NewRequest("GET", "/predictions", nil)
 		req.Header.Set("Authorization", h)
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
+		rec := serveHTTP(t, s, req)
 		if rec.Code != 401 {
 			t.Errorf("Authorization %.16q...: status %d, want 401", h, rec.Code)
 		}
@@ -295,8 +294,7 @@ func TestMalformedAuthorizationIs401(t *testing.T) {
 	// The scheme is case-insensitive (RFC 7235).
 	req := httptest.NewRequest("GET", "/predictions", nil)
 	req.Header.Set("Authorization", "bearer "+tk.alice)
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
+	rec := serveHTTP(t, s, req)
 	if rec.Code != 200 {
 		t.Errorf("lower-case bearer: status %d, want 200", rec.Code)
 	}

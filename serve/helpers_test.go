@@ -147,9 +147,7 @@ func do(tb testing.TB, s *Server, method, target, contentType string, body []byt
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
-	return rec
+	return serveHTTP(tb, s, req)
 }
 
 // decode unmarshals the recorded body into v, failing on a status other than want.

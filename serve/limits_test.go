@@ -34,8 +34,7 @@ func fromAddr(tb testing.TB, s *Server, addr, xff, token string) *httptest.Respo
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
+	rec := serveHTTP(tb, s, req)
 	return rec
 }
 
@@ -181,8 +180,7 @@ func TestCORSOnlyForListedOrigins(t *testing.T) {
 		req.Header.Set("Origin", tc.origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
+		rec := serveHTTP(t, s, req)
 		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != tc.want {
 			t.Errorf("origins %v, preflight from %s: Allow-Origin %q, want %q", tc.origins, tc.origin, got, tc.want)
 		}
@@ -209,8 +207,7 @@ func TestRequestIDIsKeptOnlyWhenShortAndPlain(t *testing.T) {
 	} {
 		req := httptest.NewRequest("GET", "/healthz", nil)
 		req.Header.Set("X-Request-ID", tc.sent)
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
+		rec := serveHTTP(t, s, req)
 		got := rec.Header().Get("X-Request-ID")
 		if tc.kept && got != tc.sent {
 			t.Errorf("X-Request-ID %.20q: answered %q, want it echoed", tc.sent, got)

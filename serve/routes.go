@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mnistserve/app/api"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/web"
 )
@@ -26,6 +27,7 @@ func (s *Server) routes() {
 		{http.MethodGet, "/app.js", public, s.handleAsset},
 		{http.MethodGet, "/style.css", public, s.handleAsset},
 		{http.MethodGet, "/welcome", public, s.handleWelcome},
+		{http.MethodGet, "/openapi.json", public, s.handleOpenAPI},
 		{http.MethodGet, "/healthz", public, s.handleHealthz},
 		{http.MethodGet, "/readyz", public, s.handleReadyz},
 		{http.MethodPost, "/predict", predicting, s.handlePredict},
@@ -69,6 +71,12 @@ func (s *Server) handleAsset(c echo.Context) error {
 		return errorf(http.StatusNotFound, "no asset %s", c.Path())
 	}
 	return c.Blob(http.StatusOK, a.ContentType, a.Body)
+}
+
+// handleOpenAPI serves GET /openapi.json: the OpenAPI 3 document of every
+// route, for clients generated from it and for people reading it.
+func (s *Server) handleOpenAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, api.OpenAPI)
 }
 
 // welcome is the answer of GET /welcome.

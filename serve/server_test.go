@@ -175,8 +175,7 @@ func TestBodyLimitHoldsWithoutContentLength(t *testing.T) {
 	req := httptest.NewRequest(http.MethodPost, "/predict", io.MultiReader(strings.NewReader(`{"image": [`), strings.NewReader(strings.Repeat("0,", 5000)+"0]}")))
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
+	rec := serveHTTP(t, s, req)
 	if msg := errorOf(t, rec, 413); msg != "body is larger than the limit of 4 KiB" {
 		t.Errorf("error %q", msg)
 	}
@@ -206,8 +205,7 @@ func TestPagesAndProbes(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
 	req.Header.Set("X-Request-ID", "client-chose-this")
-	rec = httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
+	rec = serveHTTP(t, s, req)
 	if rid := rec.Header().Get("X-Request-ID"); rid != "client-chose-this" {
 		t.Errorf("X-Request-ID %q, want the client's", rid)
 	}

@@ -87,6 +87,18 @@ func TestIndexShowsHowToCallEveryRoute(t *testing.T) {
 	}
 }
 
+func TestIndexLinksToTheOpenAPIDocument(t *testing.T) {
+	found := false
+	walk(parseIndex(t), func(n *html.Node) {
+		if href, _ := attr(n, "href"); n.DataAtom == atom.A && href == "/openapi.json" {
+			found = true
+		}
+	})
+	if !found {
+		t.Errorf(`the page has no <a href="/openapi.json">`)
+	}
+}
+
 func TestIndexLoadsNothingFromOutside(t *testing.T) {
 	external := regexp.MustCompile(`(?i)^\s*(https?:)?//`)
 	walk(parseIndex(t), func(n *html.Node) {
