@@ -33,6 +33,11 @@ func TestRunTrainsAModelAboveTheBar(t *testing.T) {
 	if meta.TrainImages != 5400 || meta.Epochs != 2 || meta.TrainSeconds <= 0 || meta.Version == "" {
 		t.Errorf("metadata incomplete: %+v", meta)
 	}
+	// Even this small model reads most of the changed digits: a score
+	// near 0.1 would mean the sets or their scoring are broken.
+	if r := meta.Robustness; r == nil || r.Thicker < 0.5 || r.OffCentre < 0.5 || r.Photo < 0.5 {
+		t.Errorf("robustness scores %+v, want each above 0.5", r)
+	}
 	p, err := registry.New(registry.NewFolder(cfg.ModelDir), nil).Predictor(context.Background())
 	if err != nil {
 		t.Fatalf("the saved model does not load: %v", err)
