@@ -45,6 +45,7 @@ type EpochStats struct {
 	Loss          float64 // mean training loss
 	TrainAcc      float64 // accuracy on the training batches, with dropout
 	ValAcc        float64 // accuracy on the held-out 10%
+	LR            float64 // learning rate of the epoch's last step
 	Seconds       float64 // time of the training steps, evaluation excluded
 	ImagesPerSec  float64
 	RSSBytes      int64 // resident memory after the epoch, when the OS tells

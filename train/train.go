@@ -147,7 +147,7 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		}
 	}
 
-	var lossSum float64
+	var lossSum, lr float64
 	var correct, seen int
 	start := time.Now()
 	for s := 0; s < steps; s++ {
@@ -161,7 +161,8 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		if cfg.Augment {
 			augmentBatch(x, lbl, b, cfg.Seed, epoch, s, augmenters)
 		}
-		tr.SetLR(cfg.rate(epoch-1, s, steps))
+		lr = cfg.rate(epoch-1, s, steps)
+		tr.SetLR(lr)
 		for i, l := range lbl {
 			labels[i] = float32(l)
 		}
@@ -179,6 +180,7 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		Epoch: epoch, Epochs: cfg.Epochs,
 		Loss:         lossSum / float64(steps),
 		TrainAcc:     float64(correct) / float64(seen),
+		LR:           lr,
 		Seconds:      secs,
 		ImagesPerSec: float64(seen) / secs,
 	}, nil
