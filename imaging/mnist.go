@@ -37,11 +37,34 @@ func FromImage(img image.Image) ([]byte, error) {
 	if err := stretch(g); err != nil {
 		return nil, err
 	}
-	bbox := inkBounds(g)
+	bbox := image.Rectangle{}
+	if clearBackground(g) {
+		bbox = inkBounds(smooth3(g)).Intersect(g.Bounds())
+	} else {
+		bbox = inkBounds(g)
+	}
 	if bbox.Empty() {
 		return nil, ErrEmpty
 	}
-	return centre(scaleToBox(g, bbox)), nil
+	return centre(brighten(scaleToBox(g, bbox))), nil
+}
+
+// brighten scales d so that its brightest pixel is 255, as in every MNIST
+// digit. Shrinking a picture averages a thin stroke with the background
+// around it: a 1 drawn with a fine pen or typed in a light font would
+// otherwise reach the network as a faint grey line.
+func brighten(d *image.Gray) *image.Gray {
+	hi := 0
+	for _, v := range d.Pix {
+		hi = max(hi, int(v))
+	}
+	if hi == 0 || hi == 255 {
+		return d
+	}
+	for i, v := range d.Pix {
+		d.Pix[i] = uint8(min(255, (int(v)*255+hi/2)/hi))
+	}
+	return d
 }
 
 // stretch makes g white-on-black in place and maps its background level to

@@ -30,6 +30,24 @@ type Meta struct {
 	// FeedbackAccuracy is the accuracy on those held-out images; null
 	// when none were held out.
 	FeedbackAccuracy *float64 `json:"feedback_accuracy"`
-	// Augment tells whether each image got a random affine per epoch.
+	// Augment tells whether each image got a random change per epoch.
 	Augment bool `json:"augment"`
+	// Robustness holds the accuracy on each robustness set (package
+	// robust), read through the upload path; absent when not measured.
+	Robustness *Robustness `json:"robustness,omitempty"`
+}
+
+// Robustness is a model's accuracy on each robustness set: MNIST test
+// digits turned 20 degrees, with strokes a pixel thicker or thinner, at
+// 10x10, off-centre in a larger canvas, photographed dark on light, and the
+// digits of the installed fonts. Each is sent as a PNG through the upload
+// path. Fonts is null when no font was found.
+type Robustness struct {
+	Rotated   float64  `json:"rotated"`
+	Thicker   float64  `json:"thicker"`
+	Thinner   float64  `json:"thinner"`
+	LowRes    float64  `json:"lowres"`
+	OffCentre float64  `json:"offcentre"`
+	Photo     float64  `json:"photo"`
+	Fonts     *float64 `json:"fonts"`
 }

@@ -17,7 +17,7 @@ type Trainer struct {
 	w      *Weights
 	net    *network
 	vm     G.VM
-	solver G.Solver
+	solver *adam
 	grads  []G.ValueGrad
 	rng    *rand.Rand
 
@@ -50,6 +50,10 @@ func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*T
 	}
 	return t, nil
 }
+
+// SetLR sets the learning rate of the steps that follow: a schedule calls
+// it before each step. Adam's moments carry over unchanged.
+func (t *Trainer) SetLR(lr float64) { t.solver.lr = lr }
 
 // Workers returns how many goroutines share a step, the default applied.
 func (t *Trainer) Workers() int { return t.workers }

@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/mnistserve/app/internal/testutil"
@@ -65,11 +66,12 @@ func TestAugmentedRunsRepeatWithTheSameSeed(t *testing.T) {
 	cfg.DataDir = testutil.MNISTFixture(t)
 	cfg.Epochs = 1
 	cfg.Augment = true
+	cfg.Robustness = false
 	var sums []string
-	for _, workers := range []int{1, 2, 1} {
+	for _, workers := range []int{1, 3, 2, 1} {
 		cfg.ModelDir = t.TempDir()
 		cfg.Workers = workers
-		if workers == 1 && len(sums) == 2 {
+		if workers == 1 && len(sums) == 3 {
 			cfg.Seed = 2
 		}
 		meta, err := Run(context.Background(), cfg, Hooks{})
@@ -81,10 +83,10 @@ func TestAugmentedRunsRepeatWithTheSameSeed(t *testing.T) {
 		}
 		sums = append(sums, meta.WeightsSHA256)
 	}
-	if sums[0] != sums[1] {
-		t.Errorf("the same seed gave different weights with 1 and 2 workers: %s, %s", sums[0], sums[1])
+	if sums[0] != sums[1] || sums[0] != sums[2] {
+		t.Errorf("the same seed gave different weights with 1, 3 and 2 workers: %s, %s, %s", sums[0], sums[1], sums[2])
 	}
-	if sums[2] == sums[0] {
+	if sums[3] == sums[0] {
 		t.Error("seeds 1 and 2 gave the same augmented weights")
 	}
 }
@@ -93,7 +95,7 @@ func TestAugmentChangesTheImagesTrainedOn(t *testing.T) {
 	x := make([]float32, 2*mnist.Pixels)
 	copy(x, dot(10, 10))
 	copy(x[mnist.Pixels:], dot(10, 10))
-	augmentBatch(x, 2, 1, 1, 0, make([]float32, mnist.Pixels))
+	augmentBatch(x, []byte{0, 0}, 2, 1, 1, 0, []*augmenter{newAugmenter()})
 	a, b := x[:mnist.Pixels], x[mnist.Pixels:]
 	same := true
 	for i := range a {
@@ -129,5 +131,86 @@ func TestSplitFeedbackHoldsOutAFifthByID(t *testing.T) {
 	}
 	if got := feedbackRepeats(100, 400); got != 1 {
 		t.Errorf("feedbackRepeats(100, 400) = %d, want at least 1", got)
+	}
+}
+
+// BenchmarkAugmentBatch augments a batch of 128 test images with the
+// default recipe on one goroutine per core, to set beside
+// model.BenchmarkTrainStep (a step of the same batch).
+func BenchmarkAugmentBatch(b *testing.B) {
+	_, test, err := mnist.Load(testutil.MNISTDir(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 128
+	x, lbl, idx := make([]float32, n*mnist.Pixels), make([]byte, n), make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	var workers []*augmenter
+	for range runtime.GOMAXPROCS(0) {
+		workers = append(workers, newAugmenter())
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		test.Fill(idx, x, lbl)
+		augmentBatch(x, lbl, n, 1, 1, i, workers)
+	}
+}
+
+func TestAugmentGivesTheSameBatchWhateverTheWorkers(t *testing.T) {
+	_, test, err := mnist.Load(testutil.MNISTFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 37 // not a multiple of any worker count tried
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	var want []float32
+	for _, workers := range []int{1, 2, 3, 8} {
+		x, lbl := make([]float32, n*mnist.Pixels), make([]byte, n)
+		test.Fill(idx, x, lbl)
+		var gs []*augmenter
+		for range workers {
+			gs = append(gs, newAugmenter())
+		}
+		augmentBatch(x, lbl, n, 7, 2, 5, gs)
+		if want == nil {
+			want = x
+			continue
+		}
+		for i := range x {
+			if x[i] != want[i] {
+				t.Fatalf("%d workers: pixel %d of the batch is %v, with one worker %v", workers, i, x[i], want[i])
+			}
+		}
+	}
+}
+
+func TestStrokeAndResolutionChanges(t *testing.T) {
+	total := func(img []float32) (s float32) {
+		for _, v := range img {
+			s += v
+		}
+		return s
+	}
+	img := bar()
+	thick, thin := make([]float32, mnist.Pixels), make([]float32, mnist.Pixels)
+	morph(thick, img, true)
+	morph(thin, img, false)
+	// The 2 px bar of 20 rows: 3 px and 21 rows thicker, 1 px and 19 rows thinner.
+	if total(thick) != 63 || total(thin) != 19 {
+		t.Errorf("ink thicker %v, thinner %v; want 63 and 19 from the bar's 40", total(thick), total(thin))
+	}
+	low := dot(14, 14)
+	lowRes(low, make([]float32, augmentLowMax*augmentLowMax), 7)
+	if low[14*mnist.Side+14] >= 0.5 || low[14*mnist.Side+16] == 0 {
+		t.Errorf("at 7x7 a lone pixel keeps %v of its ink and lights its neighbour 2 px off by %v: want it spread",
+			low[14*mnist.Side+14], low[14*mnist.Side+16])
+	}
+	if s := total(low); s < 0.7 || s > 1.3 {
+		t.Errorf("lowering the resolution turned 1 unit of ink into %v", s)
 	}
 }

@@ -16,14 +16,20 @@ type Config struct {
 	ModelDir string  // where the model is saved, unless Save is set
 	Epochs   int     // passes over the training images
 	Batch    int     // images per step
-	LR       float64 // Adam learning rate
+	LR       float64 // Adam learning rate: the peak of a one-cycle schedule
+	Schedule string  // how the rate moves: ScheduleOneCycle or ScheduleConstant
+	Warmup   float64 // share of the steps a one-cycle schedule warms up over
 	Seed     int64   // seeds initialisation, shuffling and dropout
 	Limit    int     // train on only the first Limit training images; 0 = all
 	Workers  int     // goroutines per step; 0 = GOMAXPROCS
 
-	// Augment gives every training image a seeded random affine (small
-	// rotation, shift and scale) each epoch.
+	// Augment gives every training image a seeded random change each
+	// epoch: a small rotation, shear, scale and shift, and for some a
+	// stroke one pixel thicker or thinner or a lower resolution.
 	Augment bool
+	// Robustness scores the saved model on the robustness sets (package
+	// robust) at the end of the run and keeps the scores in its metadata.
+	Robustness bool
 	// From, when set, holds the weights training starts from instead of
 	// fresh ones (fine-tuning), and is trained in place; FromVersion names
 	// that model.
@@ -39,11 +45,15 @@ type Config struct {
 	Feedback, FeedbackHeldOut *mnist.Set
 }
 
-// DefaultConfig returns the settings of the Keras mnist_convnet example
-// this network reproduces (15 epochs, batch 128, Adam lr 0.001), seed 1,
-// and the folders README.md documents.
+// DefaultConfig returns the default recipe: the network, batch (128) and
+// Adam of the Keras mnist_convnet example, 15 epochs, with a one-cycle
+// learning rate peaking at 0.008 after the first tenth of the steps and
+// the default augmentation; seed 1, and the folders README.md documents.
 func DefaultConfig() Config {
-	return Config{DataDir: "data/mnist", ModelDir: "saved_models", Epochs: 15, Batch: 128, LR: 0.001, Seed: 1}
+	return Config{
+		DataDir: "data/mnist", ModelDir: "saved_models", Epochs: 15, Batch: 128, Seed: 1,
+		LR: 0.008, Schedule: ScheduleOneCycle, Warmup: 0.1, Augment: true, Robustness: true,
+	}
 }
 
 // ErrConfig is wrapped by errors about settings out of range.
@@ -65,5 +75,5 @@ func (c Config) Validate() error {
 	case c.DataDir == "" || c.ModelDir == "":
 		return fmt.Errorf("data and model folders must be set: %w", ErrConfig)
 	}
-	return nil
+	return c.validSchedule()
 }

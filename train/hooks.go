@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/robust"
 )
 
 // Hooks receive the progress of a Run as data, in the manner of gomlx's
@@ -44,6 +45,7 @@ type EpochStats struct {
 	Loss          float64 // mean training loss
 	TrainAcc      float64 // accuracy on the training batches, with dropout
 	ValAcc        float64 // accuracy on the held-out 10%
+	LR            float64 // learning rate of the epoch's last step
 	Seconds       float64 // time of the training steps, evaluation excluded
 	ImagesPerSec  float64
 	RSSBytes      int64 // resident memory after the epoch, when the OS tells
@@ -108,8 +110,12 @@ func Printer(out io.Writer) Hooks {
 				fmt.Fprintf(out, "feedback: %d labelled images trained on (each %d times), %d held out to score\n",
 					s.FeedbackImages, s.FeedbackRepeats, s.FeedbackHeldOut)
 			}
+			if c.Schedule == ScheduleOneCycle {
+				fmt.Fprintf(out, "learning rate: one cycle, up from %.3g to %.3g over the first %.3g of the steps, then a cosine down to %.3g\n",
+					c.LR*warmupStart, c.LR, c.Warmup, c.LR*decayEnd)
+			}
 			if c.Augment {
-				fmt.Fprintln(out, "augment: a random rotation, shift and scale per image per epoch")
+				fmt.Fprintln(out, "augment: a random rotation, shear, scale and shift per image per epoch; some strokes thicker or thinner, some at low resolution, some 1s with a foot or flag and 7s with a bar")
 			}
 		},
 		OnStep: func(s Step) {
@@ -124,6 +130,9 @@ func Printer(out io.Writer) Hooks {
 		OnEpoch: func(s EpochStats) { fmt.Fprintln(out, s) },
 		OnEnd: func(r Result) {
 			fmt.Fprintf(out, "test accuracy %.4f on %d images\n%s", r.Test.Accuracy(), r.TestImages, r.Test)
+			if r.Meta.Robustness != nil {
+				fmt.Fprintln(out, robust.Line(r.Meta.Robustness))
+			}
 			if a := r.Meta.FeedbackAccuracy; a != nil {
 				fmt.Fprintf(out, "held-out feedback accuracy %.4f on %d images\n", *a, r.Meta.FeedbackHeldOut)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/mnistserve/app/internal/kernels"
 	"github.com/mnistserve/app/mnist"
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/robust"
 )
 
 // Run trains a model with cfg, reporting progress through hooks, and saves
@@ -93,6 +94,14 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		a = round(a, 4)
 		fbAcc = &a
 	}
+	var robustness *model.Robustness
+	if cfg.Robustness {
+		scores, _, err := robust.Measure(ctx, eval, test, robust.DefaultDigits)
+		if err != nil {
+			return model.Meta{}, err
+		}
+		robustness = robust.Summary(scores)
+	}
 	save := cfg.Save
 	if save == nil {
 		save = func(w *model.Weights, m model.Meta) (model.Meta, error) { return model.Save(cfg.ModelDir, w, m) }
@@ -113,6 +122,7 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		FeedbackHeldOut:  size(cfg.FeedbackHeldOut),
 		FeedbackAccuracy: fbAcc,
 		Augment:          cfg.Augment,
+		Robustness:       robustness,
 	})
 	if err != nil {
 		return meta, fmt.Errorf("save model: %w", err)
@@ -130,9 +140,14 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 	x, labels := tr.Input()
 	idx := make([]int, b)
 	lbl := make([]byte, b)
-	scratch := make([]float32, mnist.Pixels)
+	var augmenters []*augmenter
+	if cfg.Augment {
+		for range tr.Workers() {
+			augmenters = append(augmenters, newAugmenter())
+		}
+	}
 
-	var lossSum float64
+	var lossSum, lr float64
 	var correct, seen int
 	start := time.Now()
 	for s := 0; s < steps; s++ {
@@ -144,8 +159,10 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		}
 		set.Fill(idx, x, lbl)
 		if cfg.Augment {
-			augmentBatch(x, b, cfg.Seed, epoch, s, scratch)
+			augmentBatch(x, lbl, b, cfg.Seed, epoch, s, augmenters)
 		}
+		lr = cfg.rate(epoch-1, s, steps)
+		tr.SetLR(lr)
 		for i, l := range lbl {
 			labels[i] = float32(l)
 		}
@@ -163,6 +180,7 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		Epoch: epoch, Epochs: cfg.Epochs,
 		Loss:         lossSum / float64(steps),
 		TrainAcc:     float64(correct) / float64(seen),
+		LR:           lr,
 		Seconds:      secs,
 		ImagesPerSec: float64(seen) / secs,
 	}, nil

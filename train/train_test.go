@@ -33,6 +33,11 @@ func TestRunTrainsAModelAboveTheBar(t *testing.T) {
 	if meta.TrainImages != 5400 || meta.Epochs != 2 || meta.TrainSeconds <= 0 || meta.Version == "" {
 		t.Errorf("metadata incomplete: %+v", meta)
 	}
+	// Even this small model reads most of the changed digits: a score
+	// near 0.1 would mean the sets or their scoring are broken.
+	if r := meta.Robustness; r == nil || r.Thicker < 0.5 || r.OffCentre < 0.5 || r.Photo < 0.5 {
+		t.Errorf("robustness scores %+v, want each above 0.5", r)
+	}
 	p, err := registry.New(registry.NewFolder(cfg.ModelDir), nil).Predictor(context.Background())
 	if err != nil {
 		t.Fatalf("the saved model does not load: %v", err)
@@ -82,6 +87,10 @@ func TestRunReportsThroughItsHooks(t *testing.T) {
 	}
 	if len(epochs) != 2 || epochs[0].Epoch != 1 || epochs[1].Epoch != 2 || epochs[1].Seconds <= 0 || epochs[1].ValAcc <= 0 {
 		t.Errorf("epochs %+v: want 1 then 2, timed and validated", epochs)
+	}
+	// The one-cycle schedule ends the run at a hundredth of the peak.
+	if last := epochs[len(epochs)-1].LR; math.Abs(last-cfg.LR*decayEnd) > 1e-12 || epochs[0].LR <= last {
+		t.Errorf("learning rate %v after epoch 1 and %v at the end, want it falling to %v", epochs[0].LR, last, cfg.LR*decayEnd)
 	}
 	if strings.Join(order, " ") != "start epoch epoch end" {
 		t.Errorf("hooks ran in the order %v", order)

@@ -1,0 +1,73 @@
+package train
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/mnistserve/app/mnist"
+)
+
+// bar returns a 28x28 image of an upright stroke 2 px wide from row 4 to
+// row 23: an MNIST-like 1.
+func bar() []float32 {
+	img := make([]float32, mnist.Pixels)
+	for y := 4; y <= 23; y++ {
+		img[y*mnist.Side+13], img[y*mnist.Side+14] = 1, 1
+	}
+	return img
+}
+
+// rowInk returns the ink of row y.
+func rowInk(img []float32, y int) float32 {
+	var s float32
+	for _, v := range img[y*mnist.Side : (y+1)*mnist.Side] {
+		s += v
+	}
+	return s
+}
+
+func TestSomeOnesGetAFootOrAFlagAndOtherDigitsNothing(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 1000
+	changed, feet, flags := 0, 0, 0
+	for range n {
+		img := bar()
+		addStrokes(img, 1, r)
+		if !slices.Equal(img, bar()) {
+			changed++
+		}
+		if rowInk(img, 23) > 4 {
+			feet++ // the bottom row is wider than the 2 px stroke
+		}
+		if rowInk(img[:], 7) > 3 && img[7*mnist.Side+11] > 0.3 {
+			flags++ // ink to the left of the stroke near the top
+		}
+	}
+	if share := float64(changed) / n; share < augmentOneSerif-0.05 || share > augmentOneSerif+0.05 {
+		t.Errorf("%.3f of the 1s changed, want about %v", share, augmentOneSerif)
+	}
+	if feet == 0 || flags == 0 || feet == changed || flags == changed {
+		t.Errorf("of %d changed 1s, %d got a foot and %d a flag: want some of each and not all of either", changed, feet, flags)
+	}
+	for _, label := range []byte{0, 2, 4, 9} {
+		img := bar()
+		for range 50 {
+			addStrokes(img, label, r)
+		}
+		if !slices.Equal(img, bar()) {
+			t.Errorf("a %d got strokes added", label)
+		}
+	}
+	sevens := 0
+	for range n {
+		img := bar()
+		addStrokes(img, 7, r)
+		if rowInk(img, 14) > 4 {
+			sevens++
+		}
+	}
+	if share := float64(sevens) / n; share < augmentSevenBar-0.05 || share > augmentSevenBar+0.05 {
+		t.Errorf("%.3f of the 7s got a bar across the middle, want about %v", share, augmentSevenBar)
+	}
+}
