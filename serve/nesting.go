@@ -2,25 +2,26 @@ package serve
 
 import "fmt"
 
-// The deepest a body of each route nests arrays and objects: the object
+// The depth of arrays and objects in the body of each route: the object
 // itself, the image's rows and their pixels for /predict; one more level,
 // the list of images, for /predict/batch; the object alone for a label.
-// The image routes check one level more, so that a body only one level too
-// deep reaches the precise decoder, which names the pixel that is an array.
 const (
 	imageDepth = 3
 	batchDepth = 4
 	labelDepth = 1
 )
 
-// checkNesting refuses a body that nests arrays and objects deeper than
-// limit, in one pass over its bytes and without allocating. It runs before
-// any decoder that builds a tree or validates recursively: fastjson's
-// validator and encoding/json into raw messages both cost time that grows
-// with the square of the depth (10,000 brackets took seconds of a core),
-// while no body the route takes needs more than limit. It does not check
-// the rest of the grammar; the decoders after it do.
-func checkNesting(body []byte, limit int) error {
+// checkNesting refuses a body that nests arrays and objects more than one
+// level deeper than shape, the depth of the route's body, in one pass over
+// its bytes and without allocating. The one level of slack lets a body
+// just one level too deep reach the precise decoder, which names the pixel
+// that is an array. It runs before any decoder that builds a tree or
+// validates recursively: fastjson's validator and encoding/json into raw
+// messages both took time that grows with the square of the depth (10,000
+// brackets took seconds of a core), while no body a route takes nests
+// deeper than its shape. It does not check the rest of the grammar; the
+// decoders after it do.
+func checkNesting(body []byte, shape int) error {
 	depth := 0
 	inString, escaped := false, false
 	for i, c := range body {
@@ -38,8 +39,8 @@ func checkNesting(body []byte, limit int) error {
 			inString = true
 		case c == '[' || c == '{':
 			depth++
-			if depth > limit {
-				return badRequest("body nests arrays and objects more than %d deep (at byte %d), want %s", limit, i, nestingShape(limit))
+			if depth > shape+1 {
+				return badRequest("body nests arrays and objects %d deep at byte %d, want %s, which nests %d deep", depth, i, nestingShape(shape), shape)
 			}
 		case c == ']' || c == '}':
 			depth--
@@ -48,13 +49,15 @@ func checkNesting(body []byte, limit int) error {
 	return nil
 }
 
-// nestingShape says which body a depth limit belongs to, for the message.
-func nestingShape(limit int) string {
-	switch limit {
+// nestingShape names the body of a route's depth, for the message.
+func nestingShape(shape int) string {
+	switch shape {
 	case imageDepth:
 		return "a body like " + exampleBody
 	case batchDepth:
 		return `a body like {"images": [image, ...]}`
+	case labelDepth:
+		return `a body like {"label": 7}`
 	}
-	return fmt.Sprintf("at most %d levels", limit)
+	return fmt.Sprintf("a body that nests at most %d deep", shape)
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
 	"strings"
@@ -65,20 +66,21 @@ func TestNestingDeeperThanTheShapeNeedsIsRefusedAndNamed(t *testing.T) {
 	img := string(mustJSON(t, rows(digitImage(3))))
 	for _, tc := range []struct {
 		name, body string
-		depth      int
+		shape      int
 		ok         bool
 	}{
 		{"an image of rows nests 3 deep", `{"image":` + img + `}`, imageDepth, true},
-		{"an extra array around the image", `{"image":[` + img + `]}`, imageDepth, false},
-		{"an object beside the image nesting too deep", `{"m":{"a":[[1]]},"image":` + img + `}`, imageDepth, false},
+		{"one level too deep is left to the decoder to name", `{"image":[` + img + `]}`, imageDepth, true},
+		{"two levels too deep", `{"image":[[` + img + `]]}`, imageDepth, false},
+		{"an object beside the image nesting too deep", `{"m":{"a":[[[1]]]},"image":` + img + `}`, imageDepth, false},
 		{"a batch of rows nests 4 deep", `{"images":[` + img + `]}`, batchDepth, true},
-		{"a batch nested once more", `{"images":[[` + img + `]]}`, batchDepth, false},
+		{"a batch nested twice more", `{"images":[[[` + img + `]]]}`, batchDepth, false},
 		{"brackets in strings do not count", `{"n":"[[[[[[","image":` + img + `}`, imageDepth, true},
 		{"an escaped quote keeps the string open", `{"n":"\"[[[[","image":` + img + `}`, imageDepth, true},
 		{"a label is one object", `{"label":[[1]]}`, labelDepth, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkNesting([]byte(tc.body), tc.depth)
+			err := checkNesting([]byte(tc.body), tc.shape)
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -86,7 +88,7 @@ func TestNestingDeeperThanTheShapeNeedsIsRefusedAndNamed(t *testing.T) {
 				return
 			}
 			var e *Error
-			if !errors.As(err, &e) || e.Status != http.StatusBadRequest || !strings.Contains(e.Message, "deep") {
+			if !errors.As(err, &e) || e.Status != http.StatusBadRequest || !strings.Contains(e.Message, fmt.Sprintf("which nests %d deep", tc.shape)) {
 				t.Fatalf("got %v, want a 400 that says the body nests too deep", err)
 			}
 		})
@@ -147,7 +149,7 @@ func FuzzDecodersNeverPanicAndBoundTheirNesting(f *testing.F) {
 				t.Fatalf("decoded an image of %d pixels", n)
 			case err != nil && (!errors.As(err, &e) || e.Status != http.StatusBadRequest):
 				t.Fatalf("got %v, want a 400", err)
-			case err == nil && checkNesting(body, depth) != nil:
+			case err == nil && checkNesting(body, depth-1) != nil:
 				t.Fatalf("took a body nested deeper than %d", depth) // a pixel is never an array
 			}
 		}

@@ -73,7 +73,7 @@ func imageFromJSON(body []byte) ([]byte, error) {
 	if img, ok := scanImage(body); ok {
 		return img, nil
 	}
-	if err := checkNesting(body, imageDepth+1); err != nil {
+	if err := checkNesting(body, imageDepth); err != nil {
 		return nil, err
 	}
 	return preciseImage(body)
@@ -136,7 +136,7 @@ func imagesFromJSON(body []byte) ([][]byte, error) {
 	if imgs, ok := scanImages(body); ok {
 		return imgs, nil
 	}
-	if err := checkNesting(body, batchDepth+1); err != nil {
+	if err := checkNesting(body, batchDepth); err != nil {
 		return nil, err
 	}
 	return preciseImages(body)
