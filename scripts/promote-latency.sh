@@ -45,7 +45,7 @@ url="postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable"
 # 1. Three replicas boot together on the empty database.
 for i in 0 1 2; do
 	"$app" serve --addr "127.0.0.1:${ports[$i]}" --db "$url" --models db --data "$data" \
-		--train-epochs 1 --train-limit 2000 --watch 10s 2>"$dir/server$i.log" &
+		--train-epochs 1 --train-limit "${TRAIN_LIMIT:-2000}" --watch 10s 2>"$dir/server$i.log" &
 	servers+=($!)
 done
 served() { curl -fsS "http://127.0.0.1:$1/model" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])' 2>/dev/null || true; }
@@ -63,7 +63,7 @@ if [ "$trained" != 1 ] || [ -z "$v0" ] || [ "$v0" != "$v2" ]; then
 fi
 
 # 2. A second model to promote.
-"$app" train --models db --db "$url" --data "$data" --epochs 1 --limit 2000 --seed 2 >/dev/null
+"$app" train --models db --db "$url" --data "$data" --epochs 1 --limit "${TRAIN_LIMIT:-2000}" --seed 2 >/dev/null
 
 # 3 and 4. Promote on replica 1, time until replicas 2 and 3 serve it.
 cat >"$dir/promote.py" <<'PY'
