@@ -723,6 +723,8 @@ def main():
                 print("--- last log lines of %s ---\n%s" % (s, out))
         if not args.keep:
             dep.compose("down", "-v", "--remove-orphans", check=False)
+            if os.path.exists(dep.token_file):
+                os.remove(dep.token_file)
     figures["compose test (s)"] = round(time.monotonic() - t_all, 1)
     print("figures:")
     for k, v in figures.items():
