@@ -115,5 +115,21 @@ func TestPredictAndEvalCommands(t *testing.T) {
 		if acc < 0.88 {
 			t.Errorf("eval reported accuracy %v, want at least 0.88:\n%s", acc, out.String())
 		}
+		// Then the robustness sets, each a score: even this small model
+		// reads most off-centre digits (a broken set would score about 0.1).
+		var offCentre float64
+		for _, l := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(l, "robustness (through the upload path): "); ok {
+				f := strings.Fields(rest)
+				for i := 0; i+1 < len(f); i += 2 {
+					if f[i] == "offcentre" {
+						offCentre, _ = strconv.ParseFloat(f[i+1], 64)
+					}
+				}
+			}
+		}
+		if offCentre < 0.5 {
+			t.Errorf("eval reported off-centre accuracy %v, want a robustness line with at least 0.5:\n%s", offCentre, out.String())
+		}
 	})
 }

@@ -128,10 +128,9 @@ func (g grid) place(w, h, x, y int) grid {
 }
 
 // paper describes how a grid becomes a PNG: white ink on black (MNIST's
-// way, the page's canvas) or dark ink on light paper with an uneven light
-// and sensor noise, as a phone photo.
+// way, the page's canvas) or, with ink darker than the background, dark
+// ink on light paper with an uneven light and sensor noise, as a photo.
 type paper struct {
-	dark       bool    // dark ink on light paper
 	background float64 // grey level of the paper (0..255)
 	ink        float64 // grey level of the ink
 	gradient   float64 // grey levels the light falls by across the picture
