@@ -20,6 +20,11 @@
 #   ALLOW_503=0          1 for overload runs: 503s are then expected
 #   SLOW_CLIENTS=0       N: meanwhile hold N connections that send their
 #                        headers a byte a second (reopened when cut off)
+#   IDEM=                "on": every request carries an Idempotency-Key of
+#                        its own (never repeated, so nothing is replayed);
+#                        "off": the same Lua request() path without the
+#                        header, the fair baseline; unset: wrk's static
+#                        request as before
 set -euo pipefail
 cd "$(dirname "$0")/.."
 app="${APP:-./app}"
@@ -57,7 +62,7 @@ PY
 # line of key=value pairs for the summary below.
 cat >"$dir/post.lua" <<LUA
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread) table.insert(threads, thread); thread:set("tid", #threads) end
 function init(args)
 	wrk.method = "POST"
 	wrk.headers["Content-Type"] = "application/json"
@@ -66,6 +71,22 @@ function init(args)
 	f:close()
 	statuses = {}
 end
+$(case "${IDEM:-}" in
+on | off) cat <<IDEMLUA
+local counter, prefix = 0, nil
+function request()
+	if prefix == nil then
+		math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+		prefix = string.format("%x-%d-%x-", os.time(), tid, math.random(0, 2^30))
+	end
+	counter = counter + 1
+	local hdrs = {["Content-Type"] = "application/json"}
+	if "${IDEM}" == "on" then hdrs["Idempotency-Key"] = prefix .. counter end
+	return wrk.format("POST", nil, hdrs, wrk.body)
+end
+IDEMLUA
+;;
+esac)
 function response(status, headers, body)
 	statuses[status] = (statuses[status] or 0) + 1
 end
@@ -88,6 +109,7 @@ case "$db" in
 sqlite)
 	dburl="sqlite:$dir/load.db"
 	rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from predictions").fetchone()[0])' "$dir/load.db"; }
+	dbticks() { echo 0; }
 	;;
 postgres://* | postgresql://*)
 	dburl="$db"
@@ -97,6 +119,12 @@ postgres://* | postgresql://*)
 		psql -q "$admin" -c "create database $name"
 	fi
 	rows() { psql -qAt "$dburl" -c 'select count(*) from predictions'; }
+	# dbticks: CPU ticks of the PostgreSQL backends serving this database
+	# (when PostgreSQL runs on this machine; the pool keeps them open).
+	dbticks() {
+		psql -qAt "$dburl" -c "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()" |
+			while read -r pid; do cat "/proc/$pid/stat" 2>/dev/null || true; done | awk '{ t += $14 + $15 } END { print t + 0 }'
+	}
 	;;
 *) echo "load.sh: DB must be a postgres:// URL or sqlite" >&2; exit 2 ;;
 esac
@@ -134,6 +162,9 @@ PY
 	echo "load: $SLOW_CLIENTS slow clients sending headers a byte a second"
 fi
 
+# cputicks: the server's user+system CPU so far, in clock ticks; less
+# sensitive to other work on a shared machine than requests per second.
+cputicks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
 # metric NAME: the server's value of a /metrics series (sum over labels).
 metric() { curl -fsS "$url/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%d\n", s }'; }
 # admitted_p99: p99 of predict_admitted_duration_seconds since counts $1
@@ -161,20 +192,24 @@ else: print("-")
 PY
 }
 
-echo "load: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores; app $("$app" version 2>/dev/null || echo "$app"); db ${db%%\?*}; $conns connections, ${secs}s x $runs"
+echo "load: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores; app $("$app" version 2>/dev/null || echo "$app"); db ${db%%\?*}; $conns connections, ${secs}s x $runs${IDEM:+; Idempotency-Key $IDEM}"
 fail=0
 : >"$dir/runs"
 for run in $(seq "$runs"); do
 	r0=$(rows)
+	cpu0=$(cputicks) db0=$(dbticks)
 	ok0=$(metric 'http_requests_total{method="POST",route="/predict",status="200"}')
 	buckets >"$dir/before"
 	out=$(wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 15s -s "$dir/post.lua" "$url/predict" 2>&1) || { echo "$out" >&2; exit 1; }
 	line=$(grep '^WRK ' <<<"$out" | sed 's/^WRK //')
 	sleep 1 # let the requests in flight when wrk stopped be answered
 	r1=$(rows)
+	cpu1=$(cputicks) db1=$(dbticks)
 	ok1=$(metric 'http_requests_total{method="POST",route="/predict",status="200"}')
 	added=$((r1 - r0)) served=$((ok1 - ok0))
 	eval "$line" # rps p50_ms ... as shell variables
+	cpureq=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$served" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "-" }')
+	dbreq=$(awk -v t=$((db1 - db0)) -v hz="$(getconf CLK_TCK)" -v n="$served" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "-" }')
 	rss=$(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$server/status")
 	ap99=$(admitted_p99 "$dir/before")
 	check=ok
@@ -185,8 +220,8 @@ for run in $(seq "$runs"); do
 		fail=1
 	fi
 	if [ "$other" -ne 0 ] || [ "$sockerr" -ne 0 ] || { [ "$allow503" = 0 ] && [ "$s503" -ne 0 ]; }; then check="FAIL errors"; fail=1; fi
-	printf 'run %d: %s req/s  p50 %s ms  p99 %s ms  p99.9 %s ms  200s %s (server %s)  503s %s  other %s  socket errors %s  admitted p99 %s ms  rows added %s  peak RSS %s  %s\n' \
-		"$run" "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$s200" "$served" "$s503" "$other" "$sockerr" "$ap99" "$added" "$rss" "$check"
+	printf 'run %d: %s req/s  p50 %s ms  p99 %s ms  p99.9 %s ms  200s %s (server %s)  503s %s  other %s  socket errors %s  admitted p99 %s ms  rows added %s  peak RSS %s  server CPU %s us/req  database CPU %s us/req  %s\n' \
+		"$run" "$rps" "$p50_ms" "$p99_ms" "$p999_ms" "$s200" "$served" "$s503" "$other" "$sockerr" "$ap99" "$added" "$rss" "$cpureq" "$dbreq" "$check"
 	echo "$rps $p50_ms $p99_ms $p999_ms" >>"$dir/runs"
 done
 sort -n "$dir/runs" | awk -v n="$runs" 'NR == int((n + 1) / 2) { printf "median (by req/s): %s req/s  p50 %s ms  p99 %s ms  p99.9 %s ms\n", $1, $2, $3, $4 }'

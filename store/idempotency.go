@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -72,7 +73,7 @@ func (st *statements) insertKeyed(n int) string {
 		}
 		b.WriteByte(')')
 	}
-	b.WriteString(` ON CONFLICT DO NOTHING RETURNING "id","idem_scope","idem_key","idem_position"`)
+	b.WriteString(` ON CONFLICT DO NOTHING RETURNING "id"`)
 	q, _ := cache.LoadOrStore(n, b.String())
 	return q.(string)
 }
@@ -124,11 +125,13 @@ func (s *Store) insertKeyedAll(ctx context.Context, rows []*Prediction) error {
 
 // insertKeyedRows writes keyed rows with one INSERT ... ON CONFLICT DO
 // NOTHING and sets the ID of each row inserted; a row whose (scope, key,
-// position) is taken keeps ID 0.
+// position) is taken keeps ID 0. RETURNING gives only the ids: when every
+// row went in (the common case, a fresh key) they are assigned in VALUES
+// order as insertRows does, at no extra cost; only when some key was taken
+// does a second query tell which rows the ids belong to.
 func (s *Store) insertKeyedRows(ctx context.Context, q querier, rows []*Prediction) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	args := make([]any, 0, len(keyedColumns)*len(rows))
-	waiting := make(map[string][]*Prediction, len(rows))
 	for _, r := range rows {
 		if r.CreatedAt.IsZero() {
 			r.CreatedAt = now
@@ -138,61 +141,103 @@ func (s *Store) insertKeyedRows(ctx context.Context, q querier, rows []*Predicti
 		if err != nil {
 			return err
 		}
-		var client, scope, request, pos any // nil is NULL
-		if r.Client != nil {
-			client = *r.Client
-		}
-		if r.IdemScope != nil {
-			scope = *r.IdemScope
-		}
-		if r.IdemRequest != nil {
-			request = *r.IdemRequest
-		}
-		if r.IdemPosition != nil {
-			pos = *r.IdemPosition
-		}
-		args = append(args, r.CreatedAt, r.Image, r.Prediction, r.Confidence, probs, r.ModelVersion, client,
-			scope, *r.IdemKey, pos, request)
-		id := identity(r.IdemScope, r.IdemKey, r.IdemPosition)
-		waiting[id] = append(waiting[id], r)
+		args = append(args, r.CreatedAt, r.Image, r.Prediction, r.Confidence, probs, r.ModelVersion,
+			nullable(r.Client), nullable(r.IdemScope), *r.IdemKey, nullable(r.IdemPosition), nullable(r.IdemRequest))
 	}
 	res, err := q.QueryContext(ctx, s.stmts.insertKeyed(len(rows)), args...)
 	if err != nil {
 		return err
 	}
+	ids := make([]int64, 0, len(rows))
+	for res.Next() {
+		var id int64
+		if err := res.Scan(&id); err != nil {
+			res.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return err
+	}
+	slices.Sort(ids) // ids follow VALUES order; RETURNING's order is not promised
+	switch {
+	case len(ids) == len(rows):
+		for i, r := range rows {
+			r.ID = ids[i]
+		}
+		return nil
+	case len(ids) == 0:
+		return nil
+	}
+	return s.matchKeyed(ctx, q, rows, ids)
+}
+
+// nullable is *p, or NULL when p is nil.
+func nullable[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// matchKeyed sets the ID of each of rows that the INSERT stored as one of
+// ids, found by its (scope, key, position); the others keep ID 0.
+func (s *Store) matchKeyed(ctx context.Context, q querier, rows []*Prediction, ids []int64) error {
+	type identity struct {
+		scope, key string
+		pos        int
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT "id","idem_scope","idem_key","idem_position" FROM "predictions" WHERE "id" IN (`)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if s.stmts.dollar {
+			b.WriteString("$" + strconv.Itoa(i+1))
+		} else {
+			b.WriteByte('?')
+		}
+		args[i] = id
+	}
+	b.WriteByte(')')
+	res, err := q.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return err
+	}
 	defer res.Close()
+	stored := make(map[identity]int64, len(ids))
 	for res.Next() {
 		var (
-			id    int64
-			scope *string
-			key   *string
-			pos   *int
+			id         int64
+			scope, key sql.NullString
+			pos        sql.NullInt64
 		)
 		if err := res.Scan(&id, &scope, &key, &pos); err != nil {
 			return err
 		}
-		k := identity(scope, key, pos)
-		if ws := waiting[k]; len(ws) > 0 {
-			ws[0].ID = id
-			waiting[k] = ws[1:]
+		stored[identity{scope.String, key.String, int(pos.Int64)}] = id
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		k := identity{key: *r.IdemKey}
+		if r.IdemScope != nil {
+			k.scope = *r.IdemScope
+		}
+		if r.IdemPosition != nil {
+			k.pos = *r.IdemPosition
+		}
+		if id, ok := stored[k]; ok {
+			r.ID = id
+			delete(stored, k) // a second row of one identity in one INSERT was skipped
 		}
 	}
-	return res.Err()
-}
-
-// identity is the unique index's key of a row, as one string.
-func identity(scope, key *string, pos *int) string {
-	var b strings.Builder
-	for _, s := range []*string{scope, key} {
-		if s != nil {
-			b.WriteString(*s)
-		}
-		b.WriteByte(0)
-	}
-	if pos != nil {
-		b.WriteString(strconv.Itoa(*pos))
-	}
-	return b.String()
+	return nil
 }
 
 // settle turns the outcome of a committed group into the answer of one of
