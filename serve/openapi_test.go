@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -259,5 +263,38 @@ func TestTheValidatorRefusesAnswersTheDocumentDoesNotAllow(t *testing.T) {
 				t.Errorf("%s %s answering %d %s passed validation", tc.method, tc.target, tc.status, tc.body)
 			}
 		})
+	}
+}
+
+// TestRouteTestsCheckTheirAnswersAgainstTheDocument keeps every route test
+// going through serveHTTP: a test that called the server's ServeHTTP
+// itself would receive answers nobody checks against the document.
+// Benchmarks may, since checking would be part of what they measure.
+func TestRouteTestsCheckTheirAnswersAgainstTheDocument(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || fn.Name.Name == "serveHTTP" || strings.HasPrefix(fn.Name.Name, "Benchmark") {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				if call, ok := n.(*ast.CallExpr); ok {
+					if sel, ok := call.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "ServeHTTP" {
+						t.Errorf("%s: %s calls ServeHTTP itself; call serveHTTP(tb, s, req) so that the answer is checked against api/openapi.json",
+							fset.Position(call.Pos()), fn.Name.Name)
+					}
+				}
+				return true
+			})
+		}
 	}
 }
