@@ -28,9 +28,8 @@ import (
 
 // pendingRoutes are described by the document before the server has them
 // (the Open Inference Protocol v2 routes, built on another branch). The
-// route test accepts them only while they are missing from the route table
-// and fails once one of them lands, so that its line here goes and the
-// document is checked against the real route from then on.
+// route test lets the document describe them while the route table lacks
+// them; once one lands it is checked like every other route.
 var pendingRoutes = map[string]bool{
 	"GET /v2":                      true,
 	"HEAD /v2":                     true,
@@ -194,7 +193,10 @@ func TestTheDocumentDescribesEveryRouteOfTheTable(t *testing.T) {
 			t.Errorf("route %s is missing from api/openapi.json: describe it", r)
 		}
 		if pending[r] {
-			t.Errorf("route %s is served now: take it off pendingRoutes", r)
+			// Not a failure, so that the branch adding the route and this
+			// one merge in either order: the route is checked like any
+			// other from now on, and the line is only stale.
+			t.Logf("route %s is served now: its line in pendingRoutes can go", r)
 		}
 	}
 	for _, r := range sortedKeys(documented) {
