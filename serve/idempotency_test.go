@@ -25,9 +25,7 @@ func sendKeyed(tb testing.TB, s *Server, target, key, addr string, body []byte) 
 	if addr != "" {
 		req.RemoteAddr = addr
 	}
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
-	return rec
+	return serveHTTP(tb, s, req)
 }
 
 func TestBadIdempotencyKeysAre400(t *testing.T) {
@@ -62,8 +60,7 @@ func TestBadIdempotencyKeysAre400(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
 		req.Header.Add(headerIdempotencyKey, "a")
 		req.Header.Add(headerIdempotencyKey, "b")
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
+		rec := serveHTTP(t, s, req)
 		errorOf(t, rec, http.StatusBadRequest)
 	})
 	if n := count(t, st); n != 0 {
@@ -240,8 +237,7 @@ func TestAKeyIsScopedToTheTokenNotTheAddress(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set(headerIdempotencyKey, "order-1")
 		req.RemoteAddr = addr
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
+		rec := serveHTTP(t, s, req)
 		return rec
 	}
 	first := post(alice, "192.0.2.1:1")
