@@ -3,10 +3,10 @@ package serve
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,28 +59,53 @@ type doorListener struct {
 	done   chan struct{}      // closed by Close
 	start  sync.Once          // starts the accept loop
 	closed sync.Once          // closes done
-	routes map[string]string  // "POST /predict" -> route label
+	routes []string           // "POST /predict", "POST /v2/models/:model/infer"
 }
 
-// newDoorListener wraps ln.
-func newDoorListener(ln net.Listener, full func() bool, shed func(route string)) *doorListener {
-	body := fmt.Sprintf("{\"error\":%q}\n", busyMessage)
-	answer := "HTTP/1.1 503 Service Unavailable\r\n" +
-		"Content-Type: application/json\r\n" +
-		"Retry-After: " + busyRetryAfter + "\r\n" +
-		"Connection: close\r\n" +
-		"X-Content-Type-Options: nosniff\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+// newDoorListener wraps ln. routes are the "METHOD /pattern" of the routes
+// it may refuse (the route table's shed routes; a ":name" segment matches
+// any one segment), answer the whole 503 response it sends.
+func newDoorListener(ln net.Listener, full func() bool, routes []string, answer []byte, shed func(route string)) *doorListener {
 	return &doorListener{
 		Listener: ln,
 		full:     full,
-		answer:   []byte(answer),
+		answer:   answer,
 		shed:     shed,
 		accept:   make(chan net.Conn),
 		errs:     make(chan error),
 		done:     make(chan struct{}),
-		routes:   map[string]string{"POST /predict": "/predict", "POST /predict/batch": "/predict/batch"},
+		routes:   routes,
 	}
+}
+
+// route returns the route label of target ("METHOD /path"), and whether it
+// is one the door may refuse.
+func (l *doorListener) route(target string) (string, bool) {
+	for _, r := range l.routes {
+		if label, ok := matchRoute(r, target); ok {
+			return label, true
+		}
+	}
+	return "", false
+}
+
+// matchRoute reports whether target ("METHOD /path") is a request for the
+// route pattern ("METHOD /a/:b/c"), and returns the pattern's path.
+func matchRoute(pattern, target string) (string, bool) {
+	pm, pp, _ := strings.Cut(pattern, " ")
+	tm, tp, ok := strings.Cut(target, " ")
+	if !ok || pm != tm {
+		return "", false
+	}
+	for pp != "" || tp != "" {
+		var ps, ts string
+		ps, pp, _ = strings.Cut(pp, "/")
+		ts, tp, _ = strings.Cut(tp, "/")
+		if ps != ts && (!strings.HasPrefix(ps, ":") || ts == "") {
+			return "", false
+		}
+	}
+	return pattern[len(pm)+1:], true
 }
 
 // Accept returns the next connection for the HTTP server.
@@ -139,7 +164,7 @@ func (l *doorListener) loop() {
 // head holds the whole of a prediction request and the queue is still full.
 // Nothing is left unread, so closing sends no reset.
 func (l *doorListener) refuseNow(c net.Conn, head []byte) bool {
-	route, refuse := l.routes[requestTarget(head)]
+	route, refuse := l.route(requestTarget(head))
 	if !refuse || !requestComplete(head) || !l.full() {
 		return false
 	}
@@ -194,7 +219,7 @@ func (l *doorListener) door(c net.Conn, head []byte) {
 		}
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	route, refuse := l.routes[requestTarget(buf[:n])]
+	route, refuse := l.route(requestTarget(buf[:n]))
 	if !refuse || !l.full() {
 		l.handOver(&prefixConn{Conn: c, prefix: buf[:n]})
 		return

@@ -120,20 +120,24 @@ func newMetrics() *metrics {
 
 // watchQueue reports the admission bound's depth and limit, read from it
 // at each scrape rather than copied on every request.
-func (m *metrics) watchQueue(a *admission) {
+func (m *metrics) watchQueue(a interface {
+	Depth() int64
+	Limit() int64
+	Goal() time.Duration
+}) {
 	m.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "predict_queue_depth",
 			Help: "Prediction requests admitted and not yet answered.",
-		}, func() float64 { return float64(a.depth.Load()) }),
+		}, func() float64 { return float64(a.Depth()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "predict_queue_limit",
 			Help: "Prediction requests admitted at once before more are answered 503: --max-queue, lowered under overload while admitted requests take longer than --queue-latency.",
-		}, func() float64 { return float64(a.limit.Load()) }),
+		}, func() float64 { return float64(a.Limit()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "predict_queue_latency_goal_seconds",
 			Help: "The admitted requests' latency the admission bound aims at (--queue-latency); 0: none.",
-		}, func() float64 { return a.goal.Seconds() }),
+		}, func() float64 { return a.Goal().Seconds() }),
 	)
 }
 

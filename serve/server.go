@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/pipeline"
 	"github.com/mnistserve/app/store"
 )
 
@@ -115,15 +116,18 @@ type Server struct {
 	store   Store
 	logger  *slog.Logger
 	metrics *metrics
-	known   map[string]bool     // route patterns, for bounded metric labels
-	limiter *limiter            // nil without Config.Rate
-	decodes *semaphore.Weighted // bytes of image decoding in flight
+	known   map[string]bool      // route patterns, for bounded metric labels
+	opts    map[string]routeOpts // each route pattern's options (routes)
+	// shedRoutes are "METHOD /pattern" of the routes the door may refuse.
+	shedRoutes []string
+	limiter    *limiter            // nil without Config.Rate
+	decodes    *semaphore.Weighted // bytes of image decoding in flight
 
 	model   atomic.Pointer[modelBox]
 	catalog atomic.Pointer[catalogBox]
 	status  atomic.Pointer[string]
-	batch   *batcher // gathers concurrent predictions into model calls
-	shed    shedLog  // counts and logs requests refused for a full queue
+	pipe    *pipeline.Pipeline // admission, batching, the model call and the group commit
+	shed    shedLog            // counts and logs requests refused for a full queue
 
 	inflight inflight // Idempotency-Keys being answered (idempotency.go)
 }
@@ -180,12 +184,19 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleError
 	s.routes()
-	s.batch = newBatcher(s, runtime.GOMAXPROCS(0), cfg.MaxBatch, cfg.QueueLength, cfg.MaxDelay, cfg.QueueLatency)
-	s.metrics.watchQueue(s.batch.bound)
+	s.pipe = pipeline.New(pipeline.Config{
+		Workers:      runtime.GOMAXPROCS(0),
+		MaxBatch:     cfg.MaxBatch,
+		MaxDelay:     cfg.MaxDelay,
+		QueueLength:  cfg.QueueLength,
+		QueueLatency: cfg.QueueLatency,
+		ModelTimeout: cfg.Timeout,
+	}, s.servedModel, st, s.pipelineHooks())
+	s.metrics.watchQueue(s.pipe)
 	s.metrics.watchHealth(s)
 	s.shed.log = func(n int64) {
 		s.logger.Warn("queue full: prediction requests answered 503 since the last such line",
-			"refused", n, "queue_limit", s.batch.bound.limit.Load(), "max_queue", cfg.QueueLength, "logged at most every", doorLogEvery)
+			"refused", n, "queue_limit", s.pipe.Limit(), "max_queue", cfg.QueueLength, "logged at most every", doorLogEvery)
 	}
 	return s
 }
@@ -193,7 +204,7 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 // Close stops the batcher goroutines after the requests they hold are
 // answered. Serve calls it once the HTTP server has drained; a Server used
 // only through ServeHTTP is closed by its owner.
-func (s *Server) Close() { s.batch.close() }
+func (s *Server) Close() { s.pipe.Close() }
 
 // SetModel atomically swaps in m; requests already running keep the model
 // they started with. A nil m takes the server back to not ready. It logs
@@ -215,6 +226,9 @@ func (s *Server) SetStatus(reason string) { s.status.Store(&reason) }
 
 // Status returns the reason the server is not ready.
 func (s *Server) Status() string { return *s.status.Load() }
+
+// servedModel is currentModel as the pipeline asks for it.
+func (s *Server) servedModel() (pipeline.Model, error) { return s.currentModel() }
 
 // currentModel returns the served model, or ErrNotReady while there is none.
 func (s *Server) currentModel() (Model, error) {
@@ -257,7 +271,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			"make keys with `app keys add` and start with --keys, or listen on 127.0.0.1", "addr", ln.Addr().String())
 	}
 
-	ln = newDoorListener(ln, s.batch.full, func(route string) {
+	ln = newDoorListener(ln, s.pipe.Full, s.shedRoutes, s.rawErrorAnswer(ErrBusy), func(route string) {
 		s.metrics.requests.WithLabelValues(route, http.MethodPost, strconv.Itoa(http.StatusServiceUnavailable)).Inc()
 		s.shed.add()
 	})
