@@ -159,6 +159,7 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 		cfg.Serve.Keys = ring
 		logger.Info("API keys on", "keys", from.String(), "count", ring.Len(), "open_predict", cfg.Serve.OpenPredict)
 	}
+	cfg.Serve.Version = version
 	srv := serve.New(cfg.Serve, st, logger)
 	defer srv.Close()
 	st.OnCommit(srv.ObserveCommit)
@@ -177,6 +178,7 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	models := registry.NewKeeper(reg, func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger)
 	defer models.Close()
 	srv.SetCatalog(models)
+	srv.SetVersions(versionLoader{reg})
 	switch err := models.Load(ctx); {
 	case err == nil:
 	case errors.Is(err, model.ErrNoModel):
@@ -211,4 +213,17 @@ func openStore(ctx context.Context, url string, patience time.Duration, logger *
 		case <-time.After(pause):
 		}
 	}
+}
+
+// versionLoader loads models by version from the registry, for the v2
+// routes that name a version other than the served one.
+type versionLoader struct{ reg *registry.Registry }
+
+// LoadVersion loads and checks version; the server keeps the few it loaded last.
+func (l versionLoader) LoadVersion(ctx context.Context, version string) (serve.Model, error) {
+	w, meta, err := l.reg.Load(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewPredictor(w, meta), nil
 }

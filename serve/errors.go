@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mnistserve/app/oip"
 	"github.com/mnistserve/app/pipeline"
 	"github.com/mnistserve/app/store"
 )
@@ -129,6 +130,10 @@ func (s *Server) classify(err error, c echo.Context) (int, string) {
 		return e.Status, e.Message
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, busyMessage
+	case errors.Is(err, oip.ErrInvalid):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, oip.ErrModelNotFound):
+		return http.StatusNotFound, err.Error()
 	case errors.Is(err, ErrNotReady):
 		return http.StatusServiceUnavailable, s.Status()
 	case errors.Is(err, store.ErrUnavailable):

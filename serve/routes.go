@@ -63,6 +63,17 @@ func (s *Server) table() []route {
 		{http.MethodPut, "/predictions/:id/label", owner, 0, s.handlePutLabel},
 		{http.MethodDelete, "/predictions/:id/label", owner, 0, s.handleDeleteLabel},
 		{http.MethodGet, "/metrics", admin, quiet, echo.WrapHandler(s.metrics.handler())},
+		// The Open Inference Protocol (v2.go): the probes, model ready
+		// included, as /healthz and /readyz; the rest as /model and /predict.
+		{http.MethodGet, "/v2/health/live", public, unlimited | quiet, s.handleV2Live},
+		{http.MethodGet, "/v2/health/ready", public, unlimited | quiet, s.handleV2Ready},
+		{http.MethodGet, "/v2", predicting, 0, s.handleV2Server},
+		{http.MethodGet, "/v2/models/:model", predicting, 0, s.handleV2Model},
+		{http.MethodGet, "/v2/models/:model/versions/:version", predicting, 0, s.handleV2Model},
+		{http.MethodGet, "/v2/models/:model/ready", public, unlimited | quiet, s.handleV2ModelReady},
+		{http.MethodGet, "/v2/models/:model/versions/:version/ready", public, unlimited | quiet, s.handleV2ModelReady},
+		{http.MethodPost, "/v2/models/:model/infer", predicting, shed, s.handleV2Infer},
+		{http.MethodPost, "/v2/models/:model/versions/:version/infer", predicting, shed, s.handleV2Infer},
 	}
 }
 

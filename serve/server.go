@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/oip"
 	"github.com/mnistserve/app/pipeline"
 	"github.com/mnistserve/app/store"
 )
@@ -82,6 +83,8 @@ type Config struct {
 	// lowered below QueueLength if more than 1% take longer. 0 keeps the bound at QueueLength;
 	// negative takes DefaultConfig's.
 	QueueLatency time.Duration
+	// Version is the program's version, for the v2 server metadata.
+	Version string
 }
 
 // DefaultConfig returns the limits README.md documents: 1 MiB bodies, a 10 s request
@@ -127,6 +130,8 @@ type Server struct {
 	catalog atomic.Pointer[catalogBox]
 	status  atomic.Pointer[string]
 	pipe    *pipeline.Pipeline // admission, batching, the model call and the group commit
+	oip     *oip.Service       // the Open Inference Protocol, for the v2 routes and gRPC
+	extra   extraModels        // models loaded by version for the v2 routes
 	shed    shedLog            // counts and logs requests refused for a full queue
 
 	inflight inflight // Idempotency-Keys being answered (idempotency.go)
@@ -194,6 +199,7 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	}, s.servedModel, st, s.pipelineHooks())
 	s.metrics.watchQueue(s.pipe)
 	s.metrics.watchHealth(s)
+	s.oip = &oip.Service{Pipeline: s.pipe, Models: oipModels{s}, Ready: s.ready, Version: cfg.Version}
 	s.shed.log = func(n int64) {
 		s.logger.Warn("queue full: prediction requests answered 503 since the last such line",
 			"refused", n, "queue_limit", s.pipe.Limit(), "max_queue", cfg.QueueLength, "logged at most every", doorLogEvery)
@@ -204,7 +210,10 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 // Close stops the batcher goroutines after the requests they hold are
 // answered. Serve calls it once the HTTP server has drained; a Server used
 // only through ServeHTTP is closed by its owner.
-func (s *Server) Close() { s.pipe.Close() }
+func (s *Server) Close() {
+	s.pipe.Close()
+	s.extra.close()
+}
 
 // SetModel atomically swaps in m; requests already running keep the model
 // they started with. A nil m takes the server back to not ready. It logs
