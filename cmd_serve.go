@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
 
+	"github.com/mnistserve/app/grpcapi"
 	"github.com/mnistserve/app/keys"
 	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/registry"
@@ -42,6 +44,7 @@ SIGINT or SIGTERM stops it after the requests in flight finish.`,
 // the first-boot training.
 type serveConfig struct {
 	Addr       string
+	GRPCAddr   string // Open Inference Protocol over gRPC; "" = off
 	DB         string
 	DBPatience time.Duration // how long to wait for the database at start
 	Watch      time.Duration // how often to look for a newer model; 0 = never
@@ -68,6 +71,7 @@ func defaultServeConfig() serveConfig {
 // flags declares the flags of `app serve`, bound to the fields of cfg.
 func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.String(&cfg.Addr, "addr", "listen address (`ADDR`: host:port)", EnvAs("PORT", "the port", func(port string) string { return ":" + port }))
+	fs.String(&cfg.GRPCAddr, "grpc-addr", "listen address of the Open Inference Protocol over gRPC (`ADDR`: host:port); empty: no gRPC", Env("GRPC_ADDR"))
 	modelsFlag(fs, &cfg.Train.ModelDir)
 	dataFlag(fs, &cfg.Train.DataDir)
 	fs.String(&cfg.DB, "db", "PostgreSQL `URL` (postgres://user:pass@host:5432/db?sslmode=disable); empty: the SQLite file predictions.db in the working directory", Env("DATABASE_URL"))
@@ -190,7 +194,31 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 		g.Go(func() error { return models.Watch(gctx, cfg.Watch) })
 	}
 	g.Go(func() error { return srv.Start(gctx, cfg.Addr) })
+	if cfg.GRPCAddr != "" {
+		rpc := newGRPCServer(cfg.Serve, srv, ring, logger)
+		g.Go(func() error { return rpc.Start(gctx, cfg.GRPCAddr) })
+	}
 	return g.Wait()
+}
+
+// newGRPCServer is the gRPC face of srv's protocol service, with the same
+// keys, rate limit, body limit and deadlines as the HTTP routes.
+func newGRPCServer(cfg serve.Config, srv *serve.Server, ring *keys.Keyring, logger *slog.Logger) *grpcapi.Server {
+	gc := grpcapi.Config{
+		OpenPredict:     cfg.OpenPredict,
+		Allow:           srv.RateAllow,
+		MaxMessage:      int(min(cfg.MaxBody, math.MaxInt32)),
+		Timeout:         cfg.Timeout,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		NotReady:        srv.Status,
+		Observe: func(method string, code codes.Code, took time.Duration) {
+			srv.ObserveRPC(method, code.String(), took)
+		},
+	}
+	if ring != nil {
+		gc.Keys = ring
+	}
+	return grpcapi.New(srv.OIP(), gc, logger)
 }
 
 // openStore opens the database, waiting up to patience for one that is not

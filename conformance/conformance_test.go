@@ -27,6 +27,7 @@ func transports() []transport {
 		{"REST", func(tb testing.TB, srv *serve.Server, token string) client {
 			return &restClient{tb: tb, srv: srv, token: token}
 		}},
+		{"gRPC", grpcClientFor},
 	}
 }
 

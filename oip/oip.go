@@ -45,19 +45,20 @@ var (
 
 // invalid returns an error wrapping ErrInvalid with a worded message.
 func invalid(format string, args ...any) error {
-	return &Error{msg: fmt.Sprintf(format, args...), kind: ErrInvalid}
+	return &Error{Msg: fmt.Sprintf(format, args...), Kind: ErrInvalid}
 }
 
-// Error is a request error whose message is meant for the client.
+// Error is a request error whose message is meant for the client; a
+// transport that finds a fault in its own wire form says so with one too.
 type Error struct {
-	msg  string
-	kind error
+	Msg  string // what is wrong, naming the field
+	Kind error  // ErrInvalid or ErrModelNotFound
 }
 
-func (e *Error) Error() string { return e.msg }
+func (e *Error) Error() string { return e.Msg }
 
 // Unwrap lets errors.Is find ErrInvalid or ErrModelNotFound.
-func (e *Error) Unwrap() error { return e.kind }
+func (e *Error) Unwrap() error { return e.Kind }
 
 // Models is where the service finds models: the served one, and others by
 // version for requests that name one.
@@ -145,7 +146,7 @@ func (s *Service) ModelReady(ctx context.Context, name, version string) error {
 // served one, which the pipeline batches.
 func (s *Service) model(ctx context.Context, name, version string) (pipeline.Model, error) {
 	if name != ModelName {
-		return nil, &Error{msg: fmt.Sprintf("no model named %q; this server has %q", name, ModelName), kind: ErrModelNotFound}
+		return nil, &Error{Msg: fmt.Sprintf("no model named %q; this server has %q", name, ModelName), Kind: ErrModelNotFound}
 	}
 	served, err := s.Models.Served()
 	if err != nil {
@@ -159,7 +160,7 @@ func (s *Service) model(ctx context.Context, name, version string) (pipeline.Mod
 	case errors.Is(err, model.ErrUnknownVersion), errors.Is(err, model.ErrCorrupt):
 		versions, _ := s.Models.Versions()
 		slices.Sort(versions)
-		return nil, &Error{msg: fmt.Sprintf("model %q has no valid version %q (valid: %v)", name, version, versions), kind: ErrModelNotFound}
+		return nil, &Error{Msg: fmt.Sprintf("model %q has no valid version %q (valid: %v)", name, version, versions), Kind: ErrModelNotFound}
 	case err != nil:
 		return nil, fmt.Errorf("load model version %s: %w", version, err)
 	}

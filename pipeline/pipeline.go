@@ -40,6 +40,8 @@ var (
 	ErrBusy = errors.New("server busy")
 	// ErrNotReady is returned while no model is served.
 	ErrNotReady = errors.New("not ready")
+	// ErrClosed is returned by Admit once Close has begun.
+	ErrClosed = errors.New("server shutting down")
 )
 
 // Config holds the pipeline's limits; see serve.Config for their flags.
@@ -100,6 +102,12 @@ type Pipeline struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
+
+	// mu makes closing and admitting exclusive, so that no request is
+	// admitted once Close waits for those in flight.
+	mu       sync.RWMutex
+	closed   bool
+	inflight sync.WaitGroup // admitted requests not yet released
 }
 
 // New starts a pipeline that asks current for the served model and stores
@@ -124,9 +132,14 @@ func New(cfg Config, current func() (Model, error), st Store, hooks Hooks) *Pipe
 	return p
 }
 
-// Close stops the batcher goroutines once the requests already queued are
-// answered. Call it after every front door has stopped submitting.
+// Close refuses new requests (ErrClosed), waits for the admitted ones to
+// be answered, whichever front door they came through, then stops the
+// batcher goroutines.
 func (p *Pipeline) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.inflight.Wait()
 	p.once.Do(func() { close(p.stop) })
 	p.wg.Wait()
 }
@@ -158,9 +171,15 @@ func (p *Pipeline) Admit() (*Ticket, error) {
 	if _, err := p.current(); err != nil {
 		return nil, err
 	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
 	if !p.bound.take() {
 		return nil, ErrBusy
 	}
+	p.inflight.Add(1)
 	return &Ticket{p: p, admitted: time.Now()}, nil
 }
 
@@ -172,6 +191,7 @@ func (t *Ticket) Release() {
 			h(took)
 		}
 		t.p.bound.done(took)
+		t.p.inflight.Done()
 	})
 }
 

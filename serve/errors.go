@@ -130,6 +130,8 @@ func (s *Server) classify(err error, c echo.Context) (int, string) {
 		return e.Status, e.Message
 	case errors.Is(err, ErrBusy):
 		return http.StatusServiceUnavailable, busyMessage
+	case errors.Is(err, pipeline.ErrClosed):
+		return http.StatusServiceUnavailable, "server shutting down, try again shortly"
 	case errors.Is(err, oip.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, oip.ErrModelNotFound):

@@ -22,7 +22,6 @@ import (
 	"github.com/mnistserve/app/store/storetest"
 )
 
-
 // document is the OpenAPI document loaded, validated and routed once for
 // every test of the package.
 var document = sync.OnceValues(func() (*documentRouter, error) {

@@ -98,3 +98,13 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// RateAllow applies the rate limit of the HTTP routes to a caller of
+// another transport (gRPC), so a client's rate covers both: id is
+// "key:NAME" or "addr:IP". It reports true when no limit is set.
+func (s *Server) RateAllow(id string) (bool, time.Duration) {
+	if s.limiter == nil {
+		return true, 0
+	}
+	return s.limiter.allow(id)
+}
