@@ -225,4 +225,3 @@ func readGRPCResponse(tb testing.TB, r *pb.ModelInferResponse) *response {
 	}
 	return res
 }
-

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // Pixels are stored as bytes, as /predict stores them: FP32 values in
@@ -99,7 +100,7 @@ func decodeJSON(data []byte, datatype string, px []byte, at string) error {
 		}
 		p, err := jsonPixel(data[i:j], datatype)
 		if err != nil {
-			return invalid("%s[%d] is %s, want %s", at, n, data[i:j], err.Error())
+			return invalid("%s[%d] is %s, want %s", at, n, shorten(data[i:j]), err.Error())
 		}
 		px[n] = p
 		n++
@@ -116,12 +117,10 @@ func decodeJSON(data []byte, datatype string, px []byte, at string) error {
 
 // jsonPixel turns one number literal into a pixel.
 func jsonPixel(lit []byte, datatype string) (byte, error) {
-	// A literal longer than any pixel needs is refused unread: parsing
-	// megabytes of digits would cost for nothing.
-	if len(lit) > 32 {
-		return 0, errText("a shorter number")
-	}
-	v, err := strconv.ParseFloat(string(lit), 64)
+	// strconv keeps nothing of its input (its errors hold a copy), so the
+	// literal is viewed in place: string(lit) copied every literal, as
+	// much again as a body of long literals.
+	v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(lit), len(lit)), 64)
 	if err != nil {
 		return 0, errText("a number")
 	}
@@ -162,4 +161,13 @@ func jsonKind(c byte) string {
 		return "an array"
 	}
 	return "a number"
+}
+
+// shorten cuts a literal for a message: a number of a thousand digits is
+// named by its start.
+func shorten(lit []byte) string {
+	if len(lit) > 24 {
+		return string(lit[:20]) + "..."
+	}
+	return string(lit)
 }

@@ -83,6 +83,9 @@ type Config struct {
 	// lowered below QueueLength if more than 1% take longer. 0 keeps the bound at QueueLength;
 	// negative takes DefaultConfig's.
 	QueueLatency time.Duration
+	// HeaderTimeout bounds the wait for a connection's request head, from
+	// accept to the end of its headers, the door's wait included.
+	HeaderTimeout time.Duration
 	// Version is the program's version, for the v2 server metadata.
 	Version string
 }
@@ -96,6 +99,7 @@ func DefaultConfig() Config {
 		Timeout:         10 * time.Second,
 		ReadyTimeout:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+		HeaderTimeout:   10 * time.Second,
 		DecodeBudget:    64 << 20,
 		WriteTimeout:    0, // derived in New from the read and request timeouts
 		MaxBatch:        64,
@@ -154,6 +158,9 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = def.ShutdownTimeout
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = def.HeaderTimeout
 	}
 	if cfg.DecodeBudget <= 0 {
 		cfg.DecodeBudget = def.DecodeBudget
@@ -268,7 +275,7 @@ func (s *Server) Start(ctx context.Context, addr string) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.HeaderTimeout, // counted from accept: see prefixConn
 		ReadTimeout:       s.cfg.readTimeout(),
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       2 * time.Minute,
@@ -280,7 +287,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			"make keys with `app keys add` and start with --keys, or listen on 127.0.0.1", "addr", ln.Addr().String())
 	}
 
-	ln = newDoorListener(ln, s.pipe.Full, s.shedRoutes, s.rawErrorAnswer(ErrBusy), func(route string) {
+	ln = newDoorListener(ln, s.pipe.Full, s.shedRoutes, s.rawErrorAnswer(ErrBusy), s.cfg.HeaderTimeout, func(route string) {
 		s.metrics.requests.WithLabelValues(route, http.MethodPost, strconv.Itoa(http.StatusServiceUnavailable)).Inc()
 		s.shed.add()
 	})

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,11 +107,39 @@ type v2Request struct {
 }
 
 type v2Input struct {
-	Name       *string         `json:"name"`
-	Shape      []int64         `json:"shape"`
-	Datatype   *string         `json:"datatype"`
-	Parameters v2Params        `json:"parameters"`
-	Data       json.RawMessage `json:"data"`
+	Name       *string  `json:"name"`
+	Shape      []int64  `json:"shape"`
+	Datatype   *string  `json:"datatype"`
+	Parameters v2Params `json:"parameters"`
+	Data       skipped  `json:"data"` // read in place by inputData
+}
+
+// skipped is a field encoding/json validates but does not copy: the data
+// of an input is most of a body, and a copy of it doubled a request's
+// memory. inputData finds it in the body instead.
+type skipped struct{}
+
+func (*skipped) UnmarshalJSON([]byte) error { return nil }
+
+// inputData returns the "data" value of each input of the valid JSON
+// object body, as slices of body (nil where an input has none).
+func inputData(body []byte) [][]byte {
+	inputs, ok := member(bytes.TrimSpace(body), "inputs")
+	if !ok || len(inputs) == 0 || inputs[0] != '[' {
+		return nil
+	}
+	var out [][]byte
+	elements(inputs, func(_ int, in []byte) bool {
+		var d []byte
+		if len(in) > 0 && in[0] == '{' {
+			if v, ok := member(in, "data"); ok && string(v) != "null" {
+				d = v
+			}
+		}
+		out = append(out, d)
+		return true
+	})
+	return out
 }
 
 type v2RequestOutput struct {
@@ -163,6 +192,7 @@ func decodeV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	if req.BinaryAll, err = wire.Parameters.flag(oip.ParamBinAll, "request"); err != nil {
 		return nil, err
 	}
+	data := inputData(jsonPart)
 	if wire.Inputs == nil {
 		return nil, badRequest(`inputs is missing, want [{"name": "image", "datatype": "FP32", "shape": [1,784], "data": [...]}]`)
 	}
@@ -187,8 +217,8 @@ func decodeV2(body []byte, hlen string) (*oip.InferRequest, error) {
 			}
 			t.Raw, bin = bin[:size:size], bin[size:]
 			t.HasData = true
-		} else if in.Data != nil && string(in.Data) != "null" {
-			t.JSON, t.HasData = in.Data, true
+		} else if i < len(data) && data[i] != nil {
+			t.JSON, t.HasData = data[i], true
 		}
 		req.Inputs = append(req.Inputs, t)
 	}
