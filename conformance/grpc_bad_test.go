@@ -2,7 +2,9 @@ package conformance
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -128,5 +130,24 @@ func TestGRPCHealthAndReflection(t *testing.T) {
 	r2, err := h.Check(context.Background(), &healthpb.HealthCheckRequest{})
 	if err != nil || r2.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Errorf("health with the database closed: %v, %v; want NOT_SERVING", r2.GetStatus(), err)
+	}
+}
+
+func TestGRPCRateLimitIsResourceExhausted(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	srv := newServer(t, st, false)
+	var asked []string
+	conn := grpcConn(t, srv, grpcapi.Config{Allow: func(client string) (bool, time.Duration) {
+		asked = append(asked, client)
+		return false, 1500 * time.Millisecond
+	}})
+	c := &grpcClient{tb: t, c: pb.NewGRPCInferenceServiceClient(conn)}
+	_, err := c.Infer("mnist", "", oneImage("UINT8", []int64{1, 784}, 1))
+	wantKind(t, err, exhausted, "too many requests", "1.5s")
+	if len(asked) != 1 || !strings.HasPrefix(asked[0], "addr:") {
+		t.Errorf("the limit was asked about %q, want one anonymous caller by address", asked)
+	}
+	if live, err := c.Live(); err != nil || !live {
+		t.Errorf("a probe under the limit: %v, %v; want it answered", live, err)
 	}
 }
