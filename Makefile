@@ -11,7 +11,7 @@ TRAIN_FLAGS ?=
 # Rounds of make bench-onnx.
 ROUNDS ?= 5
 
-.PHONY: data build run train serve test bench bench-onnx lint docker compose-test load
+.PHONY: data build run train serve test bench bench-onnx lint docker compose-test load proto
 
 # The four MNIST .gz files in data/mnist, fetched once and checked by MD5.
 data:
@@ -58,6 +58,17 @@ lint:
 	go vet ./...
 	GOARCH=arm64 go vet ./...
 	go run $(STATICCHECK) ./...
+
+# The gRPC code of proto/inference, from its .proto: protoc from Debian's
+# protobuf-compiler (apt-get install protobuf-compiler), the generators at
+# the versions pinned here, installed into .bin through the module proxy.
+PROTOC_GEN_GO := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+proto:
+	GOBIN=$(CURDIR)/.bin go install $(PROTOC_GEN_GO)
+	GOBIN=$(CURDIR)/.bin go install $(PROTOC_GEN_GO_GRPC)
+	PATH=$(CURDIR)/.bin:$$PATH protoc --proto_path=. --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative proto/inference/grpc_service.proto
 
 docker:
 	docker build -t mnist-app .

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
 
+	"github.com/mnistserve/app/grpcapi"
 	"github.com/mnistserve/app/keys"
 	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/registry"
@@ -42,6 +44,7 @@ SIGINT or SIGTERM stops it after the requests in flight finish.`,
 // the first-boot training.
 type serveConfig struct {
 	Addr       string
+	GRPCAddr   string // Open Inference Protocol over gRPC; "" = off
 	DB         string
 	DBPatience time.Duration // how long to wait for the database at start
 	Watch      time.Duration // how often to look for a newer model; 0 = never
@@ -68,6 +71,7 @@ func defaultServeConfig() serveConfig {
 // flags declares the flags of `app serve`, bound to the fields of cfg.
 func (cfg *serveConfig) flags(fs *FlagSet) {
 	fs.String(&cfg.Addr, "addr", "listen address (`ADDR`: host:port)", EnvAs("PORT", "the port", func(port string) string { return ":" + port }))
+	fs.String(&cfg.GRPCAddr, "grpc-addr", "listen address of the Open Inference Protocol over gRPC (`ADDR`: host:port); empty: no gRPC", Env("GRPC_ADDR"))
 	modelsFlag(fs, &cfg.Train.ModelDir)
 	dataFlag(fs, &cfg.Train.DataDir)
 	fs.String(&cfg.DB, "db", "PostgreSQL `URL` (postgres://user:pass@host:5432/db?sslmode=disable); empty: the SQLite file predictions.db in the working directory", Env("DATABASE_URL"))
@@ -159,6 +163,7 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 		cfg.Serve.Keys = ring
 		logger.Info("API keys on", "keys", from.String(), "count", ring.Len(), "open_predict", cfg.Serve.OpenPredict)
 	}
+	cfg.Serve.Version = version
 	srv := serve.New(cfg.Serve, st, logger)
 	defer srv.Close()
 	st.OnCommit(srv.ObserveCommit)
@@ -177,6 +182,7 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	models := registry.NewKeeper(reg, func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger)
 	defer models.Close()
 	srv.SetCatalog(models)
+	srv.SetVersions(versionLoader{reg})
 	switch err := models.Load(ctx); {
 	case err == nil:
 	case errors.Is(err, model.ErrNoModel):
@@ -188,7 +194,31 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 		g.Go(func() error { return models.Watch(gctx, cfg.Watch) })
 	}
 	g.Go(func() error { return srv.Start(gctx, cfg.Addr) })
+	if cfg.GRPCAddr != "" {
+		rpc := newGRPCServer(cfg.Serve, srv, ring, logger)
+		g.Go(func() error { return rpc.Start(gctx, cfg.GRPCAddr) })
+	}
 	return g.Wait()
+}
+
+// newGRPCServer is the gRPC face of srv's protocol service, with the same
+// keys, rate limit, body limit and deadlines as the HTTP routes.
+func newGRPCServer(cfg serve.Config, srv *serve.Server, ring *keys.Keyring, logger *slog.Logger) *grpcapi.Server {
+	gc := grpcapi.Config{
+		OpenPredict:     cfg.OpenPredict,
+		Allow:           srv.RateAllow,
+		MaxMessage:      int(min(cfg.MaxBody, math.MaxInt32)),
+		Timeout:         cfg.Timeout,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		NotReady:        srv.Status,
+		Observe: func(method string, code codes.Code, took time.Duration) {
+			srv.ObserveRPC(method, code.String(), took)
+		},
+	}
+	if ring != nil {
+		gc.Keys = ring
+	}
+	return grpcapi.New(srv.OIP(), gc, logger)
 }
 
 // openStore opens the database, waiting up to patience for one that is not
@@ -211,4 +241,17 @@ func openStore(ctx context.Context, url string, patience time.Duration, logger *
 		case <-time.After(pause):
 		}
 	}
+}
+
+// versionLoader loads models by version from the registry, for the v2
+// routes that name a version other than the served one.
+type versionLoader struct{ reg *registry.Registry }
+
+// LoadVersion loads and checks version; the server keeps the few it loaded last.
+func (l versionLoader) LoadVersion(ctx context.Context, version string) (serve.Model, error) {
+	w, meta, err := l.reg.Load(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	return model.NewPredictor(w, meta), nil
 }

@@ -148,3 +148,7 @@ func (s *Server) mayRead(c echo.Context, client *string) bool {
 	want := s.visibleTo(c)
 	return want == nil || (client != nil && *client == *want)
 }
+
+// KeysOn reports whether the server checks tokens, for the other
+// transports wired beside it.
+func (s *Server) KeysOn() bool { return s.cfg.Keys != nil }

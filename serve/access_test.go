@@ -86,6 +86,8 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 		victim := predictAs(t, s, tk.alice) // alice's row the admin deletes
 		one := mustJSON(t, map[string]any{"image": rows(digitImage(5))})
 		batch := mustJSON(t, map[string]any{"images": [][][]int{rows(digitImage(1))}})
+		v2 := mustJSON(t, map[string]any{"inputs": []any{map[string]any{
+			"name": "image", "datatype": "UINT8", "shape": []int{1, 28, 28}, "data": rows(digitImage(4))}}})
 
 		type cols struct{ none, owner, other, admin, revoked int }
 		open := cols{200, 200, 200, 200, 200}
@@ -116,6 +118,15 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 			{"GET", "/models", "/models", "", nil, cols{401, 403, 403, 200, 401}}, // live accuracy draws on every client's labels
 			{"POST", "/models/:version/promote", "/models/v2/promote", "", nil, cols{401, 403, 403, 200, 401}},
 			{"POST", "/models/rollback", "/models/rollback", "", nil, cols{401, 403, 403, 200, 401}}, // undoes the admin's promote
+			{"GET", "/v2/health/live", "/v2/health/live", "", nil, open},
+			{"GET", "/v2/health/ready", "/v2/health/ready", "", nil, open},
+			{"GET", "/v2", "/v2", "", nil, predicting},
+			{"GET", "/v2/models/:model", "/v2/models/mnist", "", nil, predicting},
+			{"GET", "/v2/models/:model/versions/:version", "/v2/models/mnist/versions/v1", "", nil, predicting},
+			{"GET", "/v2/models/:model/ready", "/v2/models/mnist/ready", "", nil, open},
+			{"GET", "/v2/models/:model/versions/:version/ready", "/v2/models/mnist/versions/v1/ready", "", nil, open},
+			{"POST", "/v2/models/:model/infer", "/v2/models/mnist/infer", "application/json", v2, predicting},
+			{"POST", "/v2/models/:model/versions/:version/infer", "/v2/models/mnist/versions/v1/infer", "application/json", v2, predicting},
 		}
 
 		covered := map[string]bool{}

@@ -3,10 +3,10 @@ package serve
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,9 +38,6 @@ import (
 const (
 	// doorHeadLimit bounds the bytes read looking for the request line.
 	doorHeadLimit = 4 << 10
-	// doorHeadTime bounds the wait for the request line, as the HTTP
-	// server's ReadHeaderTimeout bounds the wait for the headers.
-	doorHeadTime = 10 * time.Second
 	// doorLogEvery is how often at most refusals for a full queue are
 	// logged: one line with the count, not one per refused request.
 	doorLogEvery = 10 * time.Second
@@ -59,28 +56,58 @@ type doorListener struct {
 	done   chan struct{}      // closed by Close
 	start  sync.Once          // starts the accept loop
 	closed sync.Once          // closes done
-	routes map[string]string  // "POST /predict" -> route label
+	routes []string           // "POST /predict", "POST /v2/models/:model/infer"
+	// headTime bounds the wait for a connection's first request head,
+	// counted from accept: the door's wait for the request line and the
+	// HTTP server's for the headers share it (Config.HeaderTimeout).
+	headTime time.Duration
 }
 
-// newDoorListener wraps ln.
-func newDoorListener(ln net.Listener, full func() bool, shed func(route string)) *doorListener {
-	body := fmt.Sprintf("{\"error\":%q}\n", busyMessage)
-	answer := "HTTP/1.1 503 Service Unavailable\r\n" +
-		"Content-Type: application/json\r\n" +
-		"Retry-After: " + busyRetryAfter + "\r\n" +
-		"Connection: close\r\n" +
-		"X-Content-Type-Options: nosniff\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+// newDoorListener wraps ln. routes are the "METHOD /pattern" of the routes
+// it may refuse (the route table's shed routes; a ":name" segment matches
+// any one segment), answer the whole 503 response it sends.
+func newDoorListener(ln net.Listener, full func() bool, routes []string, answer []byte, headTime time.Duration, shed func(route string)) *doorListener {
 	return &doorListener{
+		headTime: headTime,
 		Listener: ln,
 		full:     full,
-		answer:   []byte(answer),
+		answer:   answer,
 		shed:     shed,
 		accept:   make(chan net.Conn),
 		errs:     make(chan error),
 		done:     make(chan struct{}),
-		routes:   map[string]string{"POST /predict": "/predict", "POST /predict/batch": "/predict/batch"},
+		routes:   routes,
 	}
+}
+
+// route returns the route label of target ("METHOD /path"), and whether it
+// is one the door may refuse.
+func (l *doorListener) route(target string) (string, bool) {
+	for _, r := range l.routes {
+		if label, ok := matchRoute(r, target); ok {
+			return label, true
+		}
+	}
+	return "", false
+}
+
+// matchRoute reports whether target ("METHOD /path") is a request for the
+// route pattern ("METHOD /a/:b/c"), and returns the pattern's path.
+func matchRoute(pattern, target string) (string, bool) {
+	pm, pp, _ := strings.Cut(pattern, " ")
+	tm, tp, ok := strings.Cut(target, " ")
+	if !ok || pm != tm {
+		return "", false
+	}
+	for pp != "" || tp != "" {
+		var ps, ts string
+		ps, pp, _ = strings.Cut(pp, "/")
+		ts, tp, _ = strings.Cut(tp, "/")
+		if ps != ts && (!strings.HasPrefix(ps, ":") || ts == "") {
+			return "", false
+		}
+	}
+	return pattern[len(pm)+1:], true
 }
 
 // Accept returns the next connection for the HTTP server.
@@ -121,8 +148,9 @@ func (l *doorListener) loop() {
 			}
 			return
 		}
+		headBy := time.Now().Add(l.headTime)
 		if !l.full() {
-			l.handOver(c)
+			l.handOver(&prefixConn{Conn: c, headBy: headBy})
 			continue
 		}
 		// Most clients have sent their whole request by the time it is
@@ -131,7 +159,7 @@ func (l *doorListener) loop() {
 		if n > 0 && l.refuseNow(c, buf[:n]) {
 			continue
 		}
-		go l.door(c, bytes.Clone(buf[:n]))
+		go l.door(c, bytes.Clone(buf[:n]), headBy)
 	}
 }
 
@@ -139,7 +167,7 @@ func (l *doorListener) loop() {
 // head holds the whole of a prediction request and the queue is still full.
 // Nothing is left unread, so closing sends no reset.
 func (l *doorListener) refuseNow(c net.Conn, head []byte) bool {
-	route, refuse := l.routes[requestTarget(head)]
+	route, refuse := l.route(requestTarget(head))
 	if !refuse || !requestComplete(head) || !l.full() {
 		return false
 	}
@@ -178,10 +206,10 @@ func (l *doorListener) handOver(c net.Conn) {
 
 // door reads c's request line, after the head bytes already read, and
 // either refuses it or hands it over with what was read put back in front.
-func (l *doorListener) door(c net.Conn, head []byte) {
+func (l *doorListener) door(c net.Conn, head []byte, headBy time.Time) {
 	buf := make([]byte, doorHeadLimit)
 	n := copy(buf, head)
-	_ = c.SetReadDeadline(time.Now().Add(doorHeadTime))
+	_ = c.SetReadDeadline(headBy)
 	for n < len(buf) && bytes.IndexByte(buf[:n], '\n') < 0 {
 		k, err := c.Read(buf[n:])
 		n += k
@@ -194,9 +222,9 @@ func (l *doorListener) door(c net.Conn, head []byte) {
 		}
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	route, refuse := l.routes[requestTarget(buf[:n])]
+	route, refuse := l.route(requestTarget(buf[:n]))
 	if !refuse || !l.full() {
-		l.handOver(&prefixConn{Conn: c, prefix: buf[:n]})
+		l.handOver(&prefixConn{Conn: c, prefix: buf[:n], headBy: headBy})
 		return
 	}
 	l.refuse(c, route, true)
@@ -281,11 +309,37 @@ func requestComplete(head []byte) bool {
 	return length >= 0 && len(head)-(end+4) == length
 }
 
-// prefixConn is a connection whose first bytes were already read: Read
-// returns them before reading on.
+// prefixConn is a connection as the door hands it to the HTTP server:
+// its first bytes may have been read already (Read returns them before
+// reading on), and its first request head is due by headBy, counted from
+// accept. The HTTP server's first read deadline is that of the head
+// (ReadHeaderTimeout from when it starts on the connection); it is moved
+// no later than headBy, so time spent at the door counts against it
+// instead of adding to it. Later deadlines pass unchanged.
 type prefixConn struct {
 	net.Conn
-	prefix []byte
+	prefix  []byte
+	headBy  time.Time
+	started bool // the first read deadline was set
+}
+
+// SetReadDeadline clamps the first deadline set to headBy.
+func (c *prefixConn) SetReadDeadline(t time.Time) error {
+	if !c.started {
+		c.started = true
+		if !c.headBy.IsZero() && (t.IsZero() || t.After(c.headBy)) {
+			t = c.headBy
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline sets both deadlines, the read one as SetReadDeadline does.
+func (c *prefixConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {

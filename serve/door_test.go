@@ -58,7 +58,7 @@ func TestFullQueueRefusesPredictionsOnNewConnectionsAtTheDoor(t *testing.T) {
 		}
 		first <- resp.StatusCode
 	}()
-	for deadline := time.Now().Add(5 * time.Second); !s.batch.full(); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); !s.pipe.Full(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first request never took the admission slot")
 		}
@@ -104,7 +104,7 @@ func TestFullQueueRefusesPredictionsOnNewConnectionsAtTheDoor(t *testing.T) {
 	if code := <-first; code != http.StatusOK {
 		t.Fatalf("the admitted request got %d, want 200", code)
 	}
-	for deadline := time.Now().Add(5 * time.Second); s.batch.full(); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); s.pipe.Full(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the admission slot was never given back")
 		}

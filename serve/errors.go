@@ -1,14 +1,19 @@
 package serve
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mnistserve/app/oip"
+	"github.com/mnistserve/app/pipeline"
 	"github.com/mnistserve/app/store"
 )
 
@@ -31,7 +36,17 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // ErrNotReady is returned while no model is loaded; the answer carries the
 // server's status reason (for example that first-boot training is running).
-var ErrNotReady = errors.New("not ready")
+var ErrNotReady = pipeline.ErrNotReady
+
+// ErrBusy is returned when the admission queue is full.
+var ErrBusy = pipeline.ErrBusy
+
+// busyMessage is the error of every queue-full 503.
+const busyMessage = "server busy: the queue is full, try again shortly"
+
+// busyRetryAfter is the Retry-After of a queue-full 503, in seconds: the
+// queue drains in well under a second, so a short wait is enough.
+const busyRetryAfter = "1"
 
 // errorf returns an Error with a formatted client message.
 func errorf(status int, format string, args ...any) *Error {
@@ -57,21 +72,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	status, msg := s.classify(err, c)
-	switch {
-	case errors.Is(err, ErrBusy):
-		c.Response().Header().Set("Retry-After", busyRetryAfter)
-		// Closing the connection makes a client that ignores Retry-After
-		// reconnect before it can ask again. Measured against keeping it
-		// (as Triton and TF Serving do), 1,000 wrk connections in a tight
-		// loop got 18,600 refusals a second on kept connections, and the
-		// admitted requests' p99 went from 300 ms to 1 s with half the
-		// 200s: every refusal's goroutine stands in the run queue before
-		// the commits' and the answers' (BENCHMARKS.md, overload).
-		c.Response().Header().Set(echo.HeaderConnection, "close")
-	case status == http.StatusServiceUnavailable:
-		// Training or a database restart takes a while; polling harder won't help.
-		c.Response().Header().Set("Retry-After", "10")
-	}
+	errorHeaders(err, status, c.Response().Header())
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return
@@ -81,6 +82,45 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 }
 
+// errorHeaders sets the headers an error answer carries besides its body.
+func errorHeaders(err error, status int, h http.Header) {
+	switch {
+	case errors.Is(err, ErrBusy):
+		h.Set("Retry-After", busyRetryAfter)
+		// Closing the connection makes a client that ignores Retry-After
+		// reconnect before it can ask again. Measured against keeping it
+		// (as Triton and TF Serving do), 1,000 wrk connections in a tight
+		// loop got 18,600 refusals a second on kept connections, and the
+		// admitted requests' p99 went from 300 ms to 1 s with half the
+		// 200s: every refusal's goroutine stands in the run queue before
+		// the commits' and the answers' (BENCHMARKS.md, overload).
+		h.Set(echo.HeaderConnection, "close")
+	case status == http.StatusServiceUnavailable:
+		// Training or a database restart takes a while; polling harder won't help.
+		h.Set("Retry-After", "10")
+	}
+}
+
+// rawErrorAnswer is the whole HTTP/1.1 answer handleError would send for
+// err, for the door, which answers before the HTTP server sees a request:
+// the same status, headers and body from the same source.
+func (s *Server) rawErrorAnswer(err error) []byte {
+	status, msg := s.classify(err, nil)
+	body, _ := json.Marshal(errorBody{Error: msg})
+	body = append(body, '\n')
+	h := http.Header{}
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	h.Set(echo.HeaderXContentTypeOptions, "nosniff")
+	h.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+	errorHeaders(err, status, h)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", status, http.StatusText(status))
+	_ = h.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
 // classify maps an error to its status and the message the client sees.
 func (s *Server) classify(err error, c echo.Context) (int, string) {
 	var e *Error
@@ -88,6 +128,14 @@ func (s *Server) classify(err error, c echo.Context) (int, string) {
 	switch {
 	case errors.As(err, &e):
 		return e.Status, e.Message
+	case errors.Is(err, ErrBusy):
+		return http.StatusServiceUnavailable, busyMessage
+	case errors.Is(err, pipeline.ErrClosed):
+		return http.StatusServiceUnavailable, "server shutting down, try again shortly"
+	case errors.Is(err, oip.ErrInvalid):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, oip.ErrModelNotFound):
+		return http.StatusNotFound, err.Error()
 	case errors.Is(err, ErrNotReady):
 		return http.StatusServiceUnavailable, s.Status()
 	case errors.Is(err, store.ErrUnavailable):

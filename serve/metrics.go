@@ -33,6 +33,8 @@ type metrics struct {
 	commitErrors prometheus.Counter
 	modelLoaded  prometheus.Gauge
 	modelVersion *prometheus.GaugeVec
+	rpcs         *prometheus.CounterVec
+	rpcLatency   *prometheus.HistogramVec
 }
 
 func newMetrics() *metrics {
@@ -101,8 +103,18 @@ func newMetrics() *metrics {
 			Name: "model_info",
 			Help: "Always 1, labelled with the version of the served model.",
 		}, []string{"version"}),
+		rpcs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "grpc_requests_total",
+			Help: "gRPC calls answered, by method and status code (the HTTP routes' are http_requests_total).",
+		}, []string{"method", "code"}),
+		rpcLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "grpc_request_duration_seconds",
+			Help:    "Time to answer a gRPC call, by method.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method"}),
 	}
 	m.registry.MustRegister(
+		m.rpcs, m.rpcLatency,
 		m.requests, m.latency, m.predictions, m.batchSize, m.storeWrite,
 		m.modelBatch, m.queueWait, m.admitted, m.commitRows, m.commitTime, m.commitErrors,
 		m.modelLoaded, m.modelVersion,
@@ -120,20 +132,24 @@ func newMetrics() *metrics {
 
 // watchQueue reports the admission bound's depth and limit, read from it
 // at each scrape rather than copied on every request.
-func (m *metrics) watchQueue(a *admission) {
+func (m *metrics) watchQueue(a interface {
+	Depth() int64
+	Limit() int64
+	Goal() time.Duration
+}) {
 	m.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "predict_queue_depth",
 			Help: "Prediction requests admitted and not yet answered.",
-		}, func() float64 { return float64(a.depth.Load()) }),
+		}, func() float64 { return float64(a.Depth()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "predict_queue_limit",
 			Help: "Prediction requests admitted at once before more are answered 503: --max-queue, lowered under overload while admitted requests take longer than --queue-latency.",
-		}, func() float64 { return float64(a.limit.Load()) }),
+		}, func() float64 { return float64(a.Limit()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "predict_queue_latency_goal_seconds",
 			Help: "The admitted requests' latency the admission bound aims at (--queue-latency); 0: none.",
-		}, func() float64 { return a.goal.Seconds() }),
+		}, func() float64 { return a.Goal().Seconds() }),
 	)
 }
 
@@ -251,4 +267,11 @@ func (s *Server) ObserveCommit(cs store.CommitStats) {
 // handler answers the Prometheus text format from this server's registry.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// ObserveRPC records one gRPC call in the metrics; the gRPC server calls
+// it for each. Method names are the service's own, a bounded set.
+func (s *Server) ObserveRPC(method, code string, took time.Duration) {
+	s.metrics.rpcs.WithLabelValues(method, code).Inc()
+	s.metrics.rpcLatency.WithLabelValues(method).Observe(took.Seconds())
 }

@@ -66,7 +66,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelError // a fault of ours
 		case status == http.StatusServiceUnavailable:
 			level = slog.LevelWarn // not ready, or the database is away
-		case quietRoutes[route] && status < http.StatusBadRequest:
+		case s.routeHas(c, quiet) && status < http.StatusBadRequest:
 			level = slog.LevelDebug // probes every few seconds would drown the log
 		}
 		attrs := []slog.Attr{
@@ -85,9 +85,6 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		return nil
 	}
 }
-
-// quietRoutes are polled by machines; their successes are logged at debug.
-var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // deadline bounds each request, so that a hung database or model answers
 // 503 after Config.Timeout instead of holding the client forever.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"unsafe"
 
 	"github.com/mnistserve/app/mnist"
 )
@@ -133,7 +134,7 @@ func parsePixel(raw []byte) (byte, error) {
 	if kind(raw) != "a number" {
 		return 0, fmt.Errorf("is %s, %w", describe(raw), errPixel)
 	}
-	f, err := strconv.ParseFloat(string(raw), 64)
+	f, err := strconv.ParseFloat(noCopyString(raw), 64)
 	if err != nil || f != math.Trunc(f) || f < 0 || f > 255 {
 		return 0, fmt.Errorf("is %s, %w", describe(raw), errPixel)
 	}
@@ -177,3 +178,9 @@ func describe(raw []byte) string {
 	}
 	return lit + " (" + k + ")"
 }
+
+// noCopyString views b as a string without copying it, for strconv's
+// parsers, which keep nothing of their input (their errors hold a copy):
+// string(b) allocated a copy of every pixel's literal, as much again as a
+// body of long literals.
+func noCopyString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -3,13 +3,13 @@ package serve
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/pipeline"
 	"github.com/mnistserve/app/store"
 )
 
@@ -176,60 +176,51 @@ func preciseImages(body []byte) ([][]byte, error) {
 	return imgs, nil
 }
 
-// admit checks that a model is served and takes an admission slot, so that
-// a request the server cannot take now is answered at once, before its body
-// is decoded. The caller calls release once its answer is decided.
+// admit takes an admission slot of the pipeline (see pipeline.Admit), so
+// that a request the server cannot take now is answered at once, before its
+// body is decoded. The caller calls release once its answer is decided.
 func (s *Server) admit() (release func(), err error) {
-	if _, err := s.currentModel(); err != nil {
+	t, err := s.pipe.Admit()
+	if err != nil {
 		return nil, err
 	}
-	return s.batch.admit()
+	return t.Release, nil
 }
 
-// predict runs imgs through the model, batched with other requests', stores
-// every answer as made by client (nil: anonymous), group-committed with
-// other requests' rows, and returns the answers only once they are committed.
-// With an Idempotency-Key (key, nil for none) whose rows are stored
-// already, it returns the stored answers instead (idempotency.go).
+// predict runs imgs through the pipeline as made by client (nil:
+// anonymous) and returns the answers once they are committed. With an
+// Idempotency-Key (key, nil for none) whose rows are stored already, it
+// returns the stored answers instead (idempotency.go).
 func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte, key *idemKey) ([]prediction, error) {
-	probs, version, err := s.batch.predict(ctx, imgs)
+	res, err := s.pipe.Predict(ctx, pipeline.Request{Client: client, Images: imgs, Mark: key.mark})
+	if key != nil && errors.Is(err, store.ErrKeyUsed) {
+		return s.replay(ctx, key, len(imgs))
+	}
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]*store.Prediction, len(imgs))
-	for i, p := range probs {
-		d := model.Best(p)
-		rows[i] = &store.Prediction{
-			Image:         imgs[i],
-			Prediction:    d,
-			Confidence:    p[d],
-			Probabilities: store.Probabilities(p),
-			ModelVersion:  version,
-			Client:        client,
-		}
-	}
-	key.mark(rows)
-	start := time.Now()
-	err = s.store.Create(ctx, rows)
-	s.metrics.storeWrite.Observe(time.Since(start).Seconds())
-	if key != nil && errors.Is(err, store.ErrKeyUsed) {
-		return s.replay(ctx, key, len(rows))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store %d predictions: %w", len(rows), err)
-	}
-
-	s.metrics.batchSize.Observe(float64(len(rows)))
-	out := make([]prediction, len(rows))
-	for i, r := range rows {
-		s.metrics.perDigit[r.Prediction].Inc()
-		out[i] = prediction{
-			Prediction:    r.Prediction,
-			Confidence:    r.Confidence,
-			Probabilities: probs[i],
-			ID:            r.ID,
-			ModelVersion:  version,
-		}
+	out := make([]prediction, len(res))
+	for i, r := range res {
+		out[i] = prediction(r)
 	}
 	return out, nil
+}
+
+// pipelineHooks feed the pipeline's events into the metrics and the log.
+func (s *Server) pipelineHooks() pipeline.Hooks {
+	return pipeline.Hooks{
+		Admitted:   func(d time.Duration) { s.metrics.admitted.Observe(d.Seconds()) },
+		QueueWait:  func(d time.Duration) { s.metrics.queueWait.Observe(d.Seconds()) },
+		ModelBatch: func(n int) { s.metrics.modelBatch.Observe(float64(n)) },
+		Committed: func(rows []*store.Prediction, took time.Duration) {
+			s.metrics.storeWrite.Observe(took.Seconds())
+			s.metrics.batchSize.Observe(float64(len(rows)))
+			for _, r := range rows {
+				s.metrics.perDigit[r.Prediction].Inc()
+			}
+		},
+		Panic: func(v any, stack []byte) {
+			s.logger.Error("panic in model", "error", v, "stack", string(stack))
+		},
+	}
 }

@@ -74,10 +74,6 @@ func (l *limiter) sweep(now time.Time) {
 	l.lastSweep = now
 }
 
-// unlimited routes are polled by orchestrators; limiting them would only
-// make a busy client look like a dead server.
-var unlimited = map[string]bool{"/healthz": true, "/readyz": true}
-
 // rateLimit answers 429 with Retry-After once a client has used its burst
 // and its rate; it runs after authenticate, so it knows keys from addresses.
 func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
@@ -85,7 +81,7 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		return next
 	}
 	return func(c echo.Context) error {
-		if unlimited[c.Path()] {
+		if s.routeHas(c, unlimited) {
 			return next(c)
 		}
 		id := "addr:" + c.RealIP()
@@ -101,4 +97,14 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// RateAllow applies the rate limit of the HTTP routes to a caller of
+// another transport (gRPC), so a client's rate covers both: id is
+// "key:NAME" or "addr:IP". It reports true when no limit is set.
+func (s *Server) RateAllow(id string) (bool, time.Duration) {
+	if s.limiter == nil {
+		return true, 0
+	}
+	return s.limiter.allow(id)
 }

@@ -12,43 +12,86 @@ import (
 	"github.com/mnistserve/app/web"
 )
 
-// routes registers every route of the API, each with who may call it (see
-// access: public, predicting, owner, admin), and the middleware in front.
-// A new route goes in this table; the access test fails for a route that
-// has no row in its own table.
+// routeOpts are what a route declares besides who may call it.
+type routeOpts uint8
+
+const (
+	// shed: while the admission queue is full, the door answers a new
+	// connection's request for this route 503 before the HTTP server
+	// reads it (see door.go). Only routes that take an admission slot.
+	shed routeOpts = 1 << iota
+	// unlimited: the rate limit does not apply. Probes are polled by
+	// orchestrators; limiting them would only make a busy client look
+	// like a dead server.
+	unlimited
+	// quiet: successes are logged at debug, as machines poll the route
+	// every few seconds and would drown the log.
+	quiet
+)
+
+// route is one row of the route table.
+type route struct {
+	method, path string
+	who          access
+	opts         routeOpts
+	h            echo.HandlerFunc
+}
+
+// table is every route of the API, each with who may call it (see access:
+// public, predicting, owner, admin) and its options. A new route goes in
+// this table; the access test fails for a route that has no row in its
+// own table.
+func (s *Server) table() []route {
+	return []route{
+		{http.MethodGet, "/", public, 0, s.handleIndex},
+		{http.MethodGet, "/app.js", public, 0, s.handleAsset},
+		{http.MethodGet, "/style.css", public, 0, s.handleAsset},
+		{http.MethodGet, "/welcome", public, 0, s.handleWelcome},
+		{http.MethodGet, "/openapi.json", public, 0, s.handleOpenAPI},
+		{http.MethodGet, "/healthz", public, unlimited | quiet, s.handleHealthz},
+		{http.MethodGet, "/readyz", public, unlimited | quiet, s.handleReadyz},
+		{http.MethodPost, "/predict", predicting, shed, s.handlePredict},
+		{http.MethodPost, "/predict/batch", predicting, shed, s.handlePredictBatch},
+		{http.MethodGet, "/model", predicting, 0, s.handleModel},
+		{http.MethodGet, "/models", admin, 0, s.handleModels},
+		{http.MethodPost, "/models/:version/promote", admin, 0, s.handlePromote},
+		{http.MethodPost, "/models/rollback", admin, 0, s.handleRollback},
+		{http.MethodGet, "/predictions", owner, 0, s.handlePredictions},
+		{http.MethodGet, "/predictions/:id", owner, 0, s.handlePrediction},
+		{http.MethodGet, "/predictions/:id/image.png", owner, 0, s.handlePredictionImage},
+		{http.MethodDelete, "/predictions/:id", admin, 0, s.handleDeletePrediction},
+		{http.MethodPut, "/predictions/:id/label", owner, 0, s.handlePutLabel},
+		{http.MethodDelete, "/predictions/:id/label", owner, 0, s.handleDeleteLabel},
+		{http.MethodGet, "/metrics", admin, quiet, echo.WrapHandler(s.metrics.handler())},
+		// The Open Inference Protocol (v2.go): the probes, model ready
+		// included, as /healthz and /readyz; the rest as /model and /predict.
+		{http.MethodGet, "/v2/health/live", public, unlimited | quiet, s.handleV2Live},
+		{http.MethodGet, "/v2/health/ready", public, unlimited | quiet, s.handleV2Ready},
+		{http.MethodGet, "/v2", predicting, 0, s.handleV2Server},
+		{http.MethodGet, "/v2/models/:model", predicting, 0, s.handleV2Model},
+		{http.MethodGet, "/v2/models/:model/versions/:version", predicting, 0, s.handleV2Model},
+		{http.MethodGet, "/v2/models/:model/ready", public, unlimited | quiet, s.handleV2ModelReady},
+		{http.MethodGet, "/v2/models/:model/versions/:version/ready", public, unlimited | quiet, s.handleV2ModelReady},
+		{http.MethodPost, "/v2/models/:model/infer", predicting, shed, s.handleV2Infer},
+		{http.MethodPost, "/v2/models/:model/versions/:version/infer", predicting, shed, s.handleV2Infer},
+	}
+}
+
+// routes registers the route table and the middleware in front, and keeps
+// each route's options for the middleware and the door.
 func (s *Server) routes() {
 	s.e.Use(s.middlewares()...)
-	for _, r := range []struct {
-		method, path string
-		who          access
-		h            echo.HandlerFunc
-	}{
-		{http.MethodGet, "/", public, s.handleIndex},
-		{http.MethodGet, "/app.js", public, s.handleAsset},
-		{http.MethodGet, "/style.css", public, s.handleAsset},
-		{http.MethodGet, "/welcome", public, s.handleWelcome},
-		{http.MethodGet, "/openapi.json", public, s.handleOpenAPI},
-		{http.MethodGet, "/healthz", public, s.handleHealthz},
-		{http.MethodGet, "/readyz", public, s.handleReadyz},
-		{http.MethodPost, "/predict", predicting, s.handlePredict},
-		{http.MethodPost, "/predict/batch", predicting, s.handlePredictBatch},
-		{http.MethodGet, "/model", predicting, s.handleModel},
-		{http.MethodGet, "/models", admin, s.handleModels},
-		{http.MethodPost, "/models/:version/promote", admin, s.handlePromote},
-		{http.MethodPost, "/models/rollback", admin, s.handleRollback},
-		{http.MethodGet, "/predictions", owner, s.handlePredictions},
-		{http.MethodGet, "/predictions/:id", owner, s.handlePrediction},
-		{http.MethodGet, "/predictions/:id/image.png", owner, s.handlePredictionImage},
-		{http.MethodDelete, "/predictions/:id", admin, s.handleDeletePrediction},
-		{http.MethodPut, "/predictions/:id/label", owner, s.handlePutLabel},
-		{http.MethodDelete, "/predictions/:id/label", owner, s.handleDeleteLabel},
-		{http.MethodGet, "/metrics", admin, echo.WrapHandler(s.metrics.handler())},
-	} {
+	s.opts = make(map[string]routeOpts)
+	for _, r := range s.table() {
 		s.e.Add(r.method, r.path, r.h, s.allow(r.who))
 		if r.method == http.MethodGet {
 			// Load balancers and curl -I probe with HEAD; net/http sends
 			// the headers of the GET answer and drops its body.
 			s.e.Add(http.MethodHead, r.path, r.h, s.allow(r.who))
+		}
+		s.opts[r.path] |= r.opts
+		if r.opts&shed != 0 {
+			s.shedRoutes = append(s.shedRoutes, r.method+" "+r.path)
 		}
 	}
 
@@ -56,6 +99,11 @@ func (s *Server) routes() {
 	for _, r := range s.e.Routes() {
 		s.known[r.Path] = true
 	}
+}
+
+// routeHas reports whether the route pattern of c declared opt.
+func (s *Server) routeHas(c echo.Context, opt routeOpts) bool {
+	return s.opts[c.Path()]&opt != 0
 }
 
 // handleIndex serves GET /: the page that says how to ask for a prediction.

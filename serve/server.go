@@ -21,6 +21,8 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mnistserve/app/model"
+	"github.com/mnistserve/app/oip"
+	"github.com/mnistserve/app/pipeline"
 	"github.com/mnistserve/app/store"
 )
 
@@ -81,6 +83,11 @@ type Config struct {
 	// lowered below QueueLength if more than 1% take longer. 0 keeps the bound at QueueLength;
 	// negative takes DefaultConfig's.
 	QueueLatency time.Duration
+	// HeaderTimeout bounds the wait for a connection's request head, from
+	// accept to the end of its headers, the door's wait included.
+	HeaderTimeout time.Duration
+	// Version is the program's version, for the v2 server metadata.
+	Version string
 }
 
 // DefaultConfig returns the limits README.md documents: 1 MiB bodies, a 10 s request
@@ -92,6 +99,7 @@ func DefaultConfig() Config {
 		Timeout:         10 * time.Second,
 		ReadyTimeout:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+		HeaderTimeout:   10 * time.Second,
 		DecodeBudget:    64 << 20,
 		WriteTimeout:    0, // derived in New from the read and request timeouts
 		MaxBatch:        64,
@@ -115,15 +123,20 @@ type Server struct {
 	store   Store
 	logger  *slog.Logger
 	metrics *metrics
-	known   map[string]bool     // route patterns, for bounded metric labels
-	limiter *limiter            // nil without Config.Rate
-	decodes *semaphore.Weighted // bytes of image decoding in flight
+	known   map[string]bool      // route patterns, for bounded metric labels
+	opts    map[string]routeOpts // each route pattern's options (routes)
+	// shedRoutes are "METHOD /pattern" of the routes the door may refuse.
+	shedRoutes []string
+	limiter    *limiter            // nil without Config.Rate
+	decodes    *semaphore.Weighted // bytes of image decoding in flight
 
 	model   atomic.Pointer[modelBox]
 	catalog atomic.Pointer[catalogBox]
 	status  atomic.Pointer[string]
-	batch   *batcher // gathers concurrent predictions into model calls
-	shed    shedLog  // counts and logs requests refused for a full queue
+	pipe    *pipeline.Pipeline // admission, batching, the model call and the group commit
+	oip     *oip.Service       // the Open Inference Protocol, for the v2 routes and gRPC
+	extra   extraModels        // models loaded by version for the v2 routes
+	shed    shedLog            // counts and logs requests refused for a full queue
 
 	inflight inflight // Idempotency-Keys being answered (idempotency.go)
 }
@@ -145,6 +158,9 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = def.ShutdownTimeout
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = def.HeaderTimeout
 	}
 	if cfg.DecodeBudget <= 0 {
 		cfg.DecodeBudget = def.DecodeBudget
@@ -180,12 +196,20 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	s.e.HidePort = true
 	s.e.HTTPErrorHandler = s.handleError
 	s.routes()
-	s.batch = newBatcher(s, runtime.GOMAXPROCS(0), cfg.MaxBatch, cfg.QueueLength, cfg.MaxDelay, cfg.QueueLatency)
-	s.metrics.watchQueue(s.batch.bound)
+	s.pipe = pipeline.New(pipeline.Config{
+		Workers:      runtime.GOMAXPROCS(0),
+		MaxBatch:     cfg.MaxBatch,
+		MaxDelay:     cfg.MaxDelay,
+		QueueLength:  cfg.QueueLength,
+		QueueLatency: cfg.QueueLatency,
+		ModelTimeout: cfg.Timeout,
+	}, s.servedModel, st, s.pipelineHooks())
+	s.metrics.watchQueue(s.pipe)
 	s.metrics.watchHealth(s)
+	s.oip = &oip.Service{Pipeline: s.pipe, Models: oipModels{s}, Ready: s.ready, Version: cfg.Version}
 	s.shed.log = func(n int64) {
 		s.logger.Warn("queue full: prediction requests answered 503 since the last such line",
-			"refused", n, "queue_limit", s.batch.bound.limit.Load(), "max_queue", cfg.QueueLength, "logged at most every", doorLogEvery)
+			"refused", n, "queue_limit", s.pipe.Limit(), "max_queue", cfg.QueueLength, "logged at most every", doorLogEvery)
 	}
 	return s
 }
@@ -193,7 +217,10 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 // Close stops the batcher goroutines after the requests they hold are
 // answered. Serve calls it once the HTTP server has drained; a Server used
 // only through ServeHTTP is closed by its owner.
-func (s *Server) Close() { s.batch.close() }
+func (s *Server) Close() {
+	s.pipe.Close()
+	s.extra.close()
+}
 
 // SetModel atomically swaps in m; requests already running keep the model
 // they started with. A nil m takes the server back to not ready. It logs
@@ -215,6 +242,9 @@ func (s *Server) SetStatus(reason string) { s.status.Store(&reason) }
 
 // Status returns the reason the server is not ready.
 func (s *Server) Status() string { return *s.status.Load() }
+
+// servedModel is currentModel as the pipeline asks for it.
+func (s *Server) servedModel() (pipeline.Model, error) { return s.currentModel() }
 
 // currentModel returns the served model, or ErrNotReady while there is none.
 func (s *Server) currentModel() (Model, error) {
@@ -245,7 +275,7 @@ func (s *Server) Start(ctx context.Context, addr string) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.HeaderTimeout, // counted from accept: see prefixConn
 		ReadTimeout:       s.cfg.readTimeout(),
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       2 * time.Minute,
@@ -257,7 +287,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			"make keys with `app keys add` and start with --keys, or listen on 127.0.0.1", "addr", ln.Addr().String())
 	}
 
-	ln = newDoorListener(ln, s.batch.full, func(route string) {
+	ln = newDoorListener(ln, s.pipe.Full, s.shedRoutes, s.rawErrorAnswer(ErrBusy), s.cfg.HeaderTimeout, func(route string) {
 		s.metrics.requests.WithLabelValues(route, http.MethodPost, strconv.Itoa(http.StatusServiceUnavailable)).Inc()
 		s.shed.add()
 	})

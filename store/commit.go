@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/mnistserve/app/internal/gather"
 )
 
 // Group commit: every Create call hands its rows to a committer goroutine,
@@ -70,8 +72,17 @@ func (s *Store) startCommitter(n int) {
 		calls: make(chan *call, pendingCalls),
 		stop:  make(chan struct{}),
 	}
+	// No waiting for more: the calls that arrive during one commit make up
+	// the next group. A call bigger than maxGroupRows goes alone.
+	loop := gather.Loop[*call]{
+		In:    c.calls,
+		Stop:  c.stop,
+		Limit: maxGroupRows,
+		Size:  func(cl *call) int { return len(cl.rows) },
+		Run:   c.commitGroup,
+	}
 	for range n {
-		c.wg.Go(c.run)
+		c.wg.Go(loop.Serve)
 	}
 	s.commits = c
 }
@@ -117,43 +128,6 @@ func (c *committer) submit(ctx context.Context, rows []*Prediction) error {
 		// cannot count on them, so it never reports success without a commit.
 		return wrap(ctx, "create predictions", ctx.Err())
 	}
-}
-
-// run commits groups until stop, then drains what was handed over.
-func (c *committer) run() {
-	for {
-		select {
-		case first := <-c.calls:
-			c.commitGroup(c.gather(first))
-		case <-c.stop:
-			for {
-				select {
-				case first := <-c.calls:
-					c.commitGroup(c.gather(first))
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-// gather takes first and every call already waiting, up to maxGroupRows
-// rows (a call bigger than that goes alone). It never waits for more: the
-// calls that arrive during one commit make up the next group.
-func (c *committer) gather(first *call) []*call {
-	group := []*call{first}
-	rows := len(first.rows)
-	for rows < maxGroupRows {
-		select {
-		case cl := <-c.calls:
-			group = append(group, cl)
-			rows += len(cl.rows)
-		default:
-			return group
-		}
-	}
-	return group
 }
 
 // commitGroup stores the rows of every live call in group in one

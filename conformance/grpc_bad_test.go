@@ -1,0 +1,153 @@
+package conformance
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/mnistserve/app/grpcapi"
+	pb "github.com/mnistserve/app/proto/inference"
+	"github.com/mnistserve/app/store"
+	"github.com/mnistserve/app/store/storetest"
+)
+
+func TestGRPCMessagesThatAreNotRequestsAreInvalidArguments(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, st *store.Store) {
+		srv := newServer(t, st, false)
+		c := pb.NewGRPCInferenceServiceClient(grpcConn(t, srv, grpcapi.Config{MaxMessage: 16 << 20}))
+		good := func() *pb.ModelInferRequest {
+			return grpcRequest("mnist", "", oneImage("UINT8", []int64{1, 784}, 3))
+		}
+		raw := func() *pb.ModelInferRequest {
+			r := oneImage("UINT8", []int64{1, 784}, 3)
+			r.Binary = true
+			return grpcRequest("mnist", "", r)
+		}
+		for _, tc := range []struct {
+			name  string
+			req   func() *pb.ModelInferRequest
+			words string
+		}{
+			{"two raw_input_contents for one input", func() *pb.ModelInferRequest {
+				r := raw()
+				r.RawInputContents = append(r.RawInputContents, []byte{1})
+				return r
+			}, "raw_input_contents"},
+			{"raw_input_contents beside contents", func() *pb.ModelInferRequest {
+				r := raw()
+				r.Inputs[0].Contents = &pb.InferTensorContents{UintContents: []uint32{1}}
+				return r
+			}, "contents"},
+			{"raw contents of the wrong size", func() *pb.ModelInferRequest {
+				r := raw()
+				r.RawInputContents[0] = r.RawInputContents[0][:100]
+				return r
+			}, "100 bytes"},
+			{"int_contents for the image", func() *pb.ModelInferRequest {
+				r := good()
+				r.Inputs[0].Contents = &pb.InferTensorContents{IntContents: make([]int32, 784)}
+				return r
+			}, "contents"},
+			{"fp32_contents for a UINT8 input", func() *pb.ModelInferRequest {
+				r := good()
+				r.Inputs[0].Contents = &pb.InferTensorContents{Fp32Contents: make([]float32, 784)}
+				return r
+			}, "fp32_contents"},
+			{"uint_contents above 255", func() *pb.ModelInferRequest {
+				r := good()
+				r.Inputs[0].Contents.UintContents[7] = 300
+				return r
+			}, "uint_contents[7]"},
+			{"ten megabytes of values", func() *pb.ModelInferRequest {
+				r := good()
+				r.Inputs[0].Datatype = "FP32"
+				r.Inputs[0].Contents = &pb.InferTensorContents{Fp32Contents: make([]float32, 10<<20/4)}
+				return r
+			}, "784"},
+			{"no inputs", func() *pb.ModelInferRequest { return &pb.ModelInferRequest{ModelName: "mnist"} }, "inputs"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := c.ModelInfer(context.Background(), tc.req())
+				wantKind(t, grpcError(err), invalidArgument, tc.words)
+			})
+		}
+		if n := countRows(t, st); n != 0 {
+			t.Errorf("%d rows stored for refused requests, want 0", n)
+		}
+	})
+}
+
+func TestGRPCHealthAndReflection(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	srv := newServer(t, st, true)
+	conn := grpcConn(t, srv, grpcapi.Config{})
+	h := healthpb.NewHealthClient(conn)
+	for _, tc := range []struct {
+		service string
+		want    healthpb.HealthCheckResponse_ServingStatus
+	}{
+		{"", healthpb.HealthCheckResponse_SERVING},
+		{"inference.GRPCInferenceService", healthpb.HealthCheckResponse_SERVING},
+		{"liveness", healthpb.HealthCheckResponse_SERVING},
+	} {
+		r, err := h.Check(context.Background(), &healthpb.HealthCheckRequest{Service: tc.service})
+		if err != nil || r.GetStatus() != tc.want {
+			t.Errorf("health of %q: %v, %v; want %v", tc.service, r.GetStatus(), err, tc.want)
+		}
+	}
+	if _, err := h.Check(context.Background(), &healthpb.HealthCheckRequest{Service: "nope"}); status.Code(err) != codes.NotFound {
+		t.Errorf("health of an unknown service: %v, want NotFound", err)
+	}
+
+	stream, err := reflectpb.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectpb.ServerReflectionRequest{MessageRequest: &reflectpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range r.GetListServicesResponse().GetService() {
+		found = found || s.GetName() == "inference.GRPCInferenceService"
+	}
+	if !found {
+		t.Errorf("reflection lists %v, want inference.GRPCInferenceService among them", r.GetListServicesResponse().GetService())
+	}
+
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := h.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || r2.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("health with the database closed: %v, %v; want NOT_SERVING", r2.GetStatus(), err)
+	}
+}
+
+func TestGRPCRateLimitIsResourceExhausted(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	srv := newServer(t, st, false)
+	var asked []string
+	conn := grpcConn(t, srv, grpcapi.Config{Allow: func(client string) (bool, time.Duration) {
+		asked = append(asked, client)
+		return false, 1500 * time.Millisecond
+	}})
+	c := &grpcClient{tb: t, c: pb.NewGRPCInferenceServiceClient(conn)}
+	_, err := c.Infer("mnist", "", oneImage("UINT8", []int64{1, 784}, 1))
+	wantKind(t, err, exhausted, "too many requests", "1.5s")
+	if len(asked) != 1 || !strings.HasPrefix(asked[0], "addr:") {
+		t.Errorf("the limit was asked about %q, want one anonymous caller by address", asked)
+	}
+	if live, err := c.Live(); err != nil || !live {
+		t.Errorf("a probe under the limit: %v, %v; want it answered", live, err)
+	}
+}
