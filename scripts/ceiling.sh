@@ -5,7 +5,9 @@
 # /predict with storage on each database (through scripts/load.sh, which
 # also checks that rows added == 200s sent), alternating them run by run so
 # that all of them see the same machine, then prints each one's median
-# req/s and p99 and its share of the ceiling's median req/s.
+# req/s and p99 and its share of the ceiling's median req/s; and each
+# server's CPU time per request, with the ceiling's as a share of it (the
+# figure a busy shared host disturbs least).
 #
 # Settings (environment):
 #   APPS="./app"        binaries to compare, e.g. "/tmp/app-old ./app"
@@ -22,6 +24,10 @@ pg="${PG:-postgres://postgres@127.0.0.1:5432/mnist_load?sslmode=disable}"
 conns="${CONNS:-64}" secs="${SECS:-10}" runs="${RUNS:-3}" threads="${THREADS:-2}"
 port="${PORT:-18390}"
 data="${MNIST_DIR:-data/mnist}"
+
+# cputicks PID: the CPU time (user + system) a process has used, in ticks.
+ticks=$(getconf CLK_TCK)
+cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 command -v wrk >/dev/null || { echo "ceiling.sh: wrk missing: apt-get install wrk" >&2; exit 2; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -58,27 +64,31 @@ function init(args)
 end
 function done(summary, latency, requests)
 	local e = summary.errors
-	io.write(string.format("WRK %.1f %.2f %d\n", summary.requests / (summary.duration / 1e6),
-		latency:percentile(99) / 1000, e.connect + e.read + e.write + e.timeout + e.status))
+	io.write(string.format("WRK %.1f %.2f %d %d\n", summary.requests / (summary.duration / 1e6),
+		latency:percentile(99) / 1000, e.connect + e.read + e.write + e.timeout + e.status, summary.requests))
 end
 LUA
 
 echo "ceiling: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores; $conns connections, wrk $threads threads, ${secs}s x $runs; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$dir/results" # lines: NAME RPS P99
 for run in $(seq "$runs"); do
+	cpu0=$(cputicks "$ceiling")
 	out=$(wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 15s -s "$dir/post.lua" "http://127.0.0.1:$port/predict")
-	read -r rps p99 errs < <(grep '^WRK ' <<<"$out" | cut -d' ' -f2-)
+	cpu1=$(cputicks "$ceiling")
+	read -r rps p99 errs requests < <(grep '^WRK ' <<<"$out" | cut -d' ' -f2-)
 	[ "$errs" = 0 ] || { echo "ceiling.sh: $errs errors against the ceiling" >&2; exit 1; }
-	echo "ceiling $rps $p99" >>"$dir/results"
-	echo "run $run: ceiling $rps req/s p99 $p99 ms"
+	cpu=$(((cpu1 - cpu0) * 1000000 / ticks / requests))
+	echo "ceiling $rps $p99 $cpu" >>"$dir/results"
+	echo "run $run: ceiling $rps req/s p99 $p99 ms, server CPU $cpu us/request"
 	for app in $apps; do
 		for db in $dbs; do
 			[ "$db" = postgres ] && url="$pg" || url=sqlite
 			out=$(APP="$app" DB="$url" CONNS="$conns" THREADS="$threads" SECS="$secs" RUNS=1 PORT=$((port + 1)) scripts/load.sh 2>&1) || { echo "$out" >&2; exit 1; }
 			line=$(grep '^median' <<<"$out")
 			rps=$(awk '{ print $4 }' <<<"$line") p99=$(awk '{ print $10 }' <<<"$line")
-			echo "$app/$db $rps $p99" >>"$dir/results"
-			echo "run $run: $app $db $rps req/s p99 $p99 ms ($(grep '^run 1' <<<"$out" | grep -o 'rows added.*'))"
+			cpu=$(grep '^run 1' <<<"$out" | sed 's/.*server CPU \([0-9]*\) us.*/\1/')
+			echo "$app/$db $rps $p99 $cpu" >>"$dir/results"
+			echo "run $run: $app $db $rps req/s p99 $p99 ms, server CPU $cpu us/request ($(grep '^run 1' <<<"$out" | grep -o 'rows added.*'))"
 		done
 	done
 done
@@ -87,12 +97,14 @@ python3 - "$dir/results" <<'PY'
 import statistics, sys
 by = {}
 for line in open(sys.argv[1]):
-    name, rps, p99 = line.split()
-    by.setdefault(name, []).append((float(rps), float(p99)))
-ceil = statistics.median(r for r, _ in by["ceiling"])
-print("%-40s %10s %10s %8s" % ("median of runs", "req/s", "p99 ms", "share"))
+    name, rps, p99, cpu = line.split()
+    by.setdefault(name, []).append((float(rps), float(p99), float(cpu)))
+ceil = statistics.median(r for r, _, _ in by["ceiling"])
+ceil_cpu = statistics.median(c for _, _, c in by["ceiling"])
+print("%-40s %10s %10s %8s %12s %10s" % ("median of runs", "req/s", "p99 ms", "share", "CPU us/req", "CPU share"))
 for name, runs in by.items():
-    rps = statistics.median(r for r, _ in runs)
-    p99 = statistics.median(p for _, p in runs)
-    print("%-40s %10.0f %10.1f %7.1f%%" % (name, rps, p99, 100 * rps / ceil))
+    rps = statistics.median(r for r, _, _ in runs)
+    p99 = statistics.median(p for _, p, _ in runs)
+    cpu = statistics.median(c for _, _, c in runs)
+    print("%-40s %10.0f %10.1f %7.1f%% %12.0f %9.1f%%" % (name, rps, p99, 100 * rps / ceil, cpu, 100 * ceil_cpu / cpu))
 PY
