@@ -1,0 +1,38 @@
+package serve
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+// TestSecurityHeadersSurviveAHandlerChangingThem checks that the header
+// values securityHeaders shares between answers are never changed through
+// one answer: a handler that adds to and sets them leaves the next answer's
+// headers as they were.
+func TestSecurityHeadersSurviveAHandlerChangingThem(t *testing.T) {
+	e := echo.New()
+	e.Use(securityHeaders())
+	e.GET("/meddle", func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Add(echo.HeaderReferrerPolicy, "origin")
+		h.Set(echo.HeaderXFrameOptions, "SAMEORIGIN")
+		return c.NoContent(http.StatusNoContent)
+	})
+	for i := range 3 {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/meddle", nil))
+		if got := rec.Header().Values(echo.HeaderReferrerPolicy); !slices.Equal(got, []string{"no-referrer", "origin"}) {
+			t.Errorf("answer %d: Referrer-Policy %q, want no-referrer then the handler's origin", i, got)
+		}
+		if got := rec.Header().Values(echo.HeaderXFrameOptions); !slices.Equal(got, []string{"SAMEORIGIN"}) {
+			t.Errorf("answer %d: X-Frame-Options %q, want the handler's SAMEORIGIN", i, got)
+		}
+		if got := rec.Header().Get(echo.HeaderContentSecurityPolicy); got != ContentSecurityPolicy {
+			t.Errorf("answer %d: CSP %q, want %q", i, got, ContentSecurityPolicy)
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mnistserve/app/store"
+)
+
+// memStore is a Store that numbers the rows it is given and keeps nothing,
+// so that a benchmark sees the serving path without a database.
+type memStore struct {
+	errStore
+	last atomic.Int64
+}
+
+func (m *memStore) Create(_ context.Context, ps []*store.Prediction) error {
+	for _, p := range ps {
+		p.ID = m.last.Add(1)
+	}
+	return nil
+}
+
+// BenchmarkPredictRoute sends POST /predict with the original body through
+// the whole Echo chain (request id, access log formatted as serve does it
+// and thrown away, metrics, deadline, headers, decode, batcher, answer),
+// with a fake model and a store that keeps nothing: the serving path's own
+// CPU and allocations per request, sockets and database aside.
+//
+//	go test -run '^$' -bench PredictRoute -benchmem ./serve/
+func BenchmarkPredictRoute(b *testing.B) {
+	s := New(Config{}, &memStore{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.Cleanup(s.Close)
+	s.SetModel(&fakeModel{version: "20261202T025000.415Z"})
+	body := mustJSON(b, map[string]any{"image": rows(digitImage(7))})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("status %d: %s", rec.Code, rec.Body) // not Fatal: this is not the benchmark's goroutine
+				return
+			}
+		}
+	})
+}
