@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -69,15 +70,16 @@ func serveHTTP(tb testing.TB, s *Server, req *http.Request) *httptest.ResponseRe
 	tb.Helper()
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, req)
-	if err := checkAnswer(tb, req, rec); err != nil {
+	if err := checkAnswer(tb, req, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
 		tb.Errorf("%s %s answered %d, which the OpenAPI document does not allow: %v; body %.300s",
 			req.Method, req.URL.RequestURI(), rec.Code, err, rec.Body.String())
 	}
 	return rec
 }
 
-// checkAnswer validates rec, the answer to req, against the document.
-func checkAnswer(tb testing.TB, req *http.Request, rec *httptest.ResponseRecorder) error {
+// checkAnswer validates the answer to req (status, header, body) against
+// the document.
+func checkAnswer(tb testing.TB, req *http.Request, status int, header http.Header, body []byte) error {
 	tb.Helper()
 	d := loadDocument(tb)
 	route, params, err := d.router.FindRoute(req)
@@ -85,20 +87,20 @@ func checkAnswer(tb testing.TB, req *http.Request, rec *httptest.ResponseRecorde
 	case errors.Is(err, routers.ErrPathNotFound), errors.Is(err, routers.ErrMethodNotAllowed):
 		// No operation: an unknown path or method (404, 405, with the rate
 		// limit first), or a CORS preflight, which has no body to check.
-		if req.Method == http.MethodOptions && rec.Code < 300 {
+		if req.Method == http.MethodOptions && status < 300 {
 			return nil
 		}
-		if !slices.Contains([]int{404, 405, 429}, rec.Code) {
+		if !slices.Contains([]int{404, 405, 429}, status) {
 			return errors.New("a request for no operation of the document must answer 404, 405 or 429")
 		}
-		return checkError(d, req, rec)
+		return checkError(d, req, header, body)
 	case err != nil:
 		return err
 	}
 	if req.Method == http.MethodHead {
 		// openapi3filter skips HEAD, so the status is checked here. The
 		// body is not: net/http drops it on the wire, the recorder keeps it.
-		if route.Operation.Responses.Status(rec.Code) == nil {
+		if route.Operation.Responses.Status(status) == nil {
 			return errors.New("status is not documented for HEAD")
 		}
 		return nil
@@ -107,28 +109,60 @@ func checkAnswer(tb testing.TB, req *http.Request, rec *httptest.ResponseRecorde
 		RequestValidationInput: &openapi3filter.RequestValidationInput{
 			Request: req, PathParams: params, Route: route,
 		},
-		Status:  rec.Code,
-		Header:  rec.Header(),
+		Status:  status,
+		Header:  header,
 		Options: &openapi3filter.Options{IncludeResponseStatus: true},
 	}
-	in.SetBodyBytes(rec.Body.Bytes())
+	in.SetBodyBytes(body)
 	return openapi3filter.ValidateResponse(context.Background(), in)
 }
 
 // checkError checks an answer of no operation: a JSON Error (but for
 // HEAD, whose body net/http drops).
-func checkError(d *documentRouter, req *http.Request, rec *httptest.ResponseRecorder) error {
+func checkError(d *documentRouter, req *http.Request, header http.Header, body []byte) error {
 	if req.Method == http.MethodHead {
 		return nil
 	}
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return errors.New("error answer is " + ct + ", want application/json")
 	}
-	body, err := openapi3filter.JSONBodyDecoder(bytes.NewReader(rec.Body.Bytes()), nil, nil, nil)
+	v, err := openapi3filter.JSONBodyDecoder(bytes.NewReader(body), nil, nil, nil)
 	if err != nil {
 		return err
 	}
-	return d.doc.Components.Schemas["Error"].Value.VisitJSON(body)
+	return d.doc.Components.Schemas["Error"].Value.VisitJSON(v)
+}
+
+// checkedClient returns an HTTP client for tests that talk to a real
+// listener: every answer it receives is checked against the document like
+// serveHTTP's.
+func checkedClient(tb testing.TB, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: checkingTransport{tb: tb, next: http.DefaultTransport}}
+}
+
+// checkingTransport checks each answer against the document, reporting
+// with Errorf, and hands it on with its body intact.
+type checkingTransport struct {
+	tb   testing.TB
+	next http.RoundTripper
+}
+
+func (t checkingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err := checkAnswer(t.tb, req, resp.StatusCode, resp.Header, body); err != nil {
+		t.tb.Errorf("%s %s answered %d, which the OpenAPI document does not allow: %v; body %.300s",
+			req.Method, req.URL.RequestURI(), resp.StatusCode, err, body)
+	}
+	return resp, nil
 }
 
 // echoParam matches Echo's path parameters (:id) and the document's ({id}).
@@ -217,7 +251,7 @@ func TestTheValidatorRefusesAnswersTheDocumentDoesNotAllow(t *testing.T) {
 			}
 			rec.WriteHeader(tc.status)
 			_, _ = io.WriteString(rec, tc.body)
-			if err := checkAnswer(t, httptest.NewRequest(tc.method, tc.target, nil), rec); err == nil {
+			if err := checkAnswer(t, httptest.NewRequest(tc.method, tc.target, nil), rec.Code, rec.Header(), rec.Body.Bytes()); err == nil {
 				t.Errorf("%s %s answering %d %s passed validation", tc.method, tc.target, tc.status, tc.body)
 			}
 		})
