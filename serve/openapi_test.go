@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -255,5 +259,53 @@ func TestTheValidatorRefusesAnswersTheDocumentDoesNotAllow(t *testing.T) {
 				t.Errorf("%s %s answering %d %s passed validation", tc.method, tc.target, tc.status, tc.body)
 			}
 		})
+	}
+}
+
+// TestRouteTestsCheckTheirAnswersAgainstTheDocument keeps every route test
+// checking what it receives: a test function that calls the server's
+// ServeHTTP must call checkAnswer too (serveHTTP does both; a test that
+// measures allocation checks after measuring). Benchmarks may skip it,
+// since checking would be part of what they measure.
+func TestRouteTestsCheckTheirAnswersAgainstTheDocument(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || strings.HasPrefix(fn.Name.Name, "Benchmark") {
+				continue
+			}
+			var serves []token.Pos
+			checks := false
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				switch fun := call.Fun.(type) {
+				case *ast.SelectorExpr:
+					if fun.Sel.Name == "ServeHTTP" {
+						serves = append(serves, call.Pos())
+					}
+				case *ast.Ident:
+					checks = checks || fun.Name == "checkAnswer"
+				}
+				return true
+			})
+			if !checks {
+				for _, pos := range serves {
+					t.Errorf("%s: %s calls ServeHTTP without checking the answer; call serveHTTP(tb, s, req), which checks it against api/openapi.json",
+						fset.Position(pos), fn.Name.Name)
+				}
+			}
+		}
 	}
 }
