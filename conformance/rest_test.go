@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mnistserve/app/api/apitest"
 	"github.com/mnistserve/app/serve"
 )
 
@@ -33,9 +34,8 @@ func (c *restClient) do(method, path string, header http.Header, body []byte) *h
 	if c.token != "" && req.Header.Get("Authorization") == "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	rec := httptest.NewRecorder()
-	c.srv.ServeHTTP(rec, req)
-	return rec
+	// Every answer is also checked against the OpenAPI document.
+	return apitest.Serve(c.tb, c.srv, req)
 }
 
 // restError reads an error answer: {"error": "..."} with its status.

@@ -58,7 +58,7 @@ func TestEndToEndOnRealMNIST(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, st *store.Store) {
 		s := newServer(t, st, pred)
 		base, _, _ := startServer(t, s)
-		client := &http.Client{Timeout: 30 * time.Second}
+		client := checkedClient(t, 30*time.Second)
 
 		const n = 100
 		right := 0

@@ -2,63 +2,25 @@ package serve
 
 import (
 	"bytes"
-	"context"
-	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/mnistserve/app/api"
+	"github.com/mnistserve/app/api/apitest"
 	"github.com/mnistserve/app/store/storetest"
 )
-
-// document is the OpenAPI document loaded, validated and routed once for
-// every test of the package.
-var document = sync.OnceValues(func() (*documentRouter, error) {
-	// The document's non-JSON bodies are checked as opaque strings.
-	for _, ct := range []string{"text/html", "text/javascript", "text/css", "image/png", "application/openmetrics-text"} {
-		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
-	if err != nil {
-		return nil, err
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, err
-	}
-	r, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		return nil, err
-	}
-	return &documentRouter{doc: doc, router: r}, nil
-})
-
-// documentRouter is the loaded document and the router that finds the
-// operation of a request in it.
-type documentRouter struct {
-	doc    *openapi3.T
-	router routers.Router
-}
-
-// loadDocument returns the document, failing the test when it does not load.
-func loadDocument(tb testing.TB) *documentRouter {
-	tb.Helper()
-	d, err := document()
-	if err != nil {
-		tb.Fatalf("api/openapi.json: %v", err)
-	}
-	return d
-}
 
 // serveHTTP sends req through the whole server, error handler included, and
 // checks the answer against the OpenAPI document: every route test goes
@@ -67,68 +29,20 @@ func loadDocument(tb testing.TB) *documentRouter {
 // may be called from the goroutines of concurrent tests.
 func serveHTTP(tb testing.TB, s *Server, req *http.Request) *httptest.ResponseRecorder {
 	tb.Helper()
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, req)
-	if err := checkAnswer(tb, req, rec); err != nil {
-		tb.Errorf("%s %s answered %d, which the OpenAPI document does not allow: %v; body %.300s",
-			req.Method, req.URL.RequestURI(), rec.Code, err, rec.Body.String())
-	}
-	return rec
+	return apitest.Serve(tb, s, req)
 }
 
-// checkAnswer validates rec, the answer to req, against the document.
-func checkAnswer(tb testing.TB, req *http.Request, rec *httptest.ResponseRecorder) error {
+// checkAnswer validates the answer to req (status, header, body) against
+// the document.
+func checkAnswer(tb testing.TB, req *http.Request, status int, header http.Header, body []byte) error {
 	tb.Helper()
-	d := loadDocument(tb)
-	route, params, err := d.router.FindRoute(req)
-	switch {
-	case errors.Is(err, routers.ErrPathNotFound), errors.Is(err, routers.ErrMethodNotAllowed):
-		// No operation: an unknown path or method (404, 405, with the rate
-		// limit first), or a CORS preflight, which has no body to check.
-		if req.Method == http.MethodOptions && rec.Code < 300 {
-			return nil
-		}
-		if !slices.Contains([]int{404, 405, 429}, rec.Code) {
-			return errors.New("a request for no operation of the document must answer 404, 405 or 429")
-		}
-		return checkError(d, req, rec)
-	case err != nil:
-		return err
-	}
-	if req.Method == http.MethodHead {
-		// openapi3filter skips HEAD, so the status is checked here. The
-		// body is not: net/http drops it on the wire, the recorder keeps it.
-		if route.Operation.Responses.Status(rec.Code) == nil {
-			return errors.New("status is not documented for HEAD")
-		}
-		return nil
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{
-			Request: req, PathParams: params, Route: route,
-		},
-		Status:  rec.Code,
-		Header:  rec.Header(),
-		Options: &openapi3filter.Options{IncludeResponseStatus: true},
-	}
-	in.SetBodyBytes(rec.Body.Bytes())
-	return openapi3filter.ValidateResponse(context.Background(), in)
+	return apitest.Check(tb, req, status, header, body)
 }
 
-// checkError checks an answer of no operation: a JSON Error (but for
-// HEAD, whose body net/http drops).
-func checkError(d *documentRouter, req *http.Request, rec *httptest.ResponseRecorder) error {
-	if req.Method == http.MethodHead {
-		return nil
-	}
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		return errors.New("error answer is " + ct + ", want application/json")
-	}
-	body, err := openapi3filter.JSONBodyDecoder(bytes.NewReader(rec.Body.Bytes()), nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	return d.doc.Components.Schemas["Error"].Value.VisitJSON(body)
+// checkedClient returns an HTTP client for tests that talk to a real
+// listener: every answer it receives is checked against the document.
+func checkedClient(tb testing.TB, timeout time.Duration) *http.Client {
+	return apitest.Client(tb, timeout)
 }
 
 // echoParam matches Echo's path parameters (:id) and the document's ({id}).
@@ -141,7 +55,7 @@ func routeKey(method, path string) string {
 }
 
 func TestTheDocumentDescribesEveryRouteOfTheTable(t *testing.T) {
-	d := loadDocument(t)
+	d := apitest.Load(t)
 	st, _ := storetest.Open(t, "sqlite")
 	s := newServer(t, st, nil)
 
@@ -150,7 +64,7 @@ func TestTheDocumentDescribesEveryRouteOfTheTable(t *testing.T) {
 		table[routeKey(r.Method, r.Path)] = true
 	}
 	documented := map[string]bool{}
-	for path, item := range d.doc.Paths.Map() {
+	for path, item := range d.Doc.Paths.Map() {
 		for method := range item.Operations() {
 			documented[routeKey(method, path)] = true
 		}
@@ -217,9 +131,57 @@ func TestTheValidatorRefusesAnswersTheDocumentDoesNotAllow(t *testing.T) {
 			}
 			rec.WriteHeader(tc.status)
 			_, _ = io.WriteString(rec, tc.body)
-			if err := checkAnswer(t, httptest.NewRequest(tc.method, tc.target, nil), rec); err == nil {
+			if err := checkAnswer(t, httptest.NewRequest(tc.method, tc.target, nil), rec.Code, rec.Header(), rec.Body.Bytes()); err == nil {
 				t.Errorf("%s %s answering %d %s passed validation", tc.method, tc.target, tc.status, tc.body)
 			}
 		})
+	}
+}
+
+// TestRouteTestsCheckTheirAnswersAgainstTheDocument keeps every route test
+// checking what it receives: a test function that calls the server's
+// ServeHTTP must call checkAnswer too (serveHTTP does both; a test that
+// measures allocation checks after measuring). Benchmarks may skip it,
+// since checking would be part of what they measure.
+func TestRouteTestsCheckTheirAnswersAgainstTheDocument(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || strings.HasPrefix(fn.Name.Name, "Benchmark") {
+				continue
+			}
+			var serves []token.Pos
+			checks := false
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				switch fun := call.Fun.(type) {
+				case *ast.SelectorExpr:
+					if fun.Sel.Name == "ServeHTTP" {
+						serves = append(serves, call.Pos())
+					}
+				case *ast.Ident:
+					checks = checks || fun.Name == "checkAnswer"
+				}
+				return true
+			})
+			if !checks && fn.Name.Name != "serveHTTP" {
+				for _, pos := range serves {
+					t.Errorf("%s: %s calls ServeHTTP without checking the answer; call serveHTTP(tb, s, req), which checks it against api/openapi.json",
+						fset.Position(pos), fn.Name.Name)
+				}
+			}
+		}
 	}
 }

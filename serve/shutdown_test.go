@@ -46,7 +46,7 @@ func TestShutdownFinishesRequestsInFlight(t *testing.T) {
 		m := &fakeModel{version: "slow", delay: 300 * time.Millisecond}
 		s := newServer(t, st, m)
 		base, stop, done := startServer(t, s)
-		client := &http.Client{Timeout: 20 * time.Second}
+		client := checkedClient(t, 20*time.Second)
 
 		type result struct {
 			status int
