@@ -52,6 +52,7 @@ served() { curl -fsS "http://127.0.0.1:$1/model" 2>/dev/null | python3 -c 'impor
 for _ in $(seq 600); do
 	v0=$(served "${ports[0]}"); v1=$(served "${ports[1]}"); v2=$(served "${ports[2]}")
 	[ -n "$v0" ] && [ "$v0" = "$v1" ] && [ "$v1" = "$v2" ] && break
+	for s in "${servers[@]}"; do kill -0 "$s" 2>/dev/null || { echo "FAIL: a replica exited" >&2; tail -n 5 "$dir"/server*.log >&2; exit 1; }; done
 	sleep 0.5
 done
 trained=$(grep -l "no model yet: training one" "$dir"/server*.log | wc -l)
