@@ -14,9 +14,10 @@ import (
 // one answer: a handler that adds to and sets them leaves the next answer's
 // headers as they were.
 func TestSecurityHeadersSurviveAHandlerChangingThem(t *testing.T) {
+	// The middleware is called straight, on a handler that no route of the
+	// server has, so no answer here is one the OpenAPI document describes.
 	e := echo.New()
-	e.Use(securityHeaders())
-	e.GET("/meddle", func(c echo.Context) error {
+	meddle := securityHeaders()(func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Add(echo.HeaderReferrerPolicy, "origin")
 		h.Set(echo.HeaderXFrameOptions, "SAMEORIGIN")
@@ -24,7 +25,9 @@ func TestSecurityHeadersSurviveAHandlerChangingThem(t *testing.T) {
 	})
 	for i := range 3 {
 		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/meddle", nil))
+		if err := meddle(e.NewContext(httptest.NewRequest(http.MethodGet, "/meddle", nil), rec)); err != nil {
+			t.Fatal(err)
+		}
 		if got := rec.Header().Values(echo.HeaderReferrerPolicy); !slices.Equal(got, []string{"no-referrer", "origin"}) {
 			t.Errorf("answer %d: Referrer-Policy %q, want no-referrer then the handler's origin", i, got)
 		}
