@@ -135,8 +135,10 @@ func TestTheTrainingLeaseDiesWithItsConnection(t *testing.T) {
 	if _, err := b.Elect(ctx(t)); !errors.Is(err, ErrTrainingElsewhere) {
 		t.Fatalf("Elect while a holds the lease: %v, want ErrTrainingElsewhere", err)
 	}
-	if n := terminate(t, k, store.LeaseAppName); n != 1 {
-		t.Fatalf("ended %d lease connections, want 1", n)
+	// b's failed attempt may still show its connection while the server
+	// ends it, so more than one may be counted; a's must be among them.
+	if n := terminate(t, k, store.LeaseAppName); n < 1 {
+		t.Fatalf("ended %d lease connections, want a's", n)
 	}
 	var l2 Lease
 	waitUntil(t, "b is elected once a's connection is gone", 5*time.Second, func() bool {
