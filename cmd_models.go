@@ -26,7 +26,9 @@ PostgreSQL, within a second).
 
   list             the valid models, newest first: which is served and
                    pinned, test accuracy, live accuracy on labelled
-                   predictions (when a database is at hand) and parent
+                   predictions (when a database is at hand) and parent;
+                   a first boot's early checkpoints are left out (counted
+                   on the last line) unless one is served or pinned
   promote VERSION  pin VERSION
   rollback         pin the model served before the last promote (again:
                    one promote further back)
@@ -115,7 +117,12 @@ func listModels(ctx context.Context, stdout, stderr io.Writer, reg *registry.Reg
 	live := liveAccuracy(ctx, stderr, db)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tSTATE\tCREATED\tTEST_ACC\tLIVE\tPARENT")
+	hidden := 0
 	for _, m := range metas {
+		if m.Checkpoint != nil && m.Version != served && m.Version != pin.Version {
+			hidden++ // superseded by a later model of its run
+			continue
+		}
 		var state []string
 		if m.Version == served {
 			state = append(state, "served")
@@ -139,10 +146,19 @@ func listModels(ctx context.Context, stdout, stderr io.Writer, reg *registry.Reg
 		if parent == "" {
 			parent = "-"
 		}
+		if cp := m.Checkpoint; cp != nil {
+			stateCol += fmt.Sprintf(",checkpoint(%d/%d)", cp.Epoch, cp.Epochs)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4f\t%s\t%s\n", m.Version, stateCol,
 			m.CreatedAt.UTC().Format(time.DateTime), m.TestAccuracy, liveCol, parent)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if hidden > 0 {
+		fmt.Fprintf(stdout, "(%d early checkpoints of a first boot not shown)\n", hidden)
+	}
+	return nil
 }
 
 // liveAccuracy reads the live figures from db, or from predictions.db when

@@ -132,3 +132,30 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestModelsListLeavesOutSupersededCheckpoints(t *testing.T) {
+	models := filepath.Join(t.TempDir(), "models")
+	save := func(seed uint64, age time.Duration, cp *model.Checkpoint) model.Meta {
+		m, err := model.Save(models, model.NewWeights(seed), model.Meta{CreatedAt: time.Now().Add(-age), Checkpoint: cp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	early := save(1, 3*time.Minute, &model.Checkpoint{Epoch: 1, Epochs: 15})
+	later := save(2, 2*time.Minute, &model.Checkpoint{Epoch: 3, Epochs: 15})
+
+	// While training goes on, the newest checkpoint is served and listed.
+	code, out := runApp(t, "models", "list", "--models", models)
+	if code != 0 || !strings.Contains(out, later.Version) || !strings.Contains(out, "served,checkpoint(3/15)") ||
+		strings.Contains(out, early.Version) || !strings.Contains(out, "(1 early checkpoints of a first boot not shown)") {
+		t.Fatalf("app models list during training: exit %d:\n%s", code, out)
+	}
+	// Once the finished model is saved, both checkpoints are left out.
+	final := save(3, time.Minute, nil)
+	code, out = runApp(t, "models", "list", "--models", models)
+	if code != 0 || !strings.Contains(out, final.Version) || strings.Contains(out, later.Version) ||
+		!strings.Contains(out, "(2 early checkpoints of a first boot not shown)") {
+		t.Fatalf("app models list after training: exit %d:\n%s", code, out)
+	}
+}

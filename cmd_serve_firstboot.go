@@ -5,19 +5,36 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/serve"
 	"github.com/mnistserve/app/train"
 )
 
+// firstCheckpoint is the validation accuracy at which first boot publishes
+// its first checkpoint: a model worth serving while training goes on.
+const firstCheckpoint = 0.985
+
 // firstBootTrain returns the training run of first boot: cfg with the train
 // defaults, saved through reg (so that, in the database, every replica
-// hears of it), its epochs logged and named in the server's 503 reason.
-func firstBootTrain(cfg train.Config, reg *registry.Registry, srv *serve.Server, logger *slog.Logger) func(context.Context) error {
+// hears of it), its epochs logged and named in the server's 503 reason. It
+// publishes a checkpoint once validation accuracy reaches firstCheckpoint,
+// then each better one, which this server serves at once and the others
+// at their next notice or watch tick, and the finished model last.
+func firstBootTrain(cfg train.Config, reg *registry.Registry, models *registry.Keeper, srv *serve.Server, logger *slog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
 		cfg.Save = reg.Saver(ctx)
+		cfg.CheckpointAt = firstCheckpoint
 		logger.Info("first-boot training", "store", reg.String(), "data", cfg.DataDir, "epochs", cfg.Epochs)
-		meta, err := train.Run(ctx, cfg, trainHooks(srv, logger))
+		hooks := trainHooks(srv, logger)
+		hooks.OnCheckpoint = func(m model.Meta) {
+			logger.Info("first-boot checkpoint published; training goes on", "version", m.Version,
+				"epoch", m.Checkpoint.Epoch, "epochs", m.Checkpoint.Epochs, "val_acc", m.ValAccuracy, "test_acc", m.TestAccuracy)
+			if err := models.Load(ctx); err != nil {
+				logger.Warn("serve the first-boot checkpoint", "version", m.Version, "error", err)
+			}
+		}
+		meta, err := train.Run(ctx, cfg, hooks)
 		if err == nil {
 			logger.Info("first-boot training done", "version", meta.Version, "test_accuracy", meta.TestAccuracy)
 		}

@@ -35,6 +35,16 @@ type Meta struct {
 	// Robustness holds the accuracy on each robustness set (package
 	// robust), read through the upload path; absent when not measured.
 	Robustness *Robustness `json:"robustness,omitempty"`
+	// Checkpoint is set on a model saved while its training run went on
+	// (a first boot's early checkpoints); absent on a finished model.
+	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
+}
+
+// Checkpoint says how far its training run was when a model was saved: a
+// later model of the same run supersedes it.
+type Checkpoint struct {
+	Epoch  int `json:"epoch"`  // epochs done
+	Epochs int `json:"epochs"` // epochs the run was set to
 }
 
 // Robustness is a model's accuracy on each robustness set: MNIST test

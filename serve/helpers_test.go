@@ -27,6 +27,9 @@ type fakeModel struct {
 	calls   atomic.Int64  // Predict calls made
 	images  atomic.Int64  // images passed to Predict
 	largest atomic.Int64  // most images in one Predict call
+	// checkpoint, when set, marks the model a checkpoint of a run that
+	// goes on, at val accuracy 0.987.
+	checkpoint *model.Checkpoint
 }
 
 func (m *fakeModel) Predict(ctx context.Context, images [][]byte) ([][10]float32, error) {
@@ -63,7 +66,11 @@ func (m *fakeModel) Predict(ctx context.Context, images [][]byte) ([][10]float32
 }
 
 func (m *fakeModel) Meta() model.Meta {
-	return model.Meta{Version: m.version, Architecture: "fake", TestAccuracy: 0.5}
+	meta := model.Meta{Version: m.version, Architecture: "fake", TestAccuracy: 0.5, Checkpoint: m.checkpoint}
+	if m.checkpoint != nil {
+		meta.ValAccuracy = 0.987
+	}
+	return meta
 }
 
 // brightestRow returns the row with the largest pixel sum (the first on ties).

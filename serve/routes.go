@@ -168,6 +168,16 @@ func (s *Server) handleHealthz(c echo.Context) error {
 type readiness struct {
 	Status       string `json:"status"`
 	ModelVersion string `json:"model_version"`
+	// Training is set while the served model is a checkpoint of a run
+	// that goes on (first boot): how far it was and how good.
+	Training *training `json:"training,omitempty"`
+}
+
+// training is how far the run of a served checkpoint was.
+type training struct {
+	Epoch       int     `json:"epoch"`
+	Epochs      int     `json:"epochs"`
+	ValAccuracy float64 `json:"val_accuracy"`
 }
 
 // handleReadyz serves GET /readyz: 200 when a model is loaded and the
@@ -187,7 +197,12 @@ func (s *Server) handleReadyz(c echo.Context) error {
 		}
 		return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 	}
-	return c.JSON(http.StatusOK, readiness{Status: "ready", ModelVersion: m.Meta().Version})
+	meta := m.Meta()
+	r := readiness{Status: "ready", ModelVersion: meta.Version}
+	if cp := meta.Checkpoint; cp != nil {
+		r.Training = &training{Epoch: cp.Epoch, Epochs: cp.Epochs, ValAccuracy: meta.ValAccuracy}
+	}
+	return c.JSON(http.StatusOK, r)
 }
 
 // handleModel serves GET /model: the metadata of the served model.

@@ -21,6 +21,21 @@ func validBody(t *testing.T) []byte {
 	return mustJSON(t, map[string]any{"image": rows(digitImage(8))})
 }
 
+func TestReadyzSaysTrainingGoesOnWhileACheckpointIsServed(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	s := newServer(t, st, &fakeModel{version: "early", checkpoint: &model.Checkpoint{Epoch: 2, Epochs: 15}})
+	var r readiness
+	decode(t, do(t, s, http.MethodGet, "/readyz", "", nil), 200, &r)
+	if r.Training == nil || *r.Training != (training{Epoch: 2, Epochs: 15, ValAccuracy: 0.987}) {
+		t.Errorf("/readyz = %+v, want the checkpoint's epoch 2 of 15 at val accuracy 0.987", r)
+	}
+	var meta model.Meta
+	decode(t, do(t, s, http.MethodGet, "/model", "", nil), 200, &meta)
+	if meta.Checkpoint == nil || *meta.Checkpoint != (model.Checkpoint{Epoch: 2, Epochs: 15}) {
+		t.Errorf("/model = %+v, want it marked a checkpoint of epoch 2 of 15", meta)
+	}
+}
+
 func TestNotReadyUntilAModelIsSet(t *testing.T) {
 	st, _ := storetest.Open(t, "sqlite")
 	s := newServer(t, st, nil)
@@ -46,8 +61,8 @@ func TestNotReadyUntilAModelIsSet(t *testing.T) {
 	s.SetModel(&fakeModel{version: "fresh"})
 	var r readiness
 	decode(t, do(t, s, http.MethodGet, "/readyz", "", nil), 200, &r)
-	if r.Status != "ready" || r.ModelVersion != "fresh" {
-		t.Errorf("/readyz = %+v, want ready with model fresh", r)
+	if r.Status != "ready" || r.ModelVersion != "fresh" || r.Training != nil {
+		t.Errorf("/readyz = %+v, want ready with model fresh, its training done", r)
 	}
 	var meta model.Meta
 	decode(t, do(t, s, http.MethodGet, "/model", "", nil), 200, &meta)

@@ -27,6 +27,12 @@ type Config struct {
 	// epoch: a small rotation, shear, scale and shift, and for some a
 	// stroke one pixel thicker or thinner or a lower resolution.
 	Augment bool
+	// CheckpointAt, when above 0, saves the model after each epoch whose
+	// validation accuracy reaches it and beats every checkpoint saved
+	// before, marked as a checkpoint (model.Meta.Checkpoint), so that a
+	// first boot serves a good-enough model long before the run ends. The
+	// last epoch saves the finished model instead.
+	CheckpointAt float64
 	// Robustness scores the saved model on the robustness sets (package
 	// robust) at the end of the run and keeps the scores in its metadata.
 	Robustness bool

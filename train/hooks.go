@@ -17,7 +17,9 @@ type Hooks struct {
 	OnStart func(Start)
 	OnStep  func(Step)
 	OnEpoch func(EpochStats)
-	OnEnd   func(Result)
+	// OnCheckpoint receives each checkpoint saved (Config.CheckpointAt).
+	OnCheckpoint func(model.Meta)
+	OnEnd        func(Result)
 }
 
 // Start describes a run before its first step.
@@ -72,6 +74,12 @@ type Result struct {
 func (h Hooks) start(s Start) {
 	if h.OnStart != nil {
 		h.OnStart(s)
+	}
+}
+
+func (h Hooks) checkpoint(m model.Meta) {
+	if h.OnCheckpoint != nil {
+		h.OnCheckpoint(m)
 	}
 }
 

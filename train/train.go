@@ -53,8 +53,31 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		Workers: tr.Workers(), Kernels: kernels.Accelerated(),
 		FeedbackImages: size(fb), FeedbackRepeats: repeats, FeedbackHeldOut: size(cfg.FeedbackHeldOut),
 	})
+	save := cfg.Save
+	if save == nil {
+		save = func(w *model.Weights, m model.Meta) (model.Meta, error) { return model.Save(cfg.ModelDir, w, m) }
+	}
+	// meta is what every model this run saves says of it.
+	meta := func(epochs int, trainSeconds, testAcc, valAcc float64) model.Meta {
+		return model.Meta{
+			CreatedAt:    time.Now().UTC(),
+			Epochs:       epochs,
+			TrainImages:  trainSet.Len(),
+			TrainSeconds: round(trainSeconds, 2),
+			TestAccuracy: round(testAcc, 4),
+			ValAccuracy:  round(valAcc, 4),
+			BatchSize:    cfg.Batch,
+			LearningRate: cfg.LR,
+			Seed:         cfg.Seed,
+
+			ParentVersion:   cfg.FromVersion,
+			FeedbackImages:  size(fb),
+			FeedbackHeldOut: size(cfg.FeedbackHeldOut),
+			Augment:         cfg.Augment,
+		}
+	}
 	var last EpochStats
-	var trainSeconds float64
+	var trainSeconds, checkpointed float64
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		stats, err := runEpoch(ctx, tr, trainSet, cfg, epoch, hooks)
 		if err != nil {
@@ -77,6 +100,14 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		stats.RSSBytes = residentBytes()
 		hooks.epoch(stats)
 		last = stats
+		if cfg.CheckpointAt > 0 && epoch < cfg.Epochs && stats.ValAcc >= cfg.CheckpointAt && stats.ValAcc > checkpointed {
+			m, err := checkpoint(ctx, w, test, save, meta(epoch, trainSeconds, 0, stats.ValAcc), cfg.Epochs)
+			if err != nil {
+				return m, err
+			}
+			checkpointed = stats.ValAcc
+			hooks.checkpoint(m)
+		}
 	}
 
 	eval := model.NewPredictor(w, model.Meta{})
@@ -102,33 +133,34 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		}
 		robustness = robust.Summary(scores)
 	}
-	save := cfg.Save
-	if save == nil {
-		save = func(w *model.Weights, m model.Meta) (model.Meta, error) { return model.Save(cfg.ModelDir, w, m) }
-	}
-	meta, err := save(w, model.Meta{
-		CreatedAt:    time.Now().UTC(),
-		Epochs:       cfg.Epochs,
-		TrainImages:  trainSet.Len(),
-		TrainSeconds: round(trainSeconds, 2),
-		TestAccuracy: round(cm.Accuracy(), 4),
-		ValAccuracy:  round(last.ValAcc, 4),
-		BatchSize:    cfg.Batch,
-		LearningRate: cfg.LR,
-		Seed:         cfg.Seed,
-
-		ParentVersion:    cfg.FromVersion,
-		FeedbackImages:   size(fb),
-		FeedbackHeldOut:  size(cfg.FeedbackHeldOut),
-		FeedbackAccuracy: fbAcc,
-		Augment:          cfg.Augment,
-		Robustness:       robustness,
-	})
+	final := meta(cfg.Epochs, trainSeconds, cm.Accuracy(), last.ValAcc)
+	final.FeedbackAccuracy = fbAcc
+	final.Robustness = robustness
+	saved, err := save(w, final)
 	if err != nil {
-		return meta, fmt.Errorf("save model: %w", err)
+		return saved, fmt.Errorf("save model: %w", err)
 	}
-	hooks.end(Result{Meta: meta, Dir: cfg.ModelDir, Test: cm, TestImages: test.Len(), Elapsed: time.Since(start)})
-	return meta, nil
+	hooks.end(Result{Meta: saved, Dir: cfg.ModelDir, Test: cm, TestImages: test.Len(), Elapsed: time.Since(start)})
+	return saved, nil
+}
+
+// checkpoint saves w as a checkpoint of a run of epochs, its test accuracy
+// measured first (about half a second): a served checkpoint's metadata
+// says what every model's does.
+func checkpoint(ctx context.Context, w *model.Weights, test *mnist.Set, save func(*model.Weights, model.Meta) (model.Meta, error), m model.Meta, epochs int) (model.Meta, error) {
+	eval := model.NewPredictor(w, model.Meta{})
+	acc, err := Accuracy(ctx, eval, test)
+	eval.Close()
+	if err != nil {
+		return m, err
+	}
+	m.TestAccuracy = round(acc, 4)
+	m.Checkpoint = &model.Checkpoint{Epoch: m.Epochs, Epochs: epochs}
+	saved, err := save(w, m)
+	if err != nil {
+		return saved, fmt.Errorf("save checkpoint of epoch %d: %w", m.Epochs, err)
+	}
+	return saved, nil
 }
 
 // runEpoch runs one pass over set in a seeded order. The last batch is

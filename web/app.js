@@ -427,6 +427,14 @@
       if (typeof m.test_accuracy === "number") text += " \u00b7 test accuracy " + (100 * m.test_accuracy).toFixed(2) + "%";
       if (m.train_images) text += " \u00b7 trained on " + m.train_images.toLocaleString() + " images";
       if (m.epochs) text += " for " + m.epochs + " epochs";
+      if (m.checkpoint) {
+        // A first boot's early checkpoint: say so, and look again until
+        // the finished model replaces it.
+        text += " \u00b7 an early checkpoint (epoch " + m.checkpoint.epoch + " of " + m.checkpoint.epochs;
+        if (typeof m.val_accuracy === "number") text += ", validation accuracy " + (100 * m.val_accuracy).toFixed(2) + "%";
+        text += "): training goes on, a better model follows";
+        setTimeout(loadModel, 10000);
+      }
       el.textContent = text;
     } catch (err) {
       el.textContent = "Model: " + err.message;
