@@ -68,11 +68,17 @@ fi
 
 # 3 and 4. Promote on replica 1, time until replicas 2 and 3 serve it.
 cat >"$dir/promote.py" <<'PY'
-import json, statistics, sys, time, urllib.request
+import json, statistics, sys, time, urllib.error, urllib.request
 ports, runs, mode = sys.argv[1].split(","), int(sys.argv[2]), sys.argv[3]
 def get(port, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-        return json.load(r)
+    for attempt in range(200):  # right after a restart a pooled connection may fail once (503)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            if e.code != 503 or attempt == 199:
+                raise
+            time.sleep(0.05)
 def served(port):
     try:
         return get(port, "/model")["version"]
