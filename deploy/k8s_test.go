@@ -158,12 +158,33 @@ func TestKubernetesDeploymentMatchesTheImage(t *testing.T) {
 			if k8s.ImageName(c.Image) != image {
 				t.Errorf("image %q, want %s", c.Image, image)
 			}
-			if len(c.Ports) != 1 || c.Ports[0].ContainerPort != port || c.Ports[0].Name != "http" {
+			ports := map[string]int32{}
+			for _, p := range c.Ports {
+				ports[p.Name] = p.ContainerPort
+			}
+			if ports["http"] != port {
 				t.Errorf("ports %+v, want one named http on %d (EXPOSE)", c.Ports, port)
 			}
+			grpcPort := int32(0)
 			for _, e := range c.Env {
 				if e.Name == "PORT" && e.Value != strconv.Itoa(int(port)) {
 					t.Errorf("PORT=%s, but the image exposes %d", e.Value, port)
+				}
+				if e.Name == "GRPC_ADDR" {
+					_, p, _ := strings.Cut(e.Value, ":")
+					n, err := strconv.ParseInt(p, 10, 32)
+					if err != nil {
+						t.Errorf("GRPC_ADDR=%q has no port", e.Value)
+					}
+					grpcPort = int32(n)
+				}
+			}
+			if ports["grpc"] != grpcPort {
+				t.Errorf("ports %+v: the port named grpc must be GRPC_ADDR's (%d)", c.Ports, grpcPort)
+			}
+			for name := range ports {
+				if name != "http" && name != "grpc" {
+					t.Errorf("port %s is neither the image's http port nor GRPC_ADDR's", name)
 				}
 			}
 		})
@@ -310,9 +331,15 @@ func TestKubernetesObjectsSelectTheAppPods(t *testing.T) {
 			if len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(podLabels)) {
 				t.Errorf("Service selector %v does not match the pod labels %v", svc.Spec.Selector, podLabels)
 			}
+			named := map[string]bool{}
+			for _, c := range d.Spec.Template.Spec.Containers {
+				for _, p := range c.Ports {
+					named[p.Name] = true
+				}
+			}
 			for _, p := range svc.Spec.Ports {
-				if p.TargetPort.String() != "http" && p.TargetPort.IntValue() != dockerfileExposeInt(t) {
-					t.Errorf("Service port %s targets %s, not the container's http port", p.Name, p.TargetPort.String())
+				if !named[p.TargetPort.String()] && p.TargetPort.IntValue() != dockerfileExposeInt(t) {
+					t.Errorf("Service port %s targets %s, not a port of the container", p.Name, p.TargetPort.String())
 				}
 			}
 		})

@@ -139,6 +139,10 @@ class Deployment:
         """A predict token for the load, an admin token for promotes and
         for Prometheus, written where its compose secret reads it (owned by
         nobody, whom Prometheus runs as)."""
+        # docker-compose reads the whole file, secrets included, even to
+        # run one service: the token file must exist before the first run.
+        with open(self.token_file, "w") as f:
+            pass
         self.token = self.keys_add("predict", "composetest")
         self.admin = self.keys_add("admin", "prometheus")
         with open(self.token_file, "w") as f:
