@@ -179,7 +179,7 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	models := registry.NewKeeper(reg, func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger)
+	models := &versionedKeeper{Keeper: registry.NewKeeper(reg, func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger), reg: reg}
 	defer models.Close()
 	srv.SetCatalog(models)
 	srv.SetVersions(versionLoader{reg})

@@ -111,6 +111,7 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 			{"GET", "/predictions", "/predictions", "", nil, predicting},
 			{"GET", "/predictions/:id", fmt.Sprintf("/predictions/%d", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"GET", "/predictions/:id/image.png", fmt.Sprintf("/predictions/%d/image.png", own), "", nil, cols{401, 200, 404, 200, 401}},
+			{"GET", "/predictions/:id/saliency.png", fmt.Sprintf("/predictions/%d/saliency.png", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"DELETE", "/predictions/:id", fmt.Sprintf("/predictions/%d", victim), "", nil, cols{401, 403, 403, 204, 401}},
 			{"PUT", "/predictions/:id/label", fmt.Sprintf("/predictions/%d/label", own), "application/json", []byte(`{"label": 3}`), cols{401, 200, 404, 200, 401}},
 			{"DELETE", "/predictions/:id/label", fmt.Sprintf("/predictions/%d/label", own), "", nil, cols{401, 200, 404, 200, 401}},
@@ -238,6 +239,7 @@ func TestOpenPredictLetsAnyonePredictButReadNothing(t *testing.T) {
 		{"GET", "/predictions", "", 401},
 		{"GET", fmt.Sprintf("/predictions/%d", anon), "", 401},
 		{"GET", fmt.Sprintf("/predictions/%d/image.png", anon), "", 401},
+		{"GET", fmt.Sprintf("/predictions/%d/saliency.png", anon), "", 401},
 		{"GET", "/metrics", "", 401},
 		{"POST", "/predict", tk.revoked, 401}, // a bad token is not taken for no token
 		{"GET", fmt.Sprintf("/predictions/%d", anon), tk.alice, 404},

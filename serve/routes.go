@@ -59,6 +59,7 @@ func (s *Server) table() []route {
 		{http.MethodGet, "/predictions", owner, 0, s.handlePredictions},
 		{http.MethodGet, "/predictions/:id", owner, 0, s.handlePrediction},
 		{http.MethodGet, "/predictions/:id/image.png", owner, 0, s.handlePredictionImage},
+		{http.MethodGet, "/predictions/:id/saliency.png", owner, 0, s.handleSaliency},
 		{http.MethodDelete, "/predictions/:id", admin, 0, s.handleDeletePrediction},
 		{http.MethodPut, "/predictions/:id/label", owner, 0, s.handlePutLabel},
 		{http.MethodDelete, "/predictions/:id/label", owner, 0, s.handleDeleteLabel},
