@@ -118,7 +118,8 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 			{"GET", "/metrics", "/metrics", "", nil, cols{401, 403, 403, 200, 401}},
 			{"GET", "/models", "/models", "", nil, cols{401, 403, 403, 200, 401}}, // live accuracy draws on every client's labels
 			{"POST", "/models/:version/promote", "/models/v2/promote", "", nil, cols{401, 403, 403, 200, 401}},
-			{"POST", "/models/rollback", "/models/rollback", "", nil, cols{401, 403, 403, 200, 401}}, // undoes the admin's promote
+			{"GET", "/models/:version/live", "/models/v1/live", "", nil, cols{401, 403, 403, 200, 401}}, // counts every client's labels
+			{"POST", "/models/rollback", "/models/rollback", "", nil, cols{401, 403, 403, 200, 401}},    // undoes the admin's promote
 			{"GET", "/v2/health/live", "/v2/health/live", "", nil, open},
 			{"GET", "/v2/health/ready", "/v2/health/ready", "", nil, open},
 			{"GET", "/v2", "/v2", "", nil, predicting},

@@ -55,6 +55,7 @@ func (s *Server) table() []route {
 		{http.MethodGet, "/model", predicting, 0, s.handleModel},
 		{http.MethodGet, "/models", admin, 0, s.handleModels},
 		{http.MethodPost, "/models/:version/promote", admin, 0, s.handlePromote},
+		{http.MethodGet, "/models/:version/live", admin, 0, s.handleModelLive},
 		{http.MethodPost, "/models/rollback", admin, 0, s.handleRollback},
 		{http.MethodGet, "/predictions", owner, 0, s.handlePredictions},
 		{http.MethodGet, "/predictions/:id", owner, 0, s.handlePrediction},
