@@ -100,6 +100,7 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 		}{
 			{"GET", "/", "/", "", nil, open},
 			{"GET", "/app.js", "/app.js", "", nil, open},
+			{"GET", "/charts.js", "/charts.js", "", nil, open},
 			{"GET", "/style.css", "/style.css", "", nil, open},
 			{"GET", "/welcome", "/welcome", "", nil, open},
 			{"GET", "/openapi.json", "/openapi.json", "", nil, open},

@@ -17,9 +17,12 @@ const (
 	liveOutcomes = 100_000
 	minBucket    = time.Minute
 	maxBucket    = 366 * 24 * time.Hour
-	// autoBuckets is about how many buckets an answer without ?bucket
-	// spreads the labels over.
+	// An answer without ?bucket spreads the labels over fewer than
+	// autoBuckets buckets, as narrow as leave about autoLabels labels in
+	// each on average: a point of a handful of labels jumps by tens of
+	// percent and says little.
 	autoBuckets = 48
+	autoLabels  = 20
 )
 
 // niceBuckets are the widths an answer without ?bucket chooses from.
@@ -55,8 +58,8 @@ type liveSeries struct {
 // handleModelLive serves GET /models/:version/live?bucket=DURATION: the
 // model's accuracy on the predictions users labelled, by the time each
 // prediction was made, in buckets of the given width (1m..366 days; by
-// default the width that spreads the labels over about 48 buckets),
-// beside its test accuracy.
+// default the narrowest that leaves about 20 labels a bucket, in fewer
+// than 48 buckets), beside its test accuracy.
 func (s *Server) handleModelLive(c echo.Context) error {
 	version := c.Param("version")
 	var bucket time.Duration
@@ -102,14 +105,16 @@ func (s *Server) handleModelLive(c echo.Context) error {
 }
 
 // autoBucket is the narrowest nice width that spreads outcomes (oldest
-// first) over about autoBuckets buckets.
+// first) over fewer than autoBuckets buckets of about autoLabels labels
+// each or more.
 func autoBucket(outcomes []store.Outcome) time.Duration {
 	if len(outcomes) < 2 {
 		return time.Hour
 	}
 	span := outcomes[len(outcomes)-1].CreatedAt.Sub(outcomes[0].CreatedAt)
 	for _, b := range niceBuckets {
-		if span/b < autoBuckets {
+		n := int(span/b) + 1
+		if n < autoBuckets && len(outcomes)/n >= autoLabels {
 			return b
 		}
 	}

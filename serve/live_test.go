@@ -55,12 +55,12 @@ func TestModelLiveCountsLabelsByTheTimeOfThePrediction(t *testing.T) {
 			t.Errorf("totals %d labelled, %d correct, accuracy %v; want 3, 2, 2/3", got.Labelled, got.Correct, got.Accuracy)
 		}
 
-		t.Run("without a bucket the width spreads the labels over a few dozen points", func(t *testing.T) {
+		t.Run("without a bucket three labels make one point", func(t *testing.T) {
 			var auto liveSeries
 			decode(t, do(t, s, http.MethodGet, "/models/v2/live", "", nil), http.StatusOK, &auto)
-			// 140 minutes of labels: 5-minute buckets make 28 of them.
-			if auto.Bucket != "5m0s" || len(auto.Points) != 3 {
-				t.Errorf("bucket %s with %d points, want 5m0s and one point per label", auto.Bucket, len(auto.Points))
+			// Too few labels for 20 a bucket at any width: the widest.
+			if auto.Bucket != "720h0m0s" || len(auto.Points) != 1 || auto.Points[0].Labelled != 3 {
+				t.Errorf("bucket %s with points %+v, want 720h0m0s and one point of 3 labels", auto.Bucket, auto.Points)
 			}
 		})
 		t.Run("a model with no labels yet has no points", func(t *testing.T) {
@@ -81,6 +81,35 @@ func TestModelLiveCountsLabelsByTheTimeOfThePrediction(t *testing.T) {
 			}
 		})
 	})
+}
+
+func TestModelLiveChoosesABucketOfAboutTwentyLabels(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	spread := func(n int, span time.Duration) []store.Outcome {
+		out := make([]store.Outcome, n)
+		for i := range out {
+			out[i].CreatedAt = t0.Add(time.Duration(i) * span / time.Duration(max(n-1, 1)))
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		n    int
+		span time.Duration
+		want time.Duration
+	}{
+		{"400 labels over two days fall in 6-hour buckets", 400, 48 * time.Hour, 6 * time.Hour},
+		{"10,000 labels over a day fall in hourly buckets", 10000, 24 * time.Hour, time.Hour},
+		{"100,000 labels over half an hour fall in minutes", 100000, 30 * time.Minute, time.Minute},
+		{"one label falls in an hour", 1, 0, time.Hour},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := autoBucket(spread(c.n, c.span)); got != c.want {
+				t.Errorf("bucket %v, want %v", got, c.want)
+			}
+		})
+	}
 }
 
 func TestModelLiveRefusesBadQuestions(t *testing.T) {

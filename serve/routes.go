@@ -45,6 +45,7 @@ func (s *Server) table() []route {
 	return []route{
 		{http.MethodGet, "/", public, 0, s.handleIndex},
 		{http.MethodGet, "/app.js", public, 0, s.handleAsset},
+		{http.MethodGet, "/charts.js", public, 0, s.handleAsset},
 		{http.MethodGet, "/style.css", public, 0, s.handleAsset},
 		{http.MethodGet, "/welcome", public, 0, s.handleWelcome},
 		{http.MethodGet, "/openapi.json", public, 0, s.handleOpenAPI},
@@ -113,8 +114,9 @@ func (s *Server) handleIndex(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMETextHTMLCharsetUTF8, web.Index)
 }
 
-// handleAsset serves GET /app.js and GET /style.css: the page's script and
-// style, in files of their own so the CSP needs no inline code.
+// handleAsset serves GET /app.js, GET /charts.js and GET /style.css: the
+// page's scripts and style, in files of their own so the CSP needs no
+// inline code.
 func (s *Server) handleAsset(c echo.Context) error {
 	a, ok := web.Asset(c.Path())
 	if !ok {
