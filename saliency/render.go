@@ -13,7 +13,7 @@ import (
 const (
 	MinScale     = 1
 	MaxScale     = 16
-	DefaultScale = 10 // 280x280, the size of the page's drawing pad
+	DefaultScale = 8 // 224x224: the page shows it 112 px wide, sharp on a display of 2 pixels a point
 )
 
 // Overlay draws img in gray, each pixel a scale x scale square, with m over
@@ -30,40 +30,47 @@ func Overlay(img []byte, m *Map, scale int) (*image.NRGBA, error) {
 	}
 	side := Side * scale
 	out := image.NewNRGBA(image.Rect(0, 0, side, side))
+	// The image keeps its square pixels, as the model saw them; the map is
+	// interpolated between pixel centres, since it measures regions, not
+	// pixels: first along each of its rows, then between two such rows.
 	top := m.MaxAbs()
+	if top == 0 {
+		top = 1 // all zero: no colour anywhere
+	}
+	rows := make([]float32, Side*side)
+	for r := 0; r < Side; r++ {
+		for x := 0; x < side; x++ {
+			x0, x1, f := taps(x, scale)
+			rows[r*side+x] = (m[r*Side+x0]*(1-f) + m[r*Side+x1]*f) / top
+		}
+	}
 	for y := 0; y < side; y++ {
+		y0, y1, fy := taps(y, scale)
+		a, b := rows[y0*side:(y0+1)*side], rows[y1*side:(y1+1)*side]
+		src := img[(y/scale)*Side : (y/scale+1)*Side]
 		row := out.Pix[y*out.Stride : y*out.Stride+4*side]
 		for x := 0; x < side; x++ {
-			// The image keeps its square pixels, as the model saw them;
-			// the map is interpolated between pixel centres, since it
-			// measures regions, not pixels.
-			g := float32(img[(y/scale)*Side+x/scale]) * 0.7 // grey, so the colours stand out on the strokes
-			var v float32
-			if top > 0 {
-				v = bilinear(m, (float32(x)+0.5)/float32(scale)-0.5, (float32(y)+0.5)/float32(scale)-0.5) / top
-			}
+			v := a[x]*(1-fy) + b[x]*fy
+			g := float32(src[x/scale]) * 0.7 // grey, so the colours stand out on the strokes
 			c := heat(v)
-			a := min(abs(v), 1) * 0.8
+			al := min(abs(v), 1) * 0.8
 			p := row[4*x : 4*x+4]
-			p[0] = uint8(g*(1-a) + float32(c.R)*a)
-			p[1] = uint8(g*(1-a) + float32(c.G)*a)
-			p[2] = uint8(g*(1-a) + float32(c.B)*a)
+			p[0] = uint8(g*(1-al) + float32(c.R)*al)
+			p[1] = uint8(g*(1-al) + float32(c.G)*al)
+			p[2] = uint8(g*(1-al) + float32(c.B)*al)
 			p[3] = 255
 		}
 	}
 	return out, nil
 }
 
-// bilinear samples m at (x, y) in pixel units, clamped at the edges.
-func bilinear(m *Map, x, y float32) float32 {
-	x = min(max(x, 0), Side-1)
-	y = min(max(y, 0), Side-1)
-	x0, y0 := int(x), int(y)
-	x1, y1 := min(x0+1, Side-1), min(y0+1, Side-1)
-	fx, fy := x-float32(x0), y-float32(y0)
-	top := m[y0*Side+x0]*(1-fx) + m[y0*Side+x1]*fx
-	bottom := m[y1*Side+x0]*(1-fx) + m[y1*Side+x1]*fx
-	return top*(1-fy) + bottom*fy
+// taps returns the two map pixels that output pixel i (of a picture drawn
+// scale times larger) lies between, and the weight of the second,
+// clamped at the edges.
+func taps(i, scale int) (lo, hi int, f float32) {
+	c := min(max((float32(i)+0.5)/float32(scale)-0.5, 0), Side-1)
+	lo = int(c)
+	return lo, min(lo+1, Side-1), c - float32(lo)
 }
 
 // heat is the colour of a saliency v in -1..1: red to yellow as support

@@ -39,7 +39,7 @@ var saliencyMethod = fmt.Sprintf("occlusion; patch=%d; stride=%d; fill=0", salie
 // stored input in grey with a heat map over it of how much each region
 // made the model answer the stored digit, measured by occlusion (see
 // package saliency). The picture is 28*N pixels a side (N 1..16, default
-// 10); Saliency-Model names the model that was asked.
+// 8); Saliency-Model names the model that was asked.
 func (s *Server) handleSaliency(c echo.Context) error {
 	scale := saliency.DefaultScale
 	if v := c.QueryParam("scale"); v != "" {

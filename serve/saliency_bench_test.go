@@ -16,7 +16,7 @@ import (
 
 // BenchmarkSaliency asks GET /predictions/:id/saliency.png of stored MNIST
 // test digits through the whole server (access, SQLite read, occlusion on
-// the real kernels, PNG at the default 280x280) and reports the p50 and
+// the real kernels, PNG at the default 224x224) and reports the p50 and
 // p99 of one request besides the mean. Untrained weights cost the same
 // as trained ones; the digits decide how many patches touch ink.
 func BenchmarkSaliency(b *testing.B) {

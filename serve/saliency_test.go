@@ -70,20 +70,20 @@ func TestSaliencyShowsWhatMadeTheModelAnswer(t *testing.T) {
 	assertHeaderHas(t, rec, HeaderSaliencyMethod, "occlusion")
 	assertHeaderHas(t, rec, "Cache-Control", "private")
 	img := decodePNG(t, rec.Body.Bytes())
-	if b := img.Bounds(); b.Dx() != 280 || b.Dy() != 280 {
-		t.Fatalf("picture is %v, want 280x280 (28 pixels at the default scale 10)", b)
+	if b := img.Bounds(); b.Dx() != 224 || b.Dy() != 224 {
+		t.Fatalf("picture is %v, want 224x224 (28 pixels at the default scale 8)", b)
 	}
 	if served.calls.Load() != 1 {
 		t.Errorf("the model was called %d times, want once for all the occluded copies", served.calls.Load())
 	}
 	t.Run("the row the model reads is warm", func(t *testing.T) {
-		r, g, b, _ := img.At(125, 35).RGBA() // pixel (12, 3)
+		r, g, b, _ := img.At(100, 28).RGBA() // pixel (12, 3)
 		if r>>8 < b>>8+100 {
 			t.Errorf("colour (%d,%d,%d) on the decisive row, want red well above blue", r>>8, g>>8, b>>8)
 		}
 	})
 	t.Run("rows far from it are plain grey", func(t *testing.T) {
-		r, g, b, _ := img.At(145, 205).RGBA() // pixel (14, 20)
+		r, g, b, _ := img.At(116, 164).RGBA() // pixel (14, 20)
 		if r != g || g != b {
 			t.Errorf("colour (%d,%d,%d) far from the decisive row, want grey", r>>8, g>>8, b>>8)
 		}

@@ -287,8 +287,8 @@ func checkSaliencyShown(t *testing.T, p *page, base string, id int64) {
 		t.Fatalf("saliency.png: %v", err)
 	}
 	want := img.Bounds().Dx()
-	if w, h := p.float(`document.getElementById("why").naturalWidth`), p.float(`document.getElementById("why").naturalHeight`); int(w) != want || int(h) != want || want != 280 {
-		t.Errorf("the page's saliency picture is %vx%v, the API's %dx%d; want 280x280", w, h, want, want)
+	if w, h := p.float(`document.getElementById("why").naturalWidth`), p.float(`document.getElementById("why").naturalHeight`); int(w) != want || int(h) != want || want != 224 {
+		t.Errorf("the page's saliency picture is %vx%v, the API's %dx%d; want 224x224", w, h, want, want)
 	}
 	if w := p.float(`document.getElementById("seen").naturalWidth`); w != 28 {
 		t.Errorf("the image the model saw is %v pixels wide, want 28", w)
