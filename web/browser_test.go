@@ -20,7 +20,6 @@ import (
 
 	"github.com/mnistserve/app/internal/testutil"
 	"github.com/mnistserve/app/keys"
-	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/serve"
 	"github.com/mnistserve/app/store"
