@@ -186,7 +186,9 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	switch err := models.Load(ctx); {
 	case err == nil:
 	case errors.Is(err, model.ErrNoModel):
-		g.Go(func() error { return models.FirstBoot(gctx, firstBootTrain(cfg.Train, reg, models, srv, logger)) })
+		g.Go(func() error {
+			return models.FirstBoot(gctx, firstBootTrain(cfg.Train, reg, models.Keeper, srv, logger))
+		})
 	default:
 		return fmt.Errorf("load model from the %s: %w", reg, err)
 	}

@@ -38,13 +38,6 @@ type Meta struct {
 	// Checkpoint is set on a model saved while its training run went on
 	// (a first boot's early checkpoints); absent on a finished model.
 	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
-}
-
-// Checkpoint says how far its training run was when a model was saved: a
-// later model of the same run supersedes it.
-type Checkpoint struct {
-	Epoch  int `json:"epoch"`  // epochs done
-	Epochs int `json:"epochs"` // epochs the run was set to
 
 	// History is what each epoch of training measured, in order; empty
 	// for models trained before it was recorded.
@@ -53,6 +46,13 @@ type Checkpoint struct {
 	// predicted digit (column); nil for models trained before it was
 	// recorded.
 	TestConfusion *Confusion `json:"test_confusion,omitempty"`
+}
+
+// Checkpoint says how far its training run was when a model was saved: a
+// later model of the same run supersedes it.
+type Checkpoint struct {
+	Epoch  int `json:"epoch"`  // epochs done
+	Epochs int `json:"epochs"` // epochs the run was set to
 }
 
 // Robustness is a model's accuracy on each robustness set: MNIST test

@@ -78,8 +78,6 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	}
 	var last EpochStats
 	var trainSeconds, checkpointed float64
-
-	var trainSeconds float64
 	var history []model.EpochRecord
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		stats, err := runEpoch(ctx, tr, trainSet, cfg, epoch, hooks)
@@ -140,33 +138,9 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	final := meta(cfg.Epochs, trainSeconds, cm.Accuracy(), last.ValAcc)
 	final.FeedbackAccuracy = fbAcc
 	final.Robustness = robustness
+	final.History = history
+	final.TestConfusion = (*model.Confusion)(cm)
 	saved, err := save(w, final)
-
-	save := cfg.Save
-	if save == nil {
-		save = func(w *model.Weights, m model.Meta) (model.Meta, error) { return model.Save(cfg.ModelDir, w, m) }
-	}
-	meta, err := save(w, model.Meta{
-		CreatedAt:    time.Now().UTC(),
-		Epochs:       cfg.Epochs,
-		TrainImages:  trainSet.Len(),
-		TrainSeconds: round(trainSeconds, 2),
-		TestAccuracy: round(cm.Accuracy(), 4),
-		ValAccuracy:  round(last.ValAcc, 4),
-		BatchSize:    cfg.Batch,
-		LearningRate: cfg.LR,
-		Seed:         cfg.Seed,
-
-		ParentVersion:    cfg.FromVersion,
-		FeedbackImages:   size(fb),
-		FeedbackHeldOut:  size(cfg.FeedbackHeldOut),
-		FeedbackAccuracy: fbAcc,
-		Augment:          cfg.Augment,
-		Robustness:       robustness,
-
-		History:       history,
-		TestConfusion: (*model.Confusion)(cm),
-	})
 	if err != nil {
 		return saved, fmt.Errorf("save model: %w", err)
 	}
