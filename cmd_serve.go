@@ -179,14 +179,16 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	models := registry.NewKeeper(reg, func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger)
+	models := &versionedKeeper{Keeper: registry.NewKeeper(reg, func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger), reg: reg}
 	defer models.Close()
 	srv.SetCatalog(models)
 	srv.SetVersions(versionLoader{reg})
 	switch err := models.Load(ctx); {
 	case err == nil:
 	case errors.Is(err, model.ErrNoModel):
-		g.Go(func() error { return models.FirstBoot(gctx, firstBootTrain(cfg.Train, reg, models, srv, logger)) })
+		g.Go(func() error {
+			return models.FirstBoot(gctx, firstBootTrain(cfg.Train, reg, models.Keeper, srv, logger))
+		})
 	default:
 		return fmt.Errorf("load model from the %s: %w", reg, err)
 	}

@@ -38,6 +38,14 @@ type Meta struct {
 	// Checkpoint is set on a model saved while its training run went on
 	// (a first boot's early checkpoints); absent on a finished model.
 	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
+
+	// History is what each epoch of training measured, in order; empty
+	// for models trained before it was recorded.
+	History []EpochRecord `json:"history,omitempty"`
+	// TestConfusion counts the test images by true digit (row) and
+	// predicted digit (column); nil for models trained before it was
+	// recorded.
+	TestConfusion *Confusion `json:"test_confusion,omitempty"`
 }
 
 // Checkpoint says how far its training run was when a model was saved: a
@@ -61,3 +69,15 @@ type Robustness struct {
 	Photo     float64  `json:"photo"`
 	Fonts     *float64 `json:"fonts"`
 }
+
+// EpochRecord is one epoch of training, for the model's learning curves.
+type EpochRecord struct {
+	Epoch         int     `json:"epoch"`
+	Loss          float64 `json:"loss"`           // mean training loss
+	TrainAccuracy float64 `json:"train_accuracy"` // on the training batches, with dropout
+	ValAccuracy   float64 `json:"val_accuracy"`   // on the held-out 10%
+	Seconds       float64 `json:"seconds"`        // the training steps, evaluation excluded
+}
+
+// Confusion counts images by true class (row) and predicted class (column).
+type Confusion [Classes][Classes]int

@@ -100,6 +100,7 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 		}{
 			{"GET", "/", "/", "", nil, open},
 			{"GET", "/app.js", "/app.js", "", nil, open},
+			{"GET", "/charts.js", "/charts.js", "", nil, open},
 			{"GET", "/style.css", "/style.css", "", nil, open},
 			{"GET", "/welcome", "/welcome", "", nil, open},
 			{"GET", "/openapi.json", "/openapi.json", "", nil, open},
@@ -111,13 +112,15 @@ func TestEveryRouteAnswersEachCallerAsItsRoleAllows(t *testing.T) {
 			{"GET", "/predictions", "/predictions", "", nil, predicting},
 			{"GET", "/predictions/:id", fmt.Sprintf("/predictions/%d", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"GET", "/predictions/:id/image.png", fmt.Sprintf("/predictions/%d/image.png", own), "", nil, cols{401, 200, 404, 200, 401}},
+			{"GET", "/predictions/:id/saliency.png", fmt.Sprintf("/predictions/%d/saliency.png", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"DELETE", "/predictions/:id", fmt.Sprintf("/predictions/%d", victim), "", nil, cols{401, 403, 403, 204, 401}},
 			{"PUT", "/predictions/:id/label", fmt.Sprintf("/predictions/%d/label", own), "application/json", []byte(`{"label": 3}`), cols{401, 200, 404, 200, 401}},
 			{"DELETE", "/predictions/:id/label", fmt.Sprintf("/predictions/%d/label", own), "", nil, cols{401, 200, 404, 200, 401}},
 			{"GET", "/metrics", "/metrics", "", nil, cols{401, 403, 403, 200, 401}},
 			{"GET", "/models", "/models", "", nil, cols{401, 403, 403, 200, 401}}, // live accuracy draws on every client's labels
 			{"POST", "/models/:version/promote", "/models/v2/promote", "", nil, cols{401, 403, 403, 200, 401}},
-			{"POST", "/models/rollback", "/models/rollback", "", nil, cols{401, 403, 403, 200, 401}}, // undoes the admin's promote
+			{"GET", "/models/:version/live", "/models/v1/live", "", nil, cols{401, 403, 403, 200, 401}}, // counts every client's labels
+			{"POST", "/models/rollback", "/models/rollback", "", nil, cols{401, 403, 403, 200, 401}},    // undoes the admin's promote
 			{"GET", "/v2/health/live", "/v2/health/live", "", nil, open},
 			{"GET", "/v2/health/ready", "/v2/health/ready", "", nil, open},
 			{"GET", "/v2", "/v2", "", nil, predicting},
@@ -238,6 +241,7 @@ func TestOpenPredictLetsAnyonePredictButReadNothing(t *testing.T) {
 		{"GET", "/predictions", "", 401},
 		{"GET", fmt.Sprintf("/predictions/%d", anon), "", 401},
 		{"GET", fmt.Sprintf("/predictions/%d/image.png", anon), "", 401},
+		{"GET", fmt.Sprintf("/predictions/%d/saliency.png", anon), "", 401},
 		{"GET", "/metrics", "", 401},
 		{"POST", "/predict", tk.revoked, 401}, // a bad token is not taken for no token
 		{"GET", fmt.Sprintf("/predictions/%d", anon), tk.alice, 404},

@@ -53,7 +53,7 @@ func cors(origins []string) echo.MiddlewareFunc {
 		AllowOrigins:  origins,
 		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
 		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
-		ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After"},
+		ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", HeaderSaliencyModel, HeaderSaliencyMethod},
 		MaxAge:        600,
 	})
 }

@@ -246,6 +246,9 @@ func (f errStore) ClearLabel(ctx context.Context, _ int64) (*store.Prediction, e
 func (f errStore) LiveAccuracy(ctx context.Context) (map[string]store.Live, error) {
 	return nil, f.wait(ctx)
 }
+func (f errStore) Outcomes(ctx context.Context, _ string, _ int) ([]store.Outcome, error) {
+	return nil, f.wait(ctx)
+}
 func (f errStore) Delete(ctx context.Context, _ int64) error { return f.wait(ctx) }
 func (f errStore) DeleteBefore(ctx context.Context, _ time.Time, _ int) (int64, error) {
 	return 0, f.wait(ctx)

@@ -45,6 +45,7 @@ func (s *Server) table() []route {
 	return []route{
 		{http.MethodGet, "/", public, 0, s.handleIndex},
 		{http.MethodGet, "/app.js", public, 0, s.handleAsset},
+		{http.MethodGet, "/charts.js", public, 0, s.handleAsset},
 		{http.MethodGet, "/style.css", public, 0, s.handleAsset},
 		{http.MethodGet, "/welcome", public, 0, s.handleWelcome},
 		{http.MethodGet, "/openapi.json", public, 0, s.handleOpenAPI},
@@ -55,10 +56,12 @@ func (s *Server) table() []route {
 		{http.MethodGet, "/model", predicting, 0, s.handleModel},
 		{http.MethodGet, "/models", admin, 0, s.handleModels},
 		{http.MethodPost, "/models/:version/promote", admin, 0, s.handlePromote},
+		{http.MethodGet, "/models/:version/live", admin, 0, s.handleModelLive},
 		{http.MethodPost, "/models/rollback", admin, 0, s.handleRollback},
 		{http.MethodGet, "/predictions", owner, 0, s.handlePredictions},
 		{http.MethodGet, "/predictions/:id", owner, 0, s.handlePrediction},
 		{http.MethodGet, "/predictions/:id/image.png", owner, 0, s.handlePredictionImage},
+		{http.MethodGet, "/predictions/:id/saliency.png", owner, 0, s.handleSaliency},
 		{http.MethodDelete, "/predictions/:id", admin, 0, s.handleDeletePrediction},
 		{http.MethodPut, "/predictions/:id/label", owner, 0, s.handlePutLabel},
 		{http.MethodDelete, "/predictions/:id/label", owner, 0, s.handleDeleteLabel},
@@ -111,8 +114,9 @@ func (s *Server) handleIndex(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMETextHTMLCharsetUTF8, web.Index)
 }
 
-// handleAsset serves GET /app.js and GET /style.css: the page's script and
-// style, in files of their own so the CSP needs no inline code.
+// handleAsset serves GET /app.js, GET /charts.js and GET /style.css: the
+// page's scripts and style, in files of their own so the CSP needs no
+// inline code.
 func (s *Server) handleAsset(c echo.Context) error {
 	a, ok := web.Asset(c.Path())
 	if !ok {

@@ -41,6 +41,7 @@ type Store interface {
 	SetLabel(ctx context.Context, id int64, label int) (*store.Prediction, error)
 	ClearLabel(ctx context.Context, id int64) (*store.Prediction, error)
 	LiveAccuracy(ctx context.Context) (map[string]store.Live, error)
+	Outcomes(ctx context.Context, version string, limit int) ([]store.Outcome, error)
 	Delete(ctx context.Context, id int64) error
 	DeleteBefore(ctx context.Context, cutoff time.Time, batch int) (int64, error)
 	Ping(ctx context.Context) error

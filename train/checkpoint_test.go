@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/mnistserve/app/internal/testutil"
@@ -30,7 +31,7 @@ func TestRunPublishesCheckpointsWhileTrainingGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(saved) < 2 || saved[len(saved)-1] != final {
+	if len(saved) < 2 || !reflect.DeepEqual(saved[len(saved)-1], final) {
 		t.Fatalf("saved %d models, the last %+v; want checkpoints, then the finished %+v", len(saved), saved[len(saved)-1], final)
 	}
 	if final.Checkpoint != nil || final.Epochs != cfg.Epochs {

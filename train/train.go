@@ -78,6 +78,7 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	}
 	var last EpochStats
 	var trainSeconds, checkpointed float64
+	var history []model.EpochRecord
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		stats, err := runEpoch(ctx, tr, trainSet, cfg, epoch, hooks)
 		if err != nil {
@@ -99,6 +100,7 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 		runtime.GC()
 		stats.RSSBytes = residentBytes()
 		hooks.epoch(stats)
+		history = append(history, epochRecord(stats))
 		last = stats
 		if cfg.CheckpointAt > 0 && epoch < cfg.Epochs && stats.ValAcc >= cfg.CheckpointAt && stats.ValAcc > checkpointed {
 			m, err := checkpoint(ctx, w, test, save, meta(epoch, trainSeconds, 0, stats.ValAcc), cfg.Epochs)
@@ -136,6 +138,8 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	final := meta(cfg.Epochs, trainSeconds, cm.Accuracy(), last.ValAcc)
 	final.FeedbackAccuracy = fbAcc
 	final.Robustness = robustness
+	final.History = history
+	final.TestConfusion = (*model.Confusion)(cm)
 	saved, err := save(w, final)
 	if err != nil {
 		return saved, fmt.Errorf("save model: %w", err)
@@ -216,6 +220,18 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		Seconds:      secs,
 		ImagesPerSec: float64(seen) / secs,
 	}, nil
+}
+
+// epochRecord is the part of an epoch's stats kept in the model's
+// metadata, rounded as the epoch line prints it.
+func epochRecord(s EpochStats) model.EpochRecord {
+	return model.EpochRecord{
+		Epoch:         s.Epoch,
+		Loss:          round(s.Loss, 4),
+		TrainAccuracy: round(s.TrainAcc, 4),
+		ValAccuracy:   round(s.ValAcc, 4),
+		Seconds:       round(s.Seconds, 2),
+	}
 }
 
 // round rounds v to the given number of decimal places.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mnistserve/app/internal/testutil"
+	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/registry"
 )
 
@@ -95,8 +96,36 @@ func TestRunReportsThroughItsHooks(t *testing.T) {
 	if strings.Join(order, " ") != "start epoch epoch end" {
 		t.Errorf("hooks ran in the order %v", order)
 	}
-	if end.Meta != meta || end.Dir != cfg.ModelDir || end.TestImages != n || math.Abs(end.Test.Accuracy()-meta.TestAccuracy) > 1e-4 {
+	if !reflect.DeepEqual(end.Meta, meta) || end.Dir != cfg.ModelDir || end.TestImages != n || math.Abs(end.Test.Accuracy()-meta.TestAccuracy) > 1e-4 {
 		t.Errorf("end %+v does not match the returned %+v", end, meta)
+	}
+
+	// The metadata keeps each epoch's line and the test confusion matrix,
+	// for the page's pictures.
+	if len(meta.History) != len(epochs) {
+		t.Fatalf("history has %d epochs, want %d: %+v", len(meta.History), len(epochs), meta.History)
+	}
+	for i, h := range meta.History {
+		e := epochs[i]
+		if h.Epoch != e.Epoch || math.Abs(h.Loss-e.Loss) > 1e-4 || math.Abs(h.ValAccuracy-e.ValAcc) > 1e-4 ||
+			math.Abs(h.TrainAccuracy-e.TrainAcc) > 1e-4 || math.Abs(h.Seconds-e.Seconds) > 0.01 {
+			t.Errorf("history[%d] = %+v, the epoch measured %+v", i, h, e)
+		}
+	}
+	if meta.TestConfusion == nil || *meta.TestConfusion != model.Confusion(*end.Test) {
+		t.Errorf("test confusion %v, want the run's %v", meta.TestConfusion, end.Test)
+	}
+	var total, right int
+	for i, row := range meta.TestConfusion {
+		for j, c := range row {
+			total += c
+			if i == j {
+				right += c
+			}
+		}
+	}
+	if total != n || math.Abs(float64(right)/float64(total)-meta.TestAccuracy) > 1e-4 {
+		t.Errorf("the confusion matrix counts %d images, %d right; want %d at test accuracy %.4f", total, right, n, meta.TestAccuracy)
 	}
 }
 

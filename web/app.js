@@ -16,7 +16,7 @@
   let authMode = "none";
   let token = sessionStorage.getItem(TOKEN_KEY) || "";
   let recentURLs = [];   // blob: URLs of the strip's images, fetched with the token
-  let seenURL = "";      // blob: URL of the answer's image
+  let answerURLs = [];   // blob: URLs of the answer's image and saliency map
 
   // Code samples name this server rather than a placeholder.
   for (const el of document.querySelectorAll(".origin")) el.textContent = location.origin;
@@ -189,14 +189,15 @@
   // canRead says whether this tab may read stored rows and images.
   const canRead = () => authMode === "none" || token !== "";
 
-  // imageURL is an address an <img> can show for a stored input: the route
-  // itself without keys; with keys, the image fetched with the token and
+  // imageURL is an address an <img> can show for a picture of a stored
+  // prediction ("image.png", its input, or "saliency.png"): the route
+  // itself without keys; with keys, the picture fetched with the token and
   // kept in memory, because an <img> cannot send an Authorization header.
-  async function imageURL(id) {
-    const path = "/predictions/" + encodeURIComponent(id) + "/image.png";
+  async function imageURL(id, name) {
+    const path = "/predictions/" + encodeURIComponent(id) + "/" + (name || "image.png");
     if (authMode === "none") return path;
     const res = await fetch(path, withToken());
-    if (!res.ok) throw new Error("image " + id + ": " + res.status);
+    if (!res.ok) throw new Error(path + ": " + res.status);
     return URL.createObjectURL(await res.blob());
   }
 
@@ -292,15 +293,25 @@
     $("digit").textContent = a.prediction;
     $("confidence").textContent = "Confidence " + pct(a.confidence) + " \u00b7 prediction #" + a.id;
     drawBars(a.probabilities, a.prediction);
-    const seen = $("seen");
-    seen.hidden = true;
-    if (!canRead()) return; // anonymous: nothing stored may be read back
-    imageURL(a.id).then((url) => {
-      if (seenURL.startsWith("blob:")) URL.revokeObjectURL(seenURL);
-      seenURL = url;
-      seen.src = url;
-      seen.hidden = false;
-    }, () => {});
+    showSeen(a.id);
+  }
+
+  // showSeen shows, beside the drawing, the 28x28 image the model got (the
+  // stored one, after the server's conversion of an upload) and the same
+  // with the saliency map over it. Anonymous visitors may not read stored
+  // rows back, so they see neither.
+  function showSeen(id) {
+    const box = $("seen-box");
+    for (const url of answerURLs) URL.revokeObjectURL(url);
+    answerURLs = [];
+    box.hidden = true;
+    if (id === null || !canRead()) return;
+    const show = (img, name) => imageURL(id, name).then((url) => {
+      if (url.startsWith("blob:")) answerURLs.push(url);
+      img.src = url;
+    });
+    Promise.all([show($("seen"), "image.png"), show($("why"), "saliency.png")])
+      .then(() => { box.hidden = false; }, () => {});
   }
 
   // send posts one prediction request, shows the answer or the error, and
@@ -318,7 +329,7 @@
       answered = null;
       $("feedback").hidden = true;
       drawBars(null);
-      $("seen").hidden = true;
+      showSeen(null);
       showError(err.message);
       loadModel();
     } finally {
@@ -376,7 +387,7 @@
         const a = document.createElement(authMode === "none" ? "a" : "span");
         if (authMode === "none") a.href = "/predictions/" + encodeURIComponent(p.id);
         const img = document.createElement("img");
-        imageURL(p.id).then((url) => {
+        imageURL(p.id, "image.png").then((url) => {
           if (url.startsWith("blob:")) recentURLs.push(url);
           img.src = url;
         }, () => {});
@@ -483,9 +494,129 @@
       cell(live.accuracy === null || live.accuracy === undefined
         ? "no labels yet"
         : pct(live.accuracy) + " (" + live.correct + " of " + live.labelled + ")");
+      const open = document.createElement("button");
+      open.type = "button";
+      open.className = "small";
+      open.textContent = "Pictures";
+      open.dataset.version = m.version;
+      open.setAttribute("aria-label", "Pictures of model " + m.version);
+      open.addEventListener("click", () => showModel(m));
+      cell("").append(open);
       body.append(tr);
+      if (shownModel === m.version) showModel(m); // keep the open one current
     }
     card.hidden = false;
+  }
+
+  // showModel opens the pictures of model m (an entry of GET /models):
+  // its learning curves, its confusion matrix and accuracy per digit on
+  // the test set, and its live accuracy over time. Models trained before
+  // the curves and the matrix were recorded say so instead.
+  let shownModel = null;
+  function showModel(m) {
+    shownModel = m.version;
+    const box = $("model-detail");
+    box.hidden = false;
+    $("detail-h").textContent = "Model " + m.version;
+    const facts = [];
+    if (typeof m.test_accuracy === "number") facts.push("test accuracy " + pct(m.test_accuracy));
+    if (m.train_images) facts.push("trained on " + m.train_images.toLocaleString() + " images");
+    if (m.epochs) facts.push(m.epochs + " epochs");
+    if (m.train_seconds) facts.push(Math.round(m.train_seconds) + " s of training");
+    $("detail-summary").textContent = facts.join(" \u00b7 ");
+    drawCurves(m.history || []);
+    drawConfusion(m.test_confusion);
+    drawLive(m);
+  }
+
+  // note replaces a chart's holder with a sentence.
+  function note(id, words) {
+    const p = document.createElement("p");
+    p.className = "hint none";
+    p.textContent = words;
+    $(id).replaceChildren(p);
+  }
+
+  function drawCurves(history) {
+    if (!history.length) {
+      const words = "Not recorded: this model was trained before the curves were kept.";
+      note("curve-loss", words);
+      note("curve-acc", words);
+      return;
+    }
+    const epochs = history.map((h) => h.epoch);
+    const x = { min: Math.min(1, ...epochs), max: Math.max(...epochs), label: "epoch", format: String };
+    x.ticks = Charts.ticks(x.min, x.max, Math.min(history.length, 8)).filter(Number.isInteger);
+    const losses = history.map((h) => h.loss);
+    Charts.line($("curve-loss"), {
+      label: "Training loss by epoch",
+      x: x,
+      y: { min: 0, max: Math.max(...losses) * 1.1 || 1, format: (v) => v.toFixed(2) },
+      series: [{ name: "loss", cls: "s-loss", points: history.map((h) => [h.epoch, h.loss]) }],
+      titleOf: (_, p) => "epoch " + p[0] + ": loss " + p[1].toFixed(4),
+    });
+    const accs = history.flatMap((h) => [h.train_accuracy, h.val_accuracy]);
+    const lo = Math.max(0, Math.floor((Math.min(...accs) - 0.005) * 50) / 50);
+    Charts.line($("curve-acc"), {
+      label: "Training and validation accuracy by epoch",
+      x: x,
+      y: { min: lo, max: 1, format: (v) => Charts.pct(v, lo > 0.9 ? 1 : 0) },
+      series: [
+        { name: "training", cls: "s-train", points: history.map((h) => [h.epoch, h.train_accuracy]) },
+        { name: "validation", cls: "s-val", points: history.map((h) => [h.epoch, h.val_accuracy]) },
+      ],
+      titleOf: (s, p) => "epoch " + p[0] + ": " + s.name + " accuracy " + Charts.pct(p[1], 2),
+    });
+  }
+
+  function drawConfusion(m) {
+    if (!m) {
+      const words = "Not recorded: this model was trained before the confusion matrix was kept.";
+      note("confusion", words);
+      note("per-digit", words);
+      return;
+    }
+    Charts.heatmap($("confusion"), m, "Confusion matrix: rows are the true digits, columns the digits read");
+    const acc = m.map((row, i) => row[i] / (row.reduce((a, b) => a + b, 0) || 1));
+    Charts.bars($("per-digit"), acc, acc.map((_, i) => String(i)), "Test accuracy of each digit");
+  }
+
+  async function drawLive(m) {
+    const holder = $("live-chart");
+    let series;
+    try {
+      series = await api("/models/" + encodeURIComponent(m.version) + "/live");
+    } catch (err) {
+      note("live-chart", "Could not load live accuracy: " + err.message);
+      return;
+    }
+    if (shownModel !== m.version) return; // another model was opened meanwhile
+    const pts = series.points || [];
+    if (!pts.length) {
+      note("live-chart", "No labelled predictions of this model yet: label some above to see how it does on real use.");
+      return;
+    }
+    const bucket = 1000 * series.bucket_seconds;
+    const ts = pts.map((p) => Date.parse(p.start) + bucket / 2);
+    const x = { min: Math.min(...ts) - bucket, max: Math.max(...ts) + bucket };
+    const day = { month: "short", day: "numeric" }, clock = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    const fmt = bucket >= 86400000 ? (v) => new Date(v).toLocaleDateString([], day)
+      : x.max - x.min > 86400000 ? (v) => new Date(v).toLocaleString([], Object.assign({}, day, clock))
+      : (v) => new Date(v).toLocaleTimeString([], clock);
+    x.format = fmt;
+    x.ticks = [x.min + bucket, x.max - bucket].filter((v, i, a) => a.indexOf(v) === i);
+    const values = pts.map((p) => p.accuracy).concat(typeof m.test_accuracy === "number" ? [m.test_accuracy] : []);
+    const lo = Math.max(0, Math.floor((Math.min(...values) - 0.02) * 10) / 10);
+    const most = Math.max(...pts.map((p) => p.labelled));
+    Charts.line(holder, {
+      label: "Live accuracy over time beside test accuracy",
+      x: x,
+      y: { min: lo, max: 1, format: (v) => Charts.pct(v, 0) },
+      series: [{ name: "live (" + series.labelled + " labelled)", cls: "s-live", points: pts.map((p, i) => [ts[i], p.accuracy, p]) }],
+      refs: typeof m.test_accuracy === "number" ? [{ y: m.test_accuracy, label: "test " + pct(m.test_accuracy), cls: "s-test" }] : [],
+      radius: (p) => 2.5 + 4 * Math.sqrt(p[2].labelled / most),
+      titleOf: (_, p) => fmt(p[0]) + ": " + pct(p[1]) + " (" + p[2].correct + " of " + p[2].labelled + ")",
+    });
   }
 
   $("auth").addEventListener("submit", (e) => {

@@ -20,7 +20,6 @@ import (
 
 	"github.com/mnistserve/app/internal/testutil"
 	"github.com/mnistserve/app/keys"
-	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/serve"
 	"github.com/mnistserve/app/store"
@@ -52,6 +51,10 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 	cfg := train.DefaultConfig()
 	cfg.DataDir, cfg.ModelDir, cfg.Epochs, cfg.Limit = testutil.MNISTDir(t), t.TempDir(), 2, 6000
+	if screenshotDir(t) != "" {
+		// Pictures for the README: curves worth looking at.
+		cfg.Epochs, cfg.Limit = 6, 30000
+	}
 	if _, err := train.Run(ctx, cfg, train.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +65,23 @@ func TestBrowser(t *testing.T) {
 	defer pred.Close()
 
 	// start serves the page with scfg and opens it in a fresh browser.
+	var base string // the address of the last server started
 	start := func(t *testing.T, scfg serve.Config) (*page, *store.Store) {
 		st, _ := storetest.Open(t, "sqlite")
 		srv := serve.New(scfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		srv.SetModel(pred)
-		srv.SetCatalog(oneModel{pred.Meta()})
+		srv.SetCatalog(models{pred.Meta()})
 		ts := httptest.NewServer(srv)
 		t.Cleanup(ts.Close)
+		base = ts.URL
 		return openPage(t, ctx, chrome, ts.URL), st
 	}
 
-	t.Run("without keys it draws a 1 and shows it with everyone's recent drawings", func(t *testing.T) {
+	t.Run("the models card draws each model's pictures with the API's numbers", func(t *testing.T) {
+		checkModelPictures(t, ctx, chrome, pred)
+	})
+
+	t.Run("without keys it draws a 1, shows what the model saw and why, and everyone's recent drawings", func(t *testing.T) {
 		p, st := start(t, serve.DefaultConfig())
 		p.draw1AndPredict()
 		if d := p.text("#digit"); d != "1" {
@@ -86,6 +95,7 @@ func TestBrowser(t *testing.T) {
 		if len(rows) != 1 || rows[0].Prediction != 1 || rows[0].Client != nil {
 			t.Fatalf("stored %+v, want the one 1 the page asked for, made by nobody", rows)
 		}
+		checkSaliencyShown(t, p, base, rows[0].ID)
 
 		// "Wrong? It is a 7": the label is stored, the strip marks the
 		// prediction wrong and the models card counts it.
@@ -196,13 +206,6 @@ func TestBrowser(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
-
-// oneModel is a model folder holding only the served model.
-type oneModel struct{ m model.Meta }
-
-func (o oneModel) Models() ([]model.Meta, string, error) { return []model.Meta{o.m}, "", nil }
-func (o oneModel) Promote(string) error                  { return nil }
-func (o oneModel) Rollback() (string, error)             { return "", model.ErrNothingToRollBack }
 
 // stored lists the rows of st, newest first.
 func stored(t *testing.T, st *store.Store) []store.Prediction {

@@ -15,6 +15,8 @@ var Index []byte
 var (
 	//go:embed app.js
 	appJS []byte
+	//go:embed charts.js
+	chartsJS []byte
 	//go:embed style.css
 	styleCSS []byte
 )
@@ -25,11 +27,14 @@ type File struct {
 	Body        []byte
 }
 
-// Asset returns the asset served at path ("/app.js", "/style.css").
+// Asset returns the asset served at path ("/app.js", "/charts.js",
+// "/style.css").
 func Asset(path string) (File, bool) {
 	switch path {
 	case "/app.js":
 		return File{"text/javascript; charset=utf-8", appJS}, true
+	case "/charts.js":
+		return File{"text/javascript; charset=utf-8", chartsJS}, true
 	case "/style.css":
 		return File{"text/css; charset=utf-8", styleCSS}, true
 	}
