@@ -52,29 +52,7 @@ func (st *statements) insertKeyed(n int) string {
 	if q, ok := cache.Load(n); ok {
 		return q.(string)
 	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO "predictions" ("` + strings.Join(keyedColumns, `","`) + `") VALUES `)
-	arg := 0
-	for r := range n {
-		if r > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		for c := range keyedColumns {
-			if c > 0 {
-				b.WriteByte(',')
-			}
-			arg++
-			if st.dollar {
-				b.WriteString("$" + strconv.Itoa(arg))
-			} else {
-				b.WriteByte('?')
-			}
-		}
-		b.WriteByte(')')
-	}
-	b.WriteString(` ON CONFLICT DO NOTHING RETURNING "id"`)
-	q, _ := cache.LoadOrStore(n, b.String())
+	q, _ := cache.LoadOrStore(n, insertSQL(keyedColumns, n, st.dollar, ` ON CONFLICT DO NOTHING RETURNING "id"`))
 	return q.(string)
 }
 

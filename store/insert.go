@@ -39,27 +39,28 @@ func (st *statements) insert(n int) string {
 	if q, ok := st.byRows.Load(n); ok {
 		return q.(string)
 	}
+	q, _ := st.byRows.LoadOrStore(n, insertSQL(insertColumns, n, st.dollar, ` RETURNING "id"`))
+	return q.(string)
+}
+
+// insertSQL writes an INSERT of n rows of columns into predictions, with
+// PostgreSQL's $n placeholders when dollar is set (else ?), followed by
+// tail.
+func insertSQL(columns []string, n int, dollar bool, tail string) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO "predictions" (`)
-	for i, c := range insertColumns {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`"` + c + `"`)
-	}
-	b.WriteString(") VALUES ")
+	b.WriteString(`INSERT INTO "predictions" ("` + strings.Join(columns, `","`) + `") VALUES `)
 	arg := 0
 	for r := range n {
 		if r > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for c := range insertColumns {
+		for c := range columns {
 			if c > 0 {
 				b.WriteByte(',')
 			}
 			arg++
-			if st.dollar {
+			if dollar {
 				b.WriteString("$" + strconv.Itoa(arg))
 			} else {
 				b.WriteByte('?')
@@ -67,9 +68,8 @@ func (st *statements) insert(n int) string {
 		}
 		b.WriteByte(')')
 	}
-	b.WriteString(` RETURNING "id"`)
-	q, _ := st.byRows.LoadOrStore(n, b.String())
-	return q.(string)
+	b.WriteString(tail)
+	return b.String()
 }
 
 // insertRows writes rows with one INSERT and sets each row's ID (and its
