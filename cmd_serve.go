@@ -179,7 +179,7 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	models := &versionedKeeper{Keeper: registry.NewKeeper(reg, func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger), reg: reg}
+	models := registry.NewKeeper(reg, func(p *model.Predictor) { srv.SetModel(p) }, srv.SetStatus, logger)
 	defer models.Close()
 	srv.SetCatalog(models)
 	srv.SetVersions(versionLoader{reg})
@@ -187,7 +187,7 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	case err == nil:
 	case errors.Is(err, model.ErrNoModel):
 		g.Go(func() error {
-			return models.FirstBoot(gctx, firstBootTrain(cfg.Train, reg, models.Keeper, srv, logger))
+			return models.FirstBoot(gctx, firstBootTrain(cfg.Train, reg, models, srv, logger))
 		})
 	default:
 		return fmt.Errorf("load model from the %s: %w", reg, err)
@@ -246,7 +246,8 @@ func openStore(ctx context.Context, url string, patience time.Duration, logger *
 }
 
 // versionLoader loads models by version from the registry, for the v2
-// routes that name a version other than the served one.
+// routes that name a version other than the served one and the saliency
+// maps of predictions an earlier model made.
 type versionLoader struct{ reg *registry.Registry }
 
 // LoadVersion loads and checks version; the server keeps the few it loaded last.

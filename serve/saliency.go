@@ -14,14 +14,6 @@ import (
 	"github.com/mnistserve/app/saliency"
 )
 
-// ModelVersions is what a Catalog may also do: load a model it holds by
-// version, so that a saliency map is computed by the model that made the
-// prediction rather than the one served now. The error wraps
-// model.ErrUnknownVersion when it holds no such model.
-type ModelVersions interface {
-	ModelVersion(ctx context.Context, version string) (Model, error)
-}
-
 // Headers of a saliency answer.
 const (
 	// HeaderSaliencyModel names the model whose answers the map measures:
@@ -86,23 +78,20 @@ func (s *Server) handleSaliency(c echo.Context) error {
 }
 
 // modelOf returns the model of the given version: the served one when it
-// is that version, else the catalog's copy when it can load it, else the
-// served one (whose version the answer then names).
+// is that version, else the one the server loads by version (SetVersions,
+// the same few held as for the v2 routes) when it can, else the served one
+// (whose version the answer then names).
 func (s *Server) modelOf(ctx context.Context, version string) (Model, error) {
 	cur, curErr := s.currentModel()
 	if curErr == nil && cur.Meta().Version == version {
 		return cur, nil
 	}
-	if b := s.catalog.Load(); b != nil {
-		if mv, ok := b.c.(ModelVersions); ok {
-			m, err := mv.ModelVersion(ctx, version)
-			if err == nil {
-				return m, nil
-			}
-			if !errors.Is(err, model.ErrUnknownVersion) && !errors.Is(err, model.ErrCorrupt) {
-				s.logger.Warn("load the model of a prediction for its saliency; using the served one", "version", version, "error", err)
-			}
-		}
+	m, err := s.extra.get(ctx, version)
+	if err == nil {
+		return m, nil
+	}
+	if !errors.Is(err, model.ErrUnknownVersion) && !errors.Is(err, model.ErrCorrupt) {
+		s.logger.Warn("load the model of a prediction for its saliency; using the served one", "version", version, "error", err)
 	}
 	return cur, curErr
 }

@@ -16,12 +16,12 @@ import (
 
 // keptModels is a model folder that can also load any model it holds,
 // as the keeper of `app serve` does.
+// keptModels loads the models it keeps by version (a VersionLoader).
 type keptModels struct {
-	fakeCatalog
 	models map[string]*fakeModel
 }
 
-func (k *keptModels) ModelVersion(_ context.Context, v string) (Model, error) {
+func (k *keptModels) LoadVersion(_ context.Context, v string) (Model, error) {
 	if m, ok := k.models[v]; ok {
 		return m, nil
 	}
@@ -104,7 +104,7 @@ func TestSaliencyUsesTheModelThatMadeThePrediction(t *testing.T) {
 	target := fmt.Sprintf("/predictions/%d/saliency.png", id)
 
 	t.Run("while the folder still holds it", func(t *testing.T) {
-		s.SetCatalog(&keptModels{fakeCatalog: fakeCatalog{srv: s, versions: []string{"v2", "v1"}}, models: map[string]*fakeModel{"v1": old, "v2": served}})
+		s.SetVersions(&keptModels{models: map[string]*fakeModel{"v1": old, "v2": served}})
 		rec := do(t, s, http.MethodGet, target, "", nil)
 		if rec.Code != http.StatusOK || rec.Header().Get(HeaderSaliencyModel) != "v1" {
 			t.Fatalf("status %d, %s %q; want 200 from v1", rec.Code, HeaderSaliencyModel, rec.Header().Get(HeaderSaliencyModel))
@@ -114,7 +114,7 @@ func TestSaliencyUsesTheModelThatMadeThePrediction(t *testing.T) {
 		}
 	})
 	t.Run("else the served one, named in the header", func(t *testing.T) {
-		s.SetCatalog(&keptModels{fakeCatalog: fakeCatalog{srv: s, versions: []string{"v2"}}, models: map[string]*fakeModel{"v2": served}})
+		s.SetVersions(&keptModels{models: map[string]*fakeModel{"v2": served}})
 		rec := do(t, s, http.MethodGet, target, "", nil)
 		if rec.Code != http.StatusOK || rec.Header().Get(HeaderSaliencyModel) != "v2" {
 			t.Fatalf("status %d, %s %q; want 200 from v2", rec.Code, HeaderSaliencyModel, rec.Header().Get(HeaderSaliencyModel))
@@ -122,7 +122,7 @@ func TestSaliencyUsesTheModelThatMadeThePrediction(t *testing.T) {
 		assertHeaderHas(t, rec, "Cache-Control", "no-cache")
 	})
 	t.Run("and with a folder that cannot load models, the served one too", func(t *testing.T) {
-		s.SetCatalog(&fakeCatalog{srv: s, versions: []string{"v2", "v1"}})
+		s.SetVersions(nil)
 		rec := do(t, s, http.MethodGet, target, "", nil)
 		if rec.Code != http.StatusOK || rec.Header().Get(HeaderSaliencyModel) != "v2" {
 			t.Fatalf("status %d, %s %q; want 200 from v2", rec.Code, HeaderSaliencyModel, rec.Header().Get(HeaderSaliencyModel))

@@ -10,8 +10,8 @@ import (
 )
 
 // VersionLoader loads a model by version, for the v2 routes that name a
-// version other than the served one. The model keeper of `app serve`
-// satisfies it (a model registry can later).
+// version other than the served one and for the saliency map of a
+// prediction made by another model than the one served now.
 type VersionLoader interface {
 	// LoadVersion returns the model of version; the error wraps
 	// model.ErrUnknownVersion or model.ErrCorrupt when it cannot serve.
@@ -36,7 +36,9 @@ type extraModels struct {
 	held   []Model // most recently used last
 }
 
+// setLoader replaces the loader, closing the models the old one loaded.
 func (x *extraModels) setLoader(v VersionLoader) {
+	x.close()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.loader = v
