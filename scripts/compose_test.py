@@ -507,12 +507,13 @@ def container_ip_on(cid, network):
 
 def key_columns(dep):
     """The columns of table predictions that together name an
-    Idempotency-Key's row (whose key, the key, the image's place in a
-    batch), in that order; empty when the table has no key column."""
+    Idempotency-Key's row (the digest of whose key it is and the key, the
+    image's place in a batch), in that order; empty when the table has no
+    key column."""
     out = dep.psql("select column_name from information_schema.columns where table_schema = current_schema() "
-                   "and table_name = 'predictions' and column_name in ('idem_scope', 'idem_key', 'idem_position')")
+                   "and table_name = 'predictions' and column_name in ('idem_key_hash', 'idem_position')")
     have = set(out.split())
-    return [c for c in ("idem_scope", "idem_key", "idem_position") if c in have] if "idem_key" in have else []
+    return [c for c in ("idem_key_hash", "idem_position") if c in have] if "idem_key_hash" in have else []
 
 
 def phase_spread(dep, checks, figures):
@@ -599,15 +600,15 @@ def phase_kill(dep, checks, figures):
     cols = key_columns(dep)
     keyed = twice = 0
     if cols:
-        keyed = int(dep.psql("select count(*) from predictions where id > %d and idem_key is not null" % max_before))
+        keyed = int(dep.psql("select count(*) from predictions where id > %d and idem_key_hash is not null" % max_before))
         twice = int(dep.psql(
-            "select count(*) from (select %s from predictions where idem_key is not null group by %s having count(*) > 1) d"
+            "select count(*) from (select %s from predictions where idem_key_hash is not null group by %s having count(*) > 1) d"
             % (", ".join(cols), ", ".join(cols))))
     figures["kill: rows stored with nginx's or the client's Idempotency-Key"] = keyed
     checks.check("every row stored under the kill carries an Idempotency-Key, and none is stored twice",
                  bool(cols) and keyed == rows and twice == 0,
                  "%d of %d rows keyed, %d keys stored more than once" % (keyed, rows, twice) if cols else
-                 "table predictions has no idem_key column")
+                 "table predictions has no idem_key_hash column")
     # The restart policy brings the replica back; it loads the saved model.
     back = None
     t0 = time.monotonic()

@@ -254,7 +254,7 @@ func (f errStore) DeleteBefore(ctx context.Context, _ time.Time, _ int) (int64, 
 	return 0, f.wait(ctx)
 }
 func (f errStore) Ping(ctx context.Context) error { return f.wait(ctx) }
-func (f errStore) ReadKeyed(ctx context.Context, _, _ string) ([]store.Prediction, error) {
+func (f errStore) ReadKeyed(ctx context.Context, _ []byte) ([]store.Prediction, error) {
 	return nil, f.wait(ctx)
 }
 

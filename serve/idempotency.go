@@ -2,8 +2,8 @@ package serve
 
 import (
 	"context"
+	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,16 +35,20 @@ const (
 	headerReplayed = "Idempotent-Replayed"
 	// maxIdempotencyKey is the longest key accepted, in bytes.
 	maxIdempotencyKey = 64
+	// requestHashSize is how much of the SHA-256 of a keyed request is
+	// stored to tell a repeat from another request under the same key.
+	requestHashSize = 16
 )
 
 // idemKey is the Idempotency-Key of one request, claimed on this server
 // until release.
 type idemKey struct {
-	scope, key string
-	route      string // the route's path: one key is for one route
-	request    string // hex SHA-256 of the route and the request's images
-	replayed   bool   // the answer was read back from the stored rows
-	release    func()
+	key      string // as the client sent it
+	hash     []byte // store.KeyHash of the client's scope and key
+	route    string // the route's path: one key is for one route
+	request  []byte // a digest of the route and the request's images
+	replayed bool   // the answer was read back from the stored rows
+	release  func()
 }
 
 // inflight is the set of (scope, key) this server is answering now.
@@ -91,11 +95,12 @@ func (s *Server) idempotencyKey(c echo.Context) (*idemKey, error) {
 	if p := principalOf(c); p.valid {
 		scope = "key:" + p.key.Name
 	}
-	release, ok := s.inflight.claim(scope + "\x00" + key)
+	hash := store.KeyHash(scope, key)
+	release, ok := s.inflight.claim(string(hash))
 	if !ok {
 		return nil, errorf(http.StatusConflict, "a request with %s %q is still being answered; send it again once that one has its answer", headerIdempotencyKey, key)
 	}
-	return &idemKey{scope: scope, key: key, route: c.Path(), release: release}, nil
+	return &idemKey{key: key, hash: hash, route: c.Path(), release: release}, nil
 }
 
 // parseIdempotencyKey reads the header's value: the draft's Structured
@@ -147,17 +152,17 @@ func (k *idemKey) mark(rows []*store.Prediction) {
 		h.Write([]byte{0})
 		h.Write(r.Image)
 	}
-	k.request = hex.EncodeToString(h.Sum(nil))
+	k.request = h.Sum(nil)[:requestHashSize]
 	for i, r := range rows {
 		pos := i
-		r.IdemScope, r.IdemKey, r.IdemRequest, r.IdemPosition = &k.scope, &k.key, &k.request, &pos
+		r.IdemKeyHash, r.IdemRequest, r.IdemPosition = k.hash, k.request, &pos
 	}
 }
 
 // replay answers a request whose key was taken with the stored answer:
 // 422 when the stored rows were asked for with other images.
 func (s *Server) replay(ctx context.Context, k *idemKey, n int) ([]prediction, error) {
-	rows, err := s.store.ReadKeyed(ctx, k.scope, k.key)
+	rows, err := s.store.ReadKeyed(ctx, k.hash)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +172,7 @@ func (s *Server) replay(ctx context.Context, k *idemKey, n int) ([]prediction, e
 		return nil, &Error{Status: http.StatusServiceUnavailable,
 			Message: fmt.Sprintf("the request stored with %s %q was just deleted; send it again", headerIdempotencyKey, k.key)}
 	}
-	if len(rows) != n || *rows[0].IdemRequest != k.request {
+	if len(rows) != n || !bytes.Equal(rows[0].IdemRequest, k.request) {
 		return nil, errorf(http.StatusUnprocessableEntity, "%s %q was used for another request (other images or route); use a new key for a new request", headerIdempotencyKey, k.key)
 	}
 	out := make([]prediction, len(rows))

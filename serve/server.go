@@ -45,7 +45,7 @@ type Store interface {
 	Delete(ctx context.Context, id int64) error
 	DeleteBefore(ctx context.Context, cutoff time.Time, batch int) (int64, error)
 	Ping(ctx context.Context) error
-	ReadKeyed(ctx context.Context, scope, key string) ([]store.Prediction, error)
+	ReadKeyed(ctx context.Context, keyHash []byte) ([]store.Prediction, error)
 }
 
 // Config holds the settings of a Server; zero fields take DefaultConfig's.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -13,12 +14,13 @@ import (
 )
 
 // Idempotency-Key support. The key of a request is stored on its rows
-// (idem_scope: whose key it is; idem_key; idem_position: the image's place
-// in a batch; idem_request: a hash of what was asked), under a unique index
-// on (idem_scope, idem_key, idem_position) where idem_key is set. A key
-// therefore lives exactly as long as its rows (retention deletes both), and
-// replicas sharing one database agree on it: of two requests racing with
-// one key, one INSERT wins and the other finds its rows taken.
+// (idem_key_hash: KeyHash of whose key it is and the key; idem_position:
+// the image's place in a batch; idem_request_hash: a digest of what was
+// asked), under a unique index on (idem_key_hash, idem_position) where a
+// key is set. A key therefore lives exactly as long as its rows (retention
+// deletes both), and replicas sharing one database agree on it: of two
+// requests racing with one key, one INSERT wins and the other finds its
+// rows taken.
 //
 // Keyed rows are inserted with ON CONFLICT DO NOTHING inside the group
 // commit, so a taken key fails neither the statement nor the other
@@ -33,11 +35,25 @@ import (
 // nothing of that call was stored.
 var ErrKeyUsed = errors.New("idempotency key already used")
 
+// KeyHashSize is the length of KeyHash's digests.
+const KeyHashSize = 16
+
+// KeyHash is what is stored of an Idempotency-Key: the first 16 bytes of
+// the SHA-256 of the client's scope (whose key it is) and the key. Two
+// distinct keys meet only by a 128-bit collision.
+func KeyHash(scope, key string) []byte {
+	h := sha256.New()
+	h.Write([]byte(scope))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return h.Sum(nil)[:KeyHashSize]
+}
+
 // keyed reports whether r carries an idempotency key.
-func keyed(r *Prediction) bool { return r.IdemKey != nil }
+func keyed(r *Prediction) bool { return r.IdemKeyHash != nil }
 
 // keyedColumns are insertColumns plus the idempotency columns.
-var keyedColumns = append(slices.Clip(insertColumns), "idem_scope", "idem_key", "idem_position", "idem_request")
+var keyedColumns = append(slices.Clip(insertColumns), "idem_key_hash", "idem_position", "idem_request_hash")
 
 // keyedInserts caches the keyed INSERT text per row count, for each
 // placeholder style (index 1: PostgreSQL's $n).
@@ -120,7 +136,7 @@ func (s *Store) insertKeyedRows(ctx context.Context, q querier, rows []*Predicti
 			return err
 		}
 		args = append(args, r.CreatedAt, r.Image, r.Prediction, r.Confidence, probs, r.ModelVersion,
-			nullable(r.Client), nullable(r.IdemScope), *r.IdemKey, nullable(r.IdemPosition), nullable(r.IdemRequest))
+			nullable(r.Client), r.IdemKeyHash, nullable(r.IdemPosition), r.IdemRequest)
 	}
 	res, err := q.QueryContext(ctx, s.stmts.insertKeyed(len(rows)), args...)
 	if err != nil {
@@ -164,11 +180,11 @@ func nullable[T any](p *T) any {
 // ids, found by its (scope, key, position); the others keep ID 0.
 func (s *Store) matchKeyed(ctx context.Context, q querier, rows []*Prediction, ids []int64) error {
 	type identity struct {
-		scope, key string
-		pos        int
+		key string // IdemKeyHash
+		pos int
 	}
 	var b strings.Builder
-	b.WriteString(`SELECT "id","idem_scope","idem_key","idem_position" FROM "predictions" WHERE "id" IN (`)
+	b.WriteString(`SELECT "id","idem_key_hash","idem_position" FROM "predictions" WHERE "id" IN (`)
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		if i > 0 {
@@ -190,23 +206,20 @@ func (s *Store) matchKeyed(ctx context.Context, q querier, rows []*Prediction, i
 	stored := make(map[identity]int64, len(ids))
 	for res.Next() {
 		var (
-			id         int64
-			scope, key sql.NullString
-			pos        sql.NullInt64
+			id  int64
+			key []byte
+			pos sql.NullInt64
 		)
-		if err := res.Scan(&id, &scope, &key, &pos); err != nil {
+		if err := res.Scan(&id, &key, &pos); err != nil {
 			return err
 		}
-		stored[identity{scope.String, key.String, int(pos.Int64)}] = id
+		stored[identity{string(key), int(pos.Int64)}] = id
 	}
 	if err := res.Err(); err != nil {
 		return err
 	}
 	for _, r := range rows {
-		k := identity{key: *r.IdemKey}
-		if r.IdemScope != nil {
-			k.scope = *r.IdemScope
-		}
+		k := identity{key: string(r.IdemKeyHash)}
 		if r.IdemPosition != nil {
 			k.pos = *r.IdemPosition
 		}
@@ -246,18 +259,19 @@ func (c *committer) settle(cl *call, err error) error {
 	for _, r := range cl.rows {
 		r.ID = 0
 	}
-	return fmt.Errorf("create predictions with idempotency key %q: %w", *cl.rows[0].IdemKey, ErrKeyUsed)
+	return fmt.Errorf("create predictions: %w", ErrKeyUsed)
 }
 
-// ReadKeyed returns the rows stored under scope and key, in their order
-// within the request (position), for a repeated request to replay; none
-// when the key is not stored (never used, or its rows were deleted).
-func (s *Store) ReadKeyed(ctx context.Context, scope, key string) ([]Prediction, error) {
+// ReadKeyed returns the rows stored under keyHash (KeyHash of a client's
+// scope and key), in their order within the request (position), for a
+// repeated request to replay; none when the key is not stored (never
+// used, or its rows were deleted).
+func (s *Store) ReadKeyed(ctx context.Context, keyHash []byte) ([]Prediction, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	ps := []Prediction{}
-	err := s.db.WithContext(ctx).Select(append(slices.Clip(listColumns), "idem_scope", "idem_key", "idem_position", "idem_request")).
-		Where("idem_scope = ? AND idem_key = ?", scope, key).Order("idem_position").Find(&ps).Error
+	err := s.db.WithContext(ctx).Select(append(slices.Clip(listColumns), "idem_key_hash", "idem_position", "idem_request_hash")).
+		Where("idem_key_hash = ?", keyHash).Order("idem_position").Find(&ps).Error
 	if err != nil {
 		return nil, wrap(ctx, "read predictions by idempotency key", err)
 	}

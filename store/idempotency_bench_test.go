@@ -32,8 +32,8 @@ func BenchmarkCreateWithAndWithoutKey(b *testing.B) {
 						i := n.Add(1)
 						row := storetest.Prediction(int(i%10), byte(i))
 						if withKey {
-							scope, key, req, pos := "addr:127.0.0.1", fmt.Sprintf("k-%d", i), "h", 0
-							row.IdemScope, row.IdemKey, row.IdemRequest, row.IdemPosition = &scope, &key, &req, &pos
+							pos := 0
+							row.IdemKeyHash, row.IdemRequest, row.IdemPosition = store.KeyHash("addr:127.0.0.1", fmt.Sprintf("k-%d", i)), []byte("h"), &pos
 						}
 						if err := s.Create(ctx, []*store.Prediction{row}); err != nil {
 							b.Error(err)

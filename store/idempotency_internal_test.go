@@ -19,8 +19,7 @@ func TestOneInsertWithATakenKeyTellsWhichRowsWentIn(t *testing.T) {
 	defer s.Close()
 	row := func(scope, key string, pos, digit int) *Prediction {
 		p := &Prediction{Image: make([]byte, 784), Prediction: digit, Confidence: 1, ModelVersion: "m"}
-		req := "h"
-		p.IdemScope, p.IdemKey, p.IdemPosition, p.IdemRequest = &scope, &key, &pos, &req
+		p.IdemKeyHash, p.IdemPosition, p.IdemRequest = KeyHash(scope, key), &pos, []byte("h")
 		return p
 	}
 	if err := s.insertAll(ctx, []*Prediction{row("a", "taken", 0, 1)}); err != nil {

@@ -15,7 +15,7 @@ func keyedRows(n int, scope, key, request string, seed byte) []*store.Prediction
 	rows := make([]*store.Prediction, n)
 	for i := range rows {
 		rows[i] = storetest.Prediction(i%10, seed+byte(i))
-		rows[i].IdemScope, rows[i].IdemKey, rows[i].IdemRequest = &scope, &key, &request
+		rows[i].IdemKeyHash, rows[i].IdemRequest = store.KeyHash(scope, key), []byte(request)
 		pos := i
 		rows[i].IdemPosition = &pos
 	}
@@ -29,7 +29,7 @@ func TestAnIdempotencyKeyStoresOneSetOfRows(t *testing.T) {
 		if err := s.Create(ctx, first); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.ReadKeyed(ctx, "key:alice", "k1")
+		got, err := s.ReadKeyed(ctx, store.KeyHash("key:alice", "k1"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func TestAnIdempotencyKeyStoresOneSetOfRows(t *testing.T) {
 		}
 		for i, g := range got {
 			w := first[i]
-			if g.ID != w.ID || g.ID == 0 || *g.IdemPosition != i || *g.IdemRequest != "h1" || g.Probabilities != w.Probabilities ||
+			if g.ID != w.ID || g.ID == 0 || *g.IdemPosition != i || string(g.IdemRequest) != "h1" || g.Probabilities != w.Probabilities ||
 				g.Confidence != w.Confidence || g.Prediction != w.Prediction || g.ModelVersion != w.ModelVersion {
 				t.Errorf("row %d read back as %+v, want %+v", i, g, w)
 			}
@@ -82,7 +82,7 @@ func TestAnIdempotencyKeyStoresOneSetOfRows(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if got, err := s.ReadKeyed(ctx, "key:alice", "k1"); err != nil || len(got) != 0 {
+			if got, err := s.ReadKeyed(ctx, store.KeyHash("key:alice", "k1")); err != nil || len(got) != 0 {
 				t.Fatalf("ReadKeyed after delete = %d rows, %v; want none", len(got), err)
 			}
 			fresh := keyedRows(2, "key:alice", "k1", "h3", 40)

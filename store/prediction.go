@@ -42,12 +42,16 @@ type Prediction struct {
 	// table that already holds rows.
 	Client *string `gorm:"column:client;type:text;index"`
 	// The Idempotency-Key fields (see idempotency.go) are nil for rows
-	// asked for without one. A key is unique per client scope and
-	// position, so two requests with one key store one set of rows.
-	IdemScope    *string `gorm:"column:idem_scope;type:text;uniqueIndex:idx_predictions_idem,priority:1,where:idem_key IS NOT NULL"`
-	IdemKey      *string `gorm:"column:idem_key;type:text;uniqueIndex:idx_predictions_idem,priority:2"`
-	IdemPosition *int    `gorm:"column:idem_position;type:integer;uniqueIndex:idx_predictions_idem,priority:3"`
-	IdemRequest  *string `gorm:"column:idem_request;type:text"` // hex SHA-256 of the request's images
+	// asked for without one. IdemKeyHash identifies the client's key
+	// (KeyHash of its scope and the key), unique with the image's position
+	// in its request, so two requests with one key store one set of rows.
+	// Digests, not the key's text, are stored: a fixed 16 bytes compares
+	// with memcmp, and the unique index they make is a fraction of the
+	// size of one over two text columns, which is what keyed requests
+	// cost the database beyond keyless ones.
+	IdemKeyHash  []byte `gorm:"column:idem_key_hash;uniqueIndex:idx_predictions_idem_hash,priority:1,where:idem_key_hash IS NOT NULL"`
+	IdemPosition *int   `gorm:"column:idem_position;type:integer;uniqueIndex:idx_predictions_idem_hash,priority:2"`
+	IdemRequest  []byte `gorm:"column:idem_request_hash"` // what was asked: a digest of the route and the images
 }
 
 // TableName fixes the table name that README.md documents and existing
