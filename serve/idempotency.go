@@ -1,8 +1,8 @@
 package serve
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
