@@ -55,27 +55,63 @@ func keyed(r *Prediction) bool { return r.IdemKeyHash != nil }
 // keyedColumns are insertColumns plus the idempotency columns.
 var keyedColumns = append(slices.Clip(insertColumns), "idem_key_hash", "idem_position", "idem_request_hash")
 
-// keyedInserts caches the keyed INSERT text per row count, for each
-// placeholder style (index 1: PostgreSQL's $n).
-var keyedInserts [2]sync.Map
+// onConflict is the tail of a keyed INSERT that skips the rows whose key
+// is taken. Naming the arbiter index spares PostgreSQL the pre-check of
+// every other unique index (the primary key).
+const onConflict = ` ON CONFLICT ("idem_key_hash","idem_position") WHERE "idem_key_hash" IS NOT NULL DO NOTHING`
 
-// insertKeyed returns the INSERT of n keyed rows.
-func (st *statements) insertKeyed(n int) string {
-	cache := &keyedInserts[0]
-	if st.dollar {
-		cache = &keyedInserts[1]
-	}
+// keyedInserts caches the keyed INSERT text per row count, for each
+// placeholder style (first index 1: PostgreSQL's $n) and each form
+// (second index 1: optimistic, without ON CONFLICT).
+var keyedInserts [2][2]sync.Map
+
+// insertKeyed returns the INSERT of n keyed rows: optimistic, a plain
+// INSERT that fails as a whole when a key is taken; else one with
+// onConflict.
+func (st *statements) insertKeyed(n int, optimistic bool) string {
+	cache := &keyedInserts[b2i(st.dollar)][b2i(optimistic)]
 	if q, ok := cache.Load(n); ok {
 		return q.(string)
 	}
-	q, _ := cache.LoadOrStore(n, insertSQL(keyedColumns, n, st.dollar, ` ON CONFLICT DO NOTHING RETURNING "id"`))
+	tail := onConflict + ` RETURNING "id"`
+	if optimistic {
+		tail = ` RETURNING "id"`
+	}
+	q, _ := cache.LoadOrStore(n, insertSQL(keyedColumns, n, st.dollar, tail))
 	return q.(string)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // insertKeyedAll writes rows, some keyed, in one transaction (none when a
 // single statement does): the plain rows as insertAll does, the keyed ones
 // with insertKeyedRows. Keyed rows whose key is taken keep ID 0.
+//
+// On PostgreSQL the rows first go in with plain INSERTs. A row inserted
+// with ON CONFLICT costs PostgreSQL about as much CPU again as the row
+// itself (speculative insertion: a pre-check of the arbiter index, the
+// heap insert, then its confirmation), and a key is nearly always fresh:
+// taken only when a client or proxy retries. A plain INSERT that meets a
+// taken key fails whole (a unique violation; nothing of it is stored),
+// and only then is the group written again with ON CONFLICT.
 func (s *Store) insertKeyedAll(ctx context.Context, rows []*Prediction) error {
+	if s.driver == "postgres" {
+		err := s.insertKeyedGroup(ctx, rows, true)
+		if !isUniqueViolation(err) {
+			return err
+		}
+	}
+	return s.insertKeyedGroup(ctx, rows, false)
+}
+
+// insertKeyedGroup is one attempt of insertKeyedAll: optimistic, keyed
+// rows go in with a plain INSERT, which fails on a taken key.
+func (s *Store) insertKeyedGroup(ctx context.Context, rows []*Prediction, optimistic bool) error {
 	var plain, withKey []*Prediction
 	for _, r := range rows {
 		if keyed(r) {
@@ -97,7 +133,7 @@ func (s *Store) insertKeyedAll(ctx context.Context, rows []*Prediction) error {
 	}
 	run := func(q querier, st stmt) error {
 		if st.keyed {
-			return s.insertKeyedRows(ctx, q, st.rows)
+			return s.insertKeyedRows(ctx, q, st.rows, optimistic)
 		}
 		return s.insertRows(ctx, q, st.rows)
 	}
@@ -117,13 +153,13 @@ func (s *Store) insertKeyedAll(ctx context.Context, rows []*Prediction) error {
 	return tx.Commit()
 }
 
-// insertKeyedRows writes keyed rows with one INSERT ... ON CONFLICT DO
-// NOTHING and sets the ID of each row inserted; a row whose (scope, key,
-// position) is taken keeps ID 0. RETURNING gives only the ids: when every
+// insertKeyedRows writes keyed rows with one INSERT (optimistic: a plain
+// one, which fails on a taken key; else with onConflict) and sets the ID
+// of each row inserted; a row whose (key, position) is taken keeps ID 0. RETURNING gives only the ids: when every
 // row went in (the common case, a fresh key) they are assigned in VALUES
 // order as insertRows does, at no extra cost; only when some key was taken
 // does a second query tell which rows the ids belong to.
-func (s *Store) insertKeyedRows(ctx context.Context, q querier, rows []*Prediction) error {
+func (s *Store) insertKeyedRows(ctx context.Context, q querier, rows []*Prediction, optimistic bool) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	args := make([]any, 0, len(keyedColumns)*len(rows))
 	for _, r := range rows {
@@ -138,7 +174,7 @@ func (s *Store) insertKeyedRows(ctx context.Context, q querier, rows []*Predicti
 		args = append(args, r.CreatedAt, r.Image, r.Prediction, r.Confidence, probs, r.ModelVersion,
 			nullable(r.Client), r.IdemKeyHash, nullable(r.IdemPosition), r.IdemRequest)
 	}
-	res, err := q.QueryContext(ctx, s.stmts.insertKeyed(len(rows)), args...)
+	res, err := q.QueryContext(ctx, s.stmts.insertKeyed(len(rows), optimistic), args...)
 	if err != nil {
 		return err
 	}

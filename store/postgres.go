@@ -60,6 +60,12 @@ func (s *Store) migratePostgres(ctx context.Context) error {
 	})
 }
 
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
 // explainPostgres rewrites the errors of a database the app cannot use as
 // they are (wrong password, unknown user, missing database) into a sentence
 // that names the cause and the fix; err stays in the chain, and any other
