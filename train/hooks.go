@@ -123,7 +123,7 @@ func Printer(out io.Writer) Hooks {
 					c.LR*warmupStart, c.LR, c.Warmup, c.LR*decayEnd)
 			}
 			if c.Augment {
-				fmt.Fprintln(out, "augment: a random rotation, shear, scale and shift per image per epoch; some strokes thicker or thinner, some at low resolution, some 1s with a foot or flag and 7s with a bar")
+				fmt.Fprintln(out, "augment: a random rotation, shear, scale and shift per image per epoch; some strokes thicker or thinner, some at low resolution, some 1s with a foot or flag, 4s with a foot and 7s with a bar")
 			}
 		},
 		OnStep: func(s Step) {

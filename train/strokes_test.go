@@ -50,7 +50,7 @@ func TestSomeOnesGetAFootOrAFlagAndOtherDigitsNothing(t *testing.T) {
 	if feet == 0 || flags == 0 || feet == changed || flags == changed {
 		t.Errorf("of %d changed 1s, %d got a foot and %d a flag: want some of each and not all of either", changed, feet, flags)
 	}
-	for _, label := range []byte{0, 2, 4, 9} {
+	for _, label := range []byte{0, 2, 3, 9} {
 		img := bar()
 		for range 50 {
 			addStrokes(img, label, r)
@@ -69,5 +69,51 @@ func TestSomeOnesGetAFootOrAFlagAndOtherDigitsNothing(t *testing.T) {
 	}
 	if share := float64(sevens) / n; share < augmentSevenBar-0.05 || share > augmentSevenBar+0.05 {
 		t.Errorf("%.3f of the 7s got a bar across the middle, want about %v", share, augmentSevenBar)
+	}
+}
+
+// four returns a 28x28 open 4: a diagonal from the stem's top down to a bar
+// across row 15, and a 2 px stem from row 4 to row 23.
+func four() []float32 {
+	img := make([]float32, mnist.Pixels)
+	for y := 4; y <= 23; y++ {
+		img[y*mnist.Side+17], img[y*mnist.Side+18] = 1, 1
+	}
+	line(img, 17, 4, 8, 15, 2)
+	for x := 8; x <= 20; x++ {
+		img[15*mnist.Side+x] = 1
+	}
+	return img
+}
+
+func TestAsManyFoursGetAFootAsOnes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n = 1000
+	feet := 0
+	for range n {
+		img := four()
+		addStrokes(img, 4, r)
+		if rowInk(img, 23) > 4 {
+			feet++ // the bottom row is wider than the 2 px stem
+			// The foot sits under the stem: as much ink each side of it.
+			var left, right float32
+			for x := range mnist.Side {
+				switch {
+				case x < 17:
+					left += img[23*mnist.Side+x]
+				case x > 18:
+					right += img[23*mnist.Side+x]
+				}
+			}
+			if d := left - right; d > 1.5 || d < -1.5 {
+				t.Fatalf("the foot has %.1f of ink left of the stem and %.1f right: want it centred", left, right)
+			}
+		}
+		if !slices.Equal(img[:22*mnist.Side], four()[:22*mnist.Side]) {
+			t.Fatal("a 4's foot reached above its last two rows")
+		}
+	}
+	if share := float64(feet) / n; share < augmentFourFoot-0.05 || share > augmentFourFoot+0.05 {
+		t.Errorf("%.3f of the 4s got a foot, want about %v", share, augmentFourFoot)
 	}
 }
