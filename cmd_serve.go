@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc/codes"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/serve"
 	"github.com/mnistserve/app/store"
+	"github.com/mnistserve/app/tracing"
 	"github.com/mnistserve/app/train"
 )
 
@@ -164,6 +166,14 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 		logger.Info("API keys on", "keys", from.String(), "count", ring.Len(), "open_predict", cfg.Serve.OpenPredict)
 	}
 	cfg.Serve.Version = version
+	tp, err := startTracing(ctx, logger)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		defer stopTracing(tp, logger)
+		cfg.Serve.Tracing = tp
+	}
 	srv := serve.New(cfg.Serve, st, logger)
 	defer srv.Close()
 	st.OnCommit(srv.ObserveCommit)
@@ -203,6 +213,33 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 	return g.Wait()
 }
 
+// startTracing turns tracing on when the OTEL_* variables ask for it
+// (tracing.FromEnv); nil when they do not.
+func startTracing(ctx context.Context, logger *slog.Logger) (*tracing.Provider, error) {
+	tp, err := tracing.FromEnv(ctx, "mnist-app", version)
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	if tp == nil {
+		logger.Info("tracing off: no OTEL_EXPORTER_OTLP_ENDPOINT")
+		return nil, nil
+	}
+	// The SDK reports failed exports through this one global hook.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { logger.Warn("tracing", "error", err) }))
+	logger.Info("tracing on: spans exported by OTLP", "endpoint", tp.Endpoint, "protocol", tp.Protocol)
+	return tp, nil
+}
+
+// stopTracing exports the spans still buffered, waiting a few seconds at
+// most for a receiver that has gone.
+func stopTracing(tp *tracing.Provider, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(ctx); err != nil {
+		logger.Warn("tracing: flush the last spans", "error", err)
+	}
+}
+
 // newGRPCServer is the gRPC face of srv's protocol service, with the same
 // keys, rate limit, body limit and deadlines as the HTTP routes.
 func newGRPCServer(cfg serve.Config, srv *serve.Server, ring *keys.Keyring, logger *slog.Logger) *grpcapi.Server {
@@ -213,9 +250,10 @@ func newGRPCServer(cfg serve.Config, srv *serve.Server, ring *keys.Keyring, logg
 		Timeout:         cfg.Timeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		NotReady:        srv.Status,
-		Observe: func(method string, code codes.Code, took time.Duration) {
-			srv.ObserveRPC(method, code.String(), took)
+		Observe: func(ctx context.Context, method string, code codes.Code, took time.Duration) {
+			srv.ObserveRPC(ctx, method, code.String(), took)
 		},
+		Tracing: cfg.Tracing,
 	}
 	if ring != nil {
 		gc.Keys = ring

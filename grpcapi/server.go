@@ -16,6 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -53,8 +58,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// NotReady words why no model is served (first-boot training).
 	NotReady func() string
-	// Observe is told each call's method, status code and time, for metrics.
-	Observe func(method string, code codes.Code, took time.Duration)
+	// Observe is told each call's context (with its span), method, status
+	// code and time, for metrics.
+	Observe func(ctx context.Context, method string, code codes.Code, took time.Duration)
+	// Tracing gives every call a server span (otelgrpc), continuing the
+	// caller's traceparent metadata; nil: none.
+	Tracing trace.TracerProvider
 }
 
 // Server is the gRPC face of the protocol service.
@@ -81,10 +90,18 @@ func New(svc *oip.Service, cfg Config, logger *slog.Logger) *Server {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
 	s := &Server{svc: svc, cfg: cfg, logger: logger}
-	s.grpc = grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessage),
 		grpc.ChainUnaryInterceptor(s.observe, s.guard),
-	)
+	}
+	if cfg.Tracing != nil {
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(cfg.Tracing),
+			otelgrpc.WithPropagators(propagation.TraceContext{}),
+			otelgrpc.WithMeterProvider(noop.NewMeterProvider()), // the metrics are Prometheus's (Observe)
+		)))
+	}
+	s.grpc = grpc.NewServer(opts...)
 	pb.RegisterGRPCInferenceServiceServer(s.grpc, s)
 	healthpb.RegisterHealthServer(s.grpc, &health{svc: svc})
 	reflection.Register(s.grpc)
@@ -225,7 +242,13 @@ func (s *Server) observe(ctx context.Context, req any, info *grpc.UnaryServerInf
 	resp, err := next(ctx, req)
 	code := status.Code(err)
 	if s.cfg.Observe != nil {
-		s.cfg.Observe(info.FullMethod, code, time.Since(start))
+		s.cfg.Observe(ctx, info.FullMethod, code, time.Since(start))
+	}
+	if err != nil && s.cfg.Tracing != nil {
+		// otelgrpc marks only the server's own faults failed; a refusal
+		// (a bad token, the rate limit, a full queue) is one too here, as
+		// it is on the HTTP routes.
+		trace.SpanFromContext(ctx).SetStatus(otelcodes.Error, err.Error())
 	}
 	if code == codes.Internal || code == codes.Unknown {
 		s.logger.Error("gRPC call", "method", info.FullMethod, "code", code.String(), "error", err)

@@ -75,7 +75,7 @@ func (s *Service) Infer(ctx context.Context, client *string, name, version strin
 	if err != nil {
 		return nil, err
 	}
-	ticket, err := s.Pipeline.Admit()
+	ticket, err := s.Pipeline.Admit(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mnistserve/app/internal/gather"
 	"github.com/mnistserve/app/model"
 )
@@ -30,6 +32,10 @@ type jobResult struct {
 	probs   [][model.Classes]float32
 	version string
 	err     error
+	// For tracing only (zero without a tracer): when the model call
+	// started and ended, and the span of its batch.
+	started, finished time.Time
+	batch             trace.SpanContext
 }
 
 // startBatchers starts the goroutines Close stops.
@@ -59,6 +65,7 @@ func (p *Pipeline) batched(ctx context.Context, imgs [][]byte) ([][model.Classes
 	}
 	select {
 	case r := <-j.done:
+		p.traceBatched(ctx, j, r)
 		return r.probs, r.version, r.err
 	case <-ctx.Done():
 		return nil, "", ctx.Err()
@@ -95,19 +102,30 @@ func (p *Pipeline) runBatch(batch []*job) {
 	if h := p.hooks.ModelBatch; h != nil {
 		h(len(imgs))
 	}
+	span := p.batchSpan(live, len(imgs), now)
 	probs, err := p.callModel(m, imgs)
 	if err == nil && len(probs) != len(imgs) {
 		err = fmt.Errorf("model answered %d probability vectors for %d images", len(probs), len(imgs))
 	}
+	if err != nil {
+		err = fmt.Errorf("predict %d images: %w", len(imgs), err)
+	}
 	version := m.Meta().Version
+	traced := jobResult{version: version}
+	if span != nil {
+		traced.started, traced.finished, traced.batch = now, time.Now(), span.SpanContext()
+		endSpan(span, err, trace.WithTimestamp(traced.finished))
+	}
 	off := 0
 	for _, j := range live {
+		r := traced
 		if err != nil {
-			j.done <- jobResult{err: fmt.Errorf("predict %d images: %w", len(imgs), err)}
-			continue
+			r.err = err
+		} else {
+			r.probs = probs[off : off+len(j.imgs) : off+len(j.imgs)]
+			off += len(j.imgs)
 		}
-		j.done <- jobResult{probs: probs[off : off+len(j.imgs) : off+len(j.imgs)], version: version}
-		off += len(j.imgs)
+		j.done <- r
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/store"
 )
@@ -56,14 +59,16 @@ type Config struct {
 	// ModelTimeout bounds one model call, which serves several requests
 	// and so cannot take any one request's deadline.
 	ModelTimeout time.Duration
+	// Tracer makes the spans of trace.go; nil makes none.
+	Tracer trace.Tracer
 }
 
 // Hooks are told what happens in the pipeline, for metrics and logs. Any
 // of them may be nil; each must be quick and safe for concurrent use.
 type Hooks struct {
-	Admitted   func(took time.Duration)   // an admitted request was answered (or failed)
-	QueueWait  func(waited time.Duration) // a request waited this long before its model call
-	ModelBatch func(images int)           // one model call ran this many images
+	Admitted   func(ctx context.Context, took time.Duration) // an admitted request (ctx: Admit's) was answered or failed
+	QueueWait  func(waited time.Duration)                    // a request waited this long before its model call
+	ModelBatch func(images int)                              // one model call ran this many images
 	Committed  func(rows []*store.Prediction, took time.Duration)
 	Panic      func(v any, stack []byte) // the model panicked
 }
@@ -97,6 +102,7 @@ type Pipeline struct {
 	current func() (Model, error) // the served model, or ErrNotReady
 	store   Store
 	hooks   Hooks
+	tracer  trace.Tracer // nil: no spans
 	bound   *admission
 	queue   chan *job
 	stop    chan struct{}
@@ -124,6 +130,7 @@ func New(cfg Config, current func() (Model, error), st Store, hooks Hooks) *Pipe
 		current: current,
 		store:   st,
 		hooks:   hooks,
+		tracer:  cfg.Tracer,
 		bound:   newAdmission(cfg.QueueLength, cfg.QueueLatency),
 		queue:   make(chan *job, cfg.QueueLength),
 		stop:    make(chan struct{}),
@@ -160,14 +167,22 @@ func (p *Pipeline) Full() bool { return p.bound.full() }
 // answer is decided (stored or failed).
 type Ticket struct {
 	p        *Pipeline
+	ctx      context.Context // Admit's, for the Admitted hook
 	admitted time.Time
 	once     sync.Once
 }
 
 // Admit checks that a model is served and takes an admission slot, so that
 // a request the server cannot take now is refused at once, before its body
-// is decoded. It returns ErrNotReady or ErrBusy.
-func (p *Pipeline) Admit() (*Ticket, error) {
+// is decoded. It returns ErrNotReady or ErrBusy. ctx carries the request's
+// span, for tracing; Admit itself never waits.
+func (p *Pipeline) Admit(ctx context.Context) (*Ticket, error) {
+	t, err := p.admit(ctx)
+	p.traceAdmit(ctx, err)
+	return t, err
+}
+
+func (p *Pipeline) admit(ctx context.Context) (*Ticket, error) {
 	if _, err := p.current(); err != nil {
 		return nil, err
 	}
@@ -180,7 +195,7 @@ func (p *Pipeline) Admit() (*Ticket, error) {
 		return nil, ErrBusy
 	}
 	p.inflight.Add(1)
-	return &Ticket{p: p, admitted: time.Now()}, nil
+	return &Ticket{p: p, ctx: ctx, admitted: time.Now()}, nil
 }
 
 // Release gives the slot back; calling it again does nothing.
@@ -188,7 +203,7 @@ func (t *Ticket) Release() {
 	t.once.Do(func() {
 		took := time.Since(t.admitted)
 		if h := t.p.hooks.Admitted; h != nil {
-			h(took)
+			h(t.ctx, took)
 		}
 		t.p.bound.done(took)
 		t.p.inflight.Done()
@@ -212,14 +227,21 @@ func (p *Pipeline) infer(ctx context.Context, req Request) ([][model.Classes]flo
 	if req.Model == nil {
 		return p.batched(ctx, req.Images)
 	}
+	version := req.Model.Meta().Version
+	_, span := p.startSpan(ctx, SpanModel, trace.WithAttributes(
+		attribute.Int("pipeline.images", len(req.Images)), attribute.String("model.version", version)))
 	probs, err := p.callModel(req.Model, req.Images)
 	if err == nil && len(probs) != len(req.Images) {
 		err = fmt.Errorf("model answered %d probability vectors for %d images", len(probs), len(req.Images))
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("predict %d images: %w", len(req.Images), err)
+		err = fmt.Errorf("predict %d images: %w", len(req.Images), err)
 	}
-	return probs, req.Model.Meta().Version, nil
+	endSpan(span, err)
+	if err != nil {
+		return nil, "", err
+	}
+	return probs, version, nil
 }
 
 // commit is the storage stage: one row per image, group-committed with
@@ -240,10 +262,15 @@ func (p *Pipeline) commit(ctx context.Context, req Request, probs [][model.Class
 	if req.Mark != nil {
 		req.Mark(rows)
 	}
+	ctx, span := p.startSpan(ctx, SpanCommit, trace.WithAttributes(attribute.Int("pipeline.rows", len(rows))))
 	start := time.Now()
 	err := p.store.Create(ctx, rows)
 	if err != nil {
-		return nil, fmt.Errorf("store %d predictions: %w", len(rows), err)
+		err = fmt.Errorf("store %d predictions: %w", len(rows), err)
+	}
+	endSpan(span, err)
+	if err != nil {
+		return nil, err
 	}
 	if h := p.hooks.Committed; h != nil {
 		h(rows, time.Since(start))

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestSlowHeadersAreCutOffOneHeaderTimeoutAfterAccept(t *testing.T) {
 		}
 	})
 	t.Run("while the queue is full", func(t *testing.T) {
-		release, err := s.admit() // the only slot, held for the test
+		release, err := s.admit(context.Background()) // the only slot, held for the test
 		if err != nil {
 			t.Fatal(err)
 		}

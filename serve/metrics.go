@@ -19,6 +19,7 @@ import (
 // registry, so tests can build several servers in one process.
 type metrics struct {
 	registry     *prometheus.Registry
+	exemplars    bool // serve OpenMetrics, which carries them, to scrapers that ask
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	predictions  *prometheus.CounterVec
@@ -37,9 +38,10 @@ type metrics struct {
 	rpcLatency   *prometheus.HistogramVec
 }
 
-func newMetrics() *metrics {
+func newMetrics(exemplars bool) *metrics {
 	m := &metrics{
-		registry: prometheus.NewRegistry(),
+		registry:  prometheus.NewRegistry(),
+		exemplars: exemplars,
 		// Labels are route patterns ("/predictions/:id"), never raw paths,
 		// so that the number of series stays bounded.
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -262,16 +264,18 @@ func (s *Server) ObserveCommit(cs store.CommitStats) {
 	if cs.Err != nil {
 		s.metrics.commitErrors.Inc()
 	}
+	s.traceCommit(cs)
 }
 
 // handler answers the Prometheus text format from this server's registry.
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{EnableOpenMetrics: m.exemplars})
 }
 
-// ObserveRPC records one gRPC call in the metrics; the gRPC server calls
-// it for each. Method names are the service's own, a bounded set.
-func (s *Server) ObserveRPC(method, code string, took time.Duration) {
+// ObserveRPC records one gRPC call (ctx: the call's, with its span) in
+// the metrics; the gRPC server calls it for each. Method names are the
+// service's own, a bounded set.
+func (s *Server) ObserveRPC(ctx context.Context, method, code string, took time.Duration) {
 	s.metrics.rpcs.WithLabelValues(method, code).Inc()
-	s.metrics.rpcLatency.WithLabelValues(method).Observe(took.Seconds())
+	observeLatency(s.metrics.rpcLatency.WithLabelValues(method), took.Seconds(), s.spanContextOf(ctx))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // middlewares returns the chain every request passes through, outermost
@@ -40,21 +41,28 @@ func (s *Server) middlewares() []echo.MiddlewareFunc {
 	return append(mws, s.authenticate, s.rateLimit)
 }
 
-// observe logs each request and counts it in the metrics. It runs the error
-// handler itself so that the status it records is the one sent.
+// observe logs each request, counts it in the metrics and traces it. It
+// runs the error handler itself so that the status it records is the one
+// sent.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		span := s.startSpan(c) // nil without tracing
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
 		elapsed := time.Since(start)
 		status := c.Response().Status
+		endSpan(span, status, err)
+		var sc trace.SpanContext
+		if span != nil {
+			sc = span.SpanContext()
+		}
 		route := s.routeLabel(c)
 		method := methodLabel(c.Request().Method)
 		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
+		observeLatency(s.metrics.latency.WithLabelValues(route), elapsed.Seconds(), sc)
 
 		if errors.Is(err, ErrBusy) {
 			s.shed.add() // counted and logged together, not a line each
@@ -76,6 +84,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int("status", status),
 			slog.Duration("latency", elapsed),
 			slog.String("request_id", requestID(c)),
+		}
+		if sc.IsValid() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
 		}
 		if err != nil {
 			// The client saw a short message; the log keeps the whole chain.

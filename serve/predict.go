@@ -41,7 +41,7 @@ func (s *Server) handlePredict(c echo.Context) error {
 		return err
 	}
 	defer key.done()
-	release, err := s.admit()
+	release, err := s.admit(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (s *Server) handlePredictBatch(c echo.Context) error {
 		return err
 	}
 	defer key.done()
-	release, err := s.admit()
+	release, err := s.admit(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -179,8 +179,8 @@ func preciseImages(body []byte) ([][]byte, error) {
 // admit takes an admission slot of the pipeline (see pipeline.Admit), so
 // that a request the server cannot take now is answered at once, before its
 // body is decoded. The caller calls release once its answer is decided.
-func (s *Server) admit() (release func(), err error) {
-	t, err := s.pipe.Admit()
+func (s *Server) admit(ctx context.Context) (release func(), err error) {
+	t, err := s.pipe.Admit(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,9 @@ func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte, key
 // pipelineHooks feed the pipeline's events into the metrics and the log.
 func (s *Server) pipelineHooks() pipeline.Hooks {
 	return pipeline.Hooks{
-		Admitted:   func(d time.Duration) { s.metrics.admitted.Observe(d.Seconds()) },
+		Admitted: func(ctx context.Context, d time.Duration) {
+			observeLatency(s.metrics.admitted, d.Seconds(), s.spanContextOf(ctx))
+		},
 		QueueWait:  func(d time.Duration) { s.metrics.queueWait.Observe(d.Seconds()) },
 		ModelBatch: func(n int) { s.metrics.modelBatch.Observe(float64(n)) },
 		Committed: func(rows []*store.Prediction, took time.Duration) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mnistserve/app/model"
@@ -89,6 +90,8 @@ type Config struct {
 	HeaderTimeout time.Duration
 	// Version is the program's version, for the v2 server metadata.
 	Version string
+	// Tracing makes the spans of every request (trace.go); nil: none.
+	Tracing trace.TracerProvider
 }
 
 // DefaultConfig returns the limits README.md documents: 1 MiB bodies, a 10 s request
@@ -123,6 +126,7 @@ type Server struct {
 	e       *echo.Echo
 	store   Store
 	logger  *slog.Logger
+	tracer  trace.Tracer // nil: no tracing
 	metrics *metrics
 	known   map[string]bool      // route patterns, for bounded metric labels
 	opts    map[string]routeOpts // each route pattern's options (routes)
@@ -186,8 +190,11 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, e: echo.New(), store: st, logger: logger, metrics: newMetrics(),
+	s := &Server{cfg: cfg, e: echo.New(), store: st, logger: logger, metrics: newMetrics(cfg.Tracing != nil),
 		decodes: semaphore.NewWeighted(cfg.DecodeBudget)}
+	if cfg.Tracing != nil {
+		s.tracer = cfg.Tracing.Tracer(tracerName)
+	}
 	if cfg.Rate > 0 {
 		s.limiter = newLimiter(cfg.Rate, max(cfg.Burst, 1))
 	}
@@ -204,6 +211,7 @@ func New(cfg Config, st Store, logger *slog.Logger) *Server {
 		QueueLength:  cfg.QueueLength,
 		QueueLatency: cfg.QueueLatency,
 		ModelTimeout: cfg.Timeout,
+		Tracer:       s.tracer,
 	}, s.servedModel, st, s.pipelineHooks())
 	s.metrics.watchQueue(s.pipe)
 	s.metrics.watchHealth(s)

@@ -32,10 +32,11 @@ const (
 
 // CommitStats describes one group commit, for metrics.
 type CommitStats struct {
-	Calls    int           // Create calls whose rows it held
-	Rows     int           // rows it inserted
-	Duration time.Duration // from BEGIN to the end of COMMIT
-	Err      error         // nil when committed
+	Calls    int               // Create calls whose rows it held
+	Callers  []context.Context // those calls' contexts, for tracing (each carries its caller's span)
+	Rows     int               // rows it inserted
+	Duration time.Duration     // from BEGIN to the end of COMMIT
+	Err      error             // nil when committed
 }
 
 // errClosed is what Create answers once the store is closed.
@@ -186,7 +187,11 @@ func (c *committer) insert(calls []*call) error {
 		}
 	}
 	if c.observe != nil {
-		c.observe(CommitStats{Calls: len(calls), Rows: len(rows), Duration: time.Since(start), Err: err})
+		callers := make([]context.Context, len(calls))
+		for i, cl := range calls {
+			callers[i] = cl.ctx
+		}
+		c.observe(CommitStats{Calls: len(calls), Callers: callers, Rows: len(rows), Duration: time.Since(start), Err: err})
 	}
 	return err
 }
