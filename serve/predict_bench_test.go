@@ -37,13 +37,24 @@ func (m *memStore) Create(_ context.Context, ps []*store.Prediction) error {
 func BenchmarkPredictRoute(b *testing.B) {
 	s := New(Config{}, &memStore{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	b.Cleanup(s.Close)
+	benchPredict(b, s, nil)
+}
+
+// benchPredict posts /predict to s from parallel clients, with header
+// added to each request, and reports the process's CPU time per request
+// beside the wall time (on a shared machine the steadier of the two).
+func benchPredict(b *testing.B, s *Server, header http.Header) {
 	s.SetModel(&fakeModel{version: "20261202T025000.415Z"})
 	body := mustJSON(b, map[string]any{"image": rows(digitImage(7))})
 	b.ReportAllocs()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req := httptest.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
+			for k, v := range header {
+				req.Header[k] = v
+			}
 			rec := httptest.NewRecorder()
 			s.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {
@@ -52,4 +63,5 @@ func BenchmarkPredictRoute(b *testing.B) {
 			}
 		}
 	})
+	b.ReportMetric(float64(processCPU()-cpu)/1e3/float64(b.N), "cpu-us/op")
 }

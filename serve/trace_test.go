@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -366,24 +367,9 @@ func TestNoTracingNoTraceHeaderNorTraceID(t *testing.T) {
 func BenchmarkPredictRouteTraced(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(dropExporter{}))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	s := New(Config{Tracing: tp}, &memStore{}, slogTo(new(bytes.Buffer)))
+	s := New(Config{Tracing: tp}, &memStore{}, slogTo(io.Discard))
 	b.Cleanup(s.Close)
-	s.SetModel(&fakeModel{version: "20261202T025000.415Z"})
-	body := mustJSON(b, map[string]any{"image": rows(digitImage(7))})
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req := httptest.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("traceparent", callerParent)
-			rec := httptest.NewRecorder()
-			s.ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK {
-				b.Errorf("status %d: %s", rec.Code, rec.Body)
-				return
-			}
-		}
-	})
+	benchPredict(b, s, http.Header{"Traceparent": {callerParent}})
 }
 
 // dropExporter takes spans and keeps none.
