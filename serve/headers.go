@@ -52,8 +52,8 @@ func cors(origins []string) echo.MiddlewareFunc {
 	return middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:  origins,
 		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
-		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID},
-		ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", HeaderSaliencyModel, HeaderSaliencyMethod},
+		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID, "traceparent", "tracestate"},
+		ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", HeaderSaliencyModel, HeaderSaliencyMethod, "traceresponse"},
 		MaxAge:        600,
 	})
 }

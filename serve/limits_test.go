@@ -184,8 +184,9 @@ func TestCORSOnlyForListedOrigins(t *testing.T) {
 		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != tc.want {
 			t.Errorf("origins %v, preflight from %s: Allow-Origin %q, want %q", tc.origins, tc.origin, got, tc.want)
 		}
-		if tc.want != "" && !strings.Contains(strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers")), "authorization") {
-			t.Errorf("preflight allows headers %q, want Authorization", rec.Header().Get("Access-Control-Allow-Headers"))
+		allowed := strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers"))
+		if tc.want != "" && (!strings.Contains(allowed, "authorization") || !strings.Contains(allowed, "traceparent")) {
+			t.Errorf("preflight allows headers %q, want Authorization and traceparent", rec.Header().Get("Access-Control-Allow-Headers"))
 		}
 	}
 }
