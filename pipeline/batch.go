@@ -32,10 +32,14 @@ type jobResult struct {
 	probs   [][model.Classes]float32
 	version string
 	err     error
-	// For tracing only (zero without a tracer): when the model call
-	// started and ended, and the span of its batch.
+	batch   *batchTrace // nil without a tracer
+}
+
+// batchTrace is what a request's spans need of the model call that served
+// it: when it started and ended, and the batch's span.
+type batchTrace struct {
 	started, finished time.Time
-	batch             trace.SpanContext
+	span              trace.SpanContext
 }
 
 // startBatchers starts the goroutines Close stops.
@@ -111,14 +115,14 @@ func (p *Pipeline) runBatch(batch []*job) {
 		err = fmt.Errorf("predict %d images: %w", len(imgs), err)
 	}
 	version := m.Meta().Version
-	traced := jobResult{version: version}
+	var bt *batchTrace
 	if span != nil {
-		traced.started, traced.finished, traced.batch = now, time.Now(), span.SpanContext()
-		endSpan(span, err, trace.WithTimestamp(traced.finished))
+		bt = &batchTrace{started: now, finished: time.Now(), span: span.SpanContext()}
+		endSpan(span, err, trace.WithTimestamp(bt.finished))
 	}
 	off := 0
 	for _, j := range live {
-		r := traced
+		r := jobResult{version: version, batch: bt}
 		if err != nil {
 			r.err = err
 		} else {

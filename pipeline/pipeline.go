@@ -228,8 +228,11 @@ func (p *Pipeline) infer(ctx context.Context, req Request) ([][model.Classes]flo
 		return p.batched(ctx, req.Images)
 	}
 	version := req.Model.Meta().Version
-	_, span := p.startSpan(ctx, SpanModel, trace.WithAttributes(
-		attribute.Int("pipeline.images", len(req.Images)), attribute.String("model.version", version)))
+	var span trace.Span
+	if p.tracer != nil { // not even the options are made without a tracer
+		_, span = p.tracer.Start(ctx, SpanModel, trace.WithAttributes(
+			attribute.Int("pipeline.images", len(req.Images)), attribute.String("model.version", version)))
+	}
 	probs, err := p.callModel(req.Model, req.Images)
 	if err == nil && len(probs) != len(req.Images) {
 		err = fmt.Errorf("model answered %d probability vectors for %d images", len(probs), len(req.Images))
@@ -262,7 +265,10 @@ func (p *Pipeline) commit(ctx context.Context, req Request, probs [][model.Class
 	if req.Mark != nil {
 		req.Mark(rows)
 	}
-	ctx, span := p.startSpan(ctx, SpanCommit, trace.WithAttributes(attribute.Int("pipeline.rows", len(rows))))
+	var span trace.Span
+	if p.tracer != nil {
+		ctx, span = p.tracer.Start(ctx, SpanCommit, trace.WithAttributes(attribute.Int("pipeline.rows", len(rows))))
+	}
 	start := time.Now()
 	err := p.store.Create(ctx, rows)
 	if err != nil {

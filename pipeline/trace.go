@@ -22,7 +22,8 @@ import (
 // request's pipeline.model span links back to it. The group commit's span
 // is the store observer's (see store.CommitStats.Callers), linked to each
 // request's pipeline.commit span. With Config.Tracer nil none of this runs:
-// every helper below returns at a nil check.
+// every helper below, and every span start in the stages, stops at a nil
+// check before it makes anything (a span option allocates).
 
 // Span names, for tests and dashboards.
 const (
@@ -32,15 +33,6 @@ const (
 	SpanCommit = "pipeline.commit"
 	SpanBatch  = "pipeline.batch"
 )
-
-// startSpan starts a child of ctx's span named name, or does nothing (nil
-// span) without a tracer.
-func (p *Pipeline) startSpan(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	if p.tracer == nil {
-		return ctx, nil
-	}
-	return p.tracer.Start(ctx, name, opts...)
-}
 
 // endSpan ends span, marking it failed with err; a nil span is no span.
 func endSpan(span trace.Span, err error, opts ...trace.SpanEndOption) {
@@ -85,13 +77,14 @@ func (p *Pipeline) batchSpan(live []*job, images int, start time.Time) trace.Spa
 // traceBatched records, in the request's own goroutine, the queue wait and
 // the model call of a request that went through a batch.
 func (p *Pipeline) traceBatched(ctx context.Context, j *job, r jobResult) {
-	if p.tracer == nil || r.started.IsZero() {
+	b := r.batch
+	if p.tracer == nil || b == nil {
 		return
 	}
 	_, queue := p.tracer.Start(ctx, SpanQueue, trace.WithTimestamp(j.enqueued))
-	queue.End(trace.WithTimestamp(r.started))
-	_, model := p.tracer.Start(ctx, SpanModel, trace.WithTimestamp(r.started),
-		trace.WithLinks(trace.Link{SpanContext: r.batch}),
+	queue.End(trace.WithTimestamp(b.started))
+	_, model := p.tracer.Start(ctx, SpanModel, trace.WithTimestamp(b.started),
+		trace.WithLinks(trace.Link{SpanContext: b.span}),
 		trace.WithAttributes(attribute.Int("pipeline.images", len(j.imgs)), attribute.String("model.version", r.version)))
-	endSpan(model, r.err, trace.WithTimestamp(r.finished))
+	endSpan(model, r.err, trace.WithTimestamp(b.finished))
 }
