@@ -106,7 +106,8 @@ func (p *Pipeline) runBatch(batch []*job) {
 	if h := p.hooks.ModelBatch; h != nil {
 		h(len(imgs))
 	}
-	span := p.batchSpan(live, len(imgs), now)
+	version := m.Meta().Version
+	span := p.batchSpan(live, len(imgs), version, now)
 	probs, err := p.callModel(m, imgs)
 	if err == nil && len(probs) != len(imgs) {
 		err = fmt.Errorf("model answered %d probability vectors for %d images", len(probs), len(imgs))
@@ -114,7 +115,6 @@ func (p *Pipeline) runBatch(batch []*job) {
 	if err != nil {
 		err = fmt.Errorf("predict %d images: %w", len(imgs), err)
 	}
-	version := m.Meta().Version
 	var bt *batchTrace
 	if span != nil {
 		bt = &batchTrace{started: now, finished: time.Now(), span: span.SpanContext()}

@@ -230,8 +230,7 @@ func (p *Pipeline) infer(ctx context.Context, req Request) ([][model.Classes]flo
 	version := req.Model.Meta().Version
 	var span trace.Span
 	if p.tracer != nil { // not even the options are made without a tracer
-		_, span = p.tracer.Start(ctx, SpanModel, trace.WithAttributes(
-			attribute.Int("pipeline.images", len(req.Images)), attribute.String("model.version", version)))
+		_, span = p.tracer.Start(ctx, SpanModel, trace.WithAttributes(attribute.String("model.version", version)))
 	}
 	probs, err := p.callModel(req.Model, req.Images)
 	if err == nil && len(probs) != len(req.Images) {
@@ -267,7 +266,7 @@ func (p *Pipeline) commit(ctx context.Context, req Request, probs [][model.Class
 	}
 	var span trace.Span
 	if p.tracer != nil {
-		ctx, span = p.tracer.Start(ctx, SpanCommit, trace.WithAttributes(attribute.Int("pipeline.rows", len(rows))))
+		ctx, span = p.tracer.Start(ctx, SpanCommit)
 	}
 	start := time.Now()
 	err := p.store.Create(ctx, rows)

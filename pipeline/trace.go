@@ -52,13 +52,13 @@ func (p *Pipeline) traceAdmit(ctx context.Context, err error) {
 	if p.tracer == nil {
 		return
 	}
-	_, span := p.tracer.Start(ctx, SpanAdmit, trace.WithAttributes(attribute.Int64("pipeline.queue.depth", p.Depth())))
+	_, span := p.tracer.Start(ctx, SpanAdmit)
 	endSpan(span, err)
 }
 
 // batchSpan starts the span of one model call over live's requests, or
 // returns nil without a tracer.
-func (p *Pipeline) batchSpan(live []*job, images int, start time.Time) trace.Span {
+func (p *Pipeline) batchSpan(live []*job, images int, version string, start time.Time) trace.Span {
 	if p.tracer == nil {
 		return nil
 	}
@@ -70,7 +70,8 @@ func (p *Pipeline) batchSpan(live []*job, images int, start time.Time) trace.Spa
 	}
 	_, span := p.tracer.Start(context.Background(), SpanBatch,
 		trace.WithNewRoot(), trace.WithTimestamp(start), trace.WithLinks(links...),
-		trace.WithAttributes(attribute.Int("pipeline.batch.requests", len(live)), attribute.Int("pipeline.batch.images", images)))
+		trace.WithAttributes(attribute.Int("pipeline.batch.requests", len(live)), attribute.Int("pipeline.batch.images", images),
+			attribute.String("model.version", version)))
 	return span
 }
 
@@ -83,8 +84,6 @@ func (p *Pipeline) traceBatched(ctx context.Context, j *job, r jobResult) {
 	}
 	_, queue := p.tracer.Start(ctx, SpanQueue, trace.WithTimestamp(j.enqueued))
 	queue.End(trace.WithTimestamp(b.started))
-	_, model := p.tracer.Start(ctx, SpanModel, trace.WithTimestamp(b.started),
-		trace.WithLinks(trace.Link{SpanContext: b.span}),
-		trace.WithAttributes(attribute.Int("pipeline.images", len(j.imgs)), attribute.String("model.version", r.version)))
+	_, model := p.tracer.Start(ctx, SpanModel, trace.WithTimestamp(b.started), trace.WithLinks(trace.Link{SpanContext: b.span}))
 	endSpan(model, r.err, trace.WithTimestamp(b.finished))
 }

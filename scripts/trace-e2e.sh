@@ -72,6 +72,7 @@ exporters:
 service:
   telemetry:
     metrics: {level: none}
+    logs: {sampling: {enabled: false}} # else only the first 10 exports a 10 s are printed
   pipelines:
     traces: {receivers: [otlp], exporters: [debug]}
 EOF

@@ -18,8 +18,10 @@ import (
 // metrics are the server's Prometheus series. Each Server has its own
 // registry, so tests can build several servers in one process.
 type metrics struct {
-	registry     *prometheus.Registry
-	exemplars    bool // serve OpenMetrics, which carries them, to scrapers that ask
+	registry    *prometheus.Registry
+	openMetrics bool // serve OpenMetrics, which carries exemplars, to scrapers that ask
+	// exemplars pace the exemplars of the latency histograms (trace.go).
+	exemplars    struct{ latency, admitted, rpc exemplarGate }
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	predictions  *prometheus.CounterVec
@@ -38,10 +40,10 @@ type metrics struct {
 	rpcLatency   *prometheus.HistogramVec
 }
 
-func newMetrics(exemplars bool) *metrics {
+func newMetrics(openMetrics bool) *metrics {
 	m := &metrics{
-		registry:  prometheus.NewRegistry(),
-		exemplars: exemplars,
+		registry:    prometheus.NewRegistry(),
+		openMetrics: openMetrics,
 		// Labels are route patterns ("/predictions/:id"), never raw paths,
 		// so that the number of series stays bounded.
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -269,7 +271,7 @@ func (s *Server) ObserveCommit(cs store.CommitStats) {
 
 // handler answers the Prometheus text format from this server's registry.
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{EnableOpenMetrics: m.exemplars})
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{EnableOpenMetrics: m.openMetrics})
 }
 
 // ObserveRPC records one gRPC call (ctx: the call's, with its span) in
@@ -277,5 +279,5 @@ func (m *metrics) handler() http.Handler {
 // service's own, a bounded set.
 func (s *Server) ObserveRPC(ctx context.Context, method, code string, took time.Duration) {
 	s.metrics.rpcs.WithLabelValues(method, code).Inc()
-	observeLatency(s.metrics.rpcLatency.WithLabelValues(method), took.Seconds(), s.spanContextOf(ctx))
+	observeLatency(&s.metrics.exemplars.rpc, s.metrics.rpcLatency.WithLabelValues(method), took.Seconds(), s.spanContextOf(ctx))
 }

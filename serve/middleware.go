@@ -47,7 +47,7 @@ func (s *Server) middlewares() []echo.MiddlewareFunc {
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		span := s.startSpan(c) // nil without tracing
+		span, traceID := s.startSpan(c) // nil and "" without tracing
 		err := next(c)
 		if err != nil {
 			c.Error(err)
@@ -62,7 +62,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		route := s.routeLabel(c)
 		method := methodLabel(c.Request().Method)
 		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		observeLatency(s.metrics.latency.WithLabelValues(route), elapsed.Seconds(), sc)
+		observeLatency(&s.metrics.exemplars.latency, s.metrics.latency.WithLabelValues(route), elapsed.Seconds(), sc)
 
 		if errors.Is(err, ErrBusy) {
 			s.shed.add() // counted and logged together, not a line each
@@ -85,8 +85,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Duration("latency", elapsed),
 			slog.String("request_id", requestID(c)),
 		}
-		if sc.IsValid() {
-			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		if traceID != "" {
+			attrs = append(attrs, slog.String("trace_id", traceID))
 		}
 		if err != nil {
 			// The client saw a short message; the log keeps the whole chain.

@@ -210,7 +210,7 @@ func (s *Server) predict(ctx context.Context, client *string, imgs [][]byte, key
 func (s *Server) pipelineHooks() pipeline.Hooks {
 	return pipeline.Hooks{
 		Admitted: func(ctx context.Context, d time.Duration) {
-			observeLatency(s.metrics.admitted, d.Seconds(), s.spanContextOf(ctx))
+			observeLatency(&s.metrics.exemplars.admitted, s.metrics.admitted, d.Seconds(), s.spanContextOf(ctx))
 		},
 		QueueWait:  func(d time.Duration) { s.metrics.queueWait.Observe(d.Seconds()) },
 		ModelBatch: func(n int) { s.metrics.modelBatch.Observe(float64(n)) },

@@ -2,7 +2,9 @@ package serve
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,26 +37,29 @@ const tracerName = "github.com/mnistserve/app"
 var traceContext = propagation.TraceContext{}
 
 // startSpan starts the server span of c's request and answers the
-// traceresponse header; nil without tracing.
-func (s *Server) startSpan(c echo.Context) trace.Span {
+// traceresponse header; it returns the span and its trace id in hex, or
+// nil and "" without tracing.
+func (s *Server) startSpan(c echo.Context) (trace.Span, string) {
 	if s.tracer == nil {
-		return nil
+		return nil, ""
 	}
 	r := c.Request()
 	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 	name := r.Method
-	attrs := []attribute.KeyValue{
-		attribute.String("http.request.method", r.Method),
-		attribute.String("url.path", r.URL.Path),
-	}
+	attrs := []attribute.KeyValue{attribute.String("http.request.method", r.Method)}
 	if p := c.Path(); s.known[p] {
 		name += " " + p
 		attrs = append(attrs, attribute.String("http.route", p))
+	} else {
+		attrs = append(attrs, attribute.String("url.path", r.URL.Path))
 	}
 	ctx, span := s.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 	c.SetRequest(r.WithContext(ctx))
-	c.Response().Header().Set("traceresponse", traceResponse(span.SpanContext()))
-	return span
+	tr := traceResponse(span.SpanContext())
+	// Set in its canonical form: Header.Set would canonicalise the name
+	// anew on every request.
+	c.Response().Header()["Traceresponse"] = []string{tr}
+	return span, tr[3:35]
 }
 
 // endSpan ends a request's span with its status: every answer of 400 or
@@ -78,13 +83,38 @@ func endSpan(span trace.Span, status int, err error) {
 // traceResponse is the traceresponse header of sc: version, trace id,
 // span id and flags, as traceparent writes them.
 func traceResponse(sc trace.SpanContext) string {
-	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+	tid, sid, flags := sc.TraceID(), sc.SpanID(), sc.TraceFlags()
+	var b [55]byte // 00-<32 hex>-<16 hex>-<2 hex>
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:], []byte{byte(flags)})
+	return string(b[:])
+}
+
+// exemplarEvery is the least time between two exemplars of one
+// histogram. Prometheus keeps only the last exemplar of each bucket, and
+// client_golang makes each one anew (a dozen allocations): one a request
+// would cost more than the rest of the histogram's work.
+const exemplarEvery = 10 * time.Millisecond
+
+// exemplarGate lets an exemplar through at most every exemplarEvery.
+type exemplarGate struct{ next atomic.Int64 }
+
+// open reports whether an exemplar may be recorded now, and if so closes
+// the gate for the next exemplarEvery.
+func (g *exemplarGate) open() bool {
+	now := time.Now().UnixNano()
+	next := g.next.Load()
+	return now >= next && g.next.CompareAndSwap(next, now+int64(exemplarEvery))
 }
 
 // observeLatency records seconds in h, with the trace id as an exemplar
-// when span is sampled.
-func observeLatency(h prometheus.Observer, seconds float64, sc trace.SpanContext) {
-	if sc.IsSampled() {
+// when sc is sampled and g is open.
+func observeLatency(g *exemplarGate, h prometheus.Observer, seconds float64, sc trace.SpanContext) {
+	if sc.IsSampled() && g.open() {
 		if eo, ok := h.(prometheus.ExemplarObserver); ok {
 			eo.ObserveWithExemplar(seconds, prometheus.Labels{"trace_id": sc.TraceID().String()})
 			return

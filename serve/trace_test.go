@@ -377,3 +377,14 @@ type dropExporter struct{}
 
 func (dropExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (dropExporter) Shutdown(context.Context) error                             { return nil }
+
+func TestExemplarsArePaced(t *testing.T) {
+	var g exemplarGate
+	if !g.open() || g.open() {
+		t.Fatal("want the first exemplar let through and the next one, at once after, held back")
+	}
+	g.next.Store(time.Now().Add(-time.Millisecond).UnixNano()) // exemplarEvery has passed
+	if !g.open() {
+		t.Error("an exemplar held back once exemplarEvery had passed")
+	}
+}
