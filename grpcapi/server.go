@@ -244,14 +244,22 @@ func (s *Server) observe(ctx context.Context, req any, info *grpc.UnaryServerInf
 	if s.cfg.Observe != nil {
 		s.cfg.Observe(ctx, info.FullMethod, code, time.Since(start))
 	}
-	if err != nil && s.cfg.Tracing != nil {
+	var span trace.Span
+	if s.cfg.Tracing != nil {
+		span = trace.SpanFromContext(ctx)
+	}
+	if err != nil && span != nil {
 		// otelgrpc marks only the server's own faults failed; a refusal
 		// (a bad token, the rate limit, a full queue) is one too here, as
 		// it is on the HTTP routes.
-		trace.SpanFromContext(ctx).SetStatus(otelcodes.Error, err.Error())
+		span.SetStatus(otelcodes.Error, err.Error())
 	}
 	if code == codes.Internal || code == codes.Unknown {
-		s.logger.Error("gRPC call", "method", info.FullMethod, "code", code.String(), "error", err)
+		attrs := []any{"method", info.FullMethod, "code", code.String(), "error", err}
+		if span != nil {
+			attrs = append(attrs, "trace_id", span.SpanContext().TraceID().String())
+		}
+		s.logger.Error("gRPC call", attrs...)
 	}
 	return resp, err
 }
