@@ -16,6 +16,7 @@ type Input struct {
 	Datatype string
 	Shape    []int64
 	JSON     []byte    // REST: the "data" array as sent, flat or nested
+	Pixels   []byte    // REST: JSON's values read already by Pixel, or nil
 	Raw      []byte    // binary data (REST extension, gRPC raw_input_contents), little-endian
 	FP32     []float32 // gRPC fp32_contents
 	Uint     []uint32  // gRPC uint_contents, where UINT8 travels
@@ -132,7 +133,12 @@ func images(inputs []Input) ([][]byte, error) {
 	if !in.HasData {
 		return nil, invalid("%s has no data: send data (JSON), binary data, or contents", at)
 	}
-	px := make([]byte, n*imageSize)
+	px := in.Pixels
+	if len(px) == n*imageSize {
+		return split(px, n), nil
+	}
+	// Read here, or again for the wording of a wrong count.
+	px = make([]byte, n*imageSize)
 	switch {
 	case in.JSON != nil:
 		err = decodeJSON(in.JSON, in.Datatype, px, at+".data")
@@ -152,11 +158,16 @@ func images(inputs []Input) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return split(px, n), nil
+}
+
+// split cuts px into its n images.
+func split(px []byte, n int) [][]byte {
 	imgs := make([][]byte, n)
 	for i := range imgs {
 		imgs[i] = px[i*imageSize : (i+1)*imageSize : (i+1)*imageSize]
 	}
-	return imgs, nil
+	return imgs
 }
 
 // shapes is how the input's shapes are named in messages.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -264,4 +265,19 @@ func assertHeaderHas(tb testing.TB, rec *httptest.ResponseRecorder, key, want st
 	if got := rec.Header().Get(key); !bytes.Contains([]byte(got), []byte(want)) {
 		tb.Errorf("header %s = %q, want it to contain %q", key, got, want)
 	}
+}
+
+// v2Body is an OIP v2 inference body of img as scripts/load-oip.sh writes
+// it: UINT8, shape [1,784], flat data, with json.dumps' spaces.
+func v2Body(img []byte) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"inputs": [{"name": "image", "datatype": "UINT8", "shape": [1, 784], "data": [`)
+	for i, p := range img {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, p)
+	}
+	b.WriteString(`]}]}`)
+	return b.Bytes()
 }

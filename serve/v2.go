@@ -167,8 +167,21 @@ func (p v2Params) flag(name, at string) (bool, error) {
 // decodeV2 reads an inference request: all JSON, or with hlen (the
 // Inference-Header-Content-Length) the first hlen bytes JSON and binary
 // tensor data after them, claimed in order by the inputs that give a
-// binary_data_size.
+// binary_data_size. A plain body of JSON alone is read by the one-pass
+// scanner (v2_scan.go); anything else by the general decoder.
 func decodeV2(body []byte, hlen string) (*oip.InferRequest, error) {
+	if hlen == "" {
+		if req, ok := scanV2(body); ok {
+			return req, nil
+		}
+	}
+	return preciseV2(body, hlen)
+}
+
+// preciseV2 is the general path of decodeV2: encoding/json reads the
+// envelope, once the body's nesting is known to be shallow, and words
+// what is wrong.
+func preciseV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	jsonPart, bin := body, []byte(nil)
 	if hlen != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(hlen))

@@ -1,0 +1,457 @@
+package serve
+
+import "github.com/mnistserve/app/oip"
+
+// The plain OIP v2 inference body, all JSON, is read in one pass over its
+// bytes, as /predict's plain body is (scan.go): the envelope's fields
+// straight into an oip.InferRequest, and the input's data read into pixels
+// by oip's rule for a value on the same pass. encoding/json's validation and reflection, the
+// walk that found the data again and the nesting check took most of a v2
+// request's decoding time (BenchmarkV2InferRoute).
+//
+// The scanner takes only what it can read to exactly the request the
+// general decoder (preciseV2) reads: the spec's field names as written, no
+// key twice, strings of printable ASCII without escapes, one input, and
+// parameters whose values are scalars. At the first byte that does not fit
+// it says ok == false and the general decoder reads the body from the
+// start, so every error, and every body it takes in its own way, is worded
+// and read as before.
+
+// maxDataDepth is the most arrays the scanner lets an input's data nest:
+// the shape [N,1,28,28]. Deeper data is left to the general decoder, whose
+// nesting check refuses it.
+const maxDataDepth = 4
+
+// scanV2 reads the plain inference body: {"id", "inputs": [one input],
+// "outputs", "parameters"}, every field but inputs optional.
+func scanV2(body []byte) (*oip.InferRequest, bool) {
+	s := scanner{b: body}
+	req := &oip.InferRequest{}
+	var seen [4]bool // id, inputs, outputs, parameters
+	ok := s.object(func(key string) bool {
+		field := -1
+		ok := false
+		switch key {
+		case "id":
+			field = 0
+			req.ID, ok = s.str()
+		case "inputs":
+			field = 1
+			req.Inputs, ok = s.inputs()
+		case "outputs":
+			field = 2
+			req.Outputs, ok = s.outputs()
+		case "parameters":
+			field = 3
+			req.BinaryAll, ok = s.params(oip.ParamBinAll, "")
+		}
+		if field < 0 || seen[field] {
+			return false
+		}
+		seen[field] = true
+		return ok
+	})
+	if !ok || !s.end() || !seen[1] {
+		return nil, false
+	}
+	return req, true
+}
+
+// inputs reads an array of exactly one input.
+func (s *scanner) inputs() ([]oip.Input, bool) {
+	if !s.lit("[") {
+		return nil, false
+	}
+	in, ok := s.input()
+	if !ok || !s.lit("]") {
+		return nil, false
+	}
+	return []oip.Input{in}, true
+}
+
+// input reads {"name", "datatype", "shape", "data", "parameters"}, all but
+// parameters required.
+func (s *scanner) input() (oip.Input, bool) {
+	var in oip.Input
+	var seen [5]bool // name, datatype, shape, data, parameters
+	ok := s.object(func(key string) bool {
+		field := -1
+		ok := false
+		switch key {
+		case "name":
+			field = 0
+			in.Name, ok = s.str()
+		case "datatype":
+			field = 1
+			in.Datatype, ok = s.str()
+		case "shape":
+			field = 2
+			in.Shape, ok = s.shape()
+		case "data":
+			field = 3
+			in.JSON, in.Pixels, ok = s.data(in.Datatype)
+		case "parameters":
+			// binary_data_size is the binary extension's, which a body of
+			// JSON alone cannot satisfy: the general decoder words that.
+			field = 4
+			_, ok = s.params("", oip.ParamBinSize)
+		}
+		if field < 0 || seen[field] {
+			return false
+		}
+		seen[field] = true
+		return ok
+	})
+	if !ok || !seen[0] || !seen[1] || !seen[2] || !seen[3] {
+		return oip.Input{}, false
+	}
+	in.HasData = true
+	return in, true
+}
+
+// outputs reads an array of outputs, {"name", "parameters"}; an empty one
+// asks for none, as the general decoder reads it.
+func (s *scanner) outputs() ([]oip.Output, bool) {
+	if !s.lit("[") {
+		return nil, false
+	}
+	var outs []oip.Output
+	if s.peek() == ']' {
+		s.i++
+		return nil, true
+	}
+	for {
+		var o oip.Output
+		var seen [2]bool // name, parameters
+		ok := s.object(func(key string) bool {
+			field := -1
+			ok := false
+			switch key {
+			case "name":
+				field = 0
+				o.Name, ok = s.str()
+			case "parameters":
+				field = 1
+				o.Binary, ok = s.params(oip.ParamBinary, "")
+			}
+			if field < 0 || seen[field] {
+				return false
+			}
+			seen[field] = true
+			return ok
+		})
+		if !ok || !seen[0] {
+			return nil, false
+		}
+		outs = append(outs, o)
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return outs, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// object reads a JSON object whose keys are plain strings, calling member
+// with each key when the scanner stands on its value; member reads the
+// value and returns false to give up.
+func (s *scanner) object(member func(key string) bool) bool {
+	if !s.lit("{") {
+		return false
+	}
+	if s.peek() == '}' {
+		s.i++
+		return true
+	}
+	for {
+		key, ok := s.strBytes()
+		if !ok || !s.lit(":") || !member(noCopyString(key)) {
+			return false
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// params reads a parameters object whose values are scalars. The boolean
+// parameter flag (none when "") is returned, at most once and true or
+// false; a parameter named refuse makes the scanner give up.
+func (s *scanner) params(flag, refuse string) (bool, bool) {
+	var v, seen bool
+	ok := s.object(func(key string) bool {
+		switch {
+		case refuse != "" && key == refuse:
+			return false
+		case flag != "" && key == flag:
+			if seen {
+				return false
+			}
+			seen = true
+			switch {
+			case s.lit("true"):
+				v = true
+				return true
+			case s.lit("false"):
+				return true
+			}
+			return false
+		}
+		return s.scalar()
+	})
+	return v, ok
+}
+
+// scalar moves past a plain string, a number, true, false or null.
+func (s *scanner) scalar() bool {
+	switch s.peek() {
+	case '"':
+		_, ok := s.strBytes()
+		return ok
+	case 't':
+		return s.lit("true")
+	case 'f':
+		return s.lit("false")
+	case 'n':
+		return s.lit("null")
+	}
+	end := numberEnd(s.b, s.i)
+	if end == s.i {
+		return false
+	}
+	s.i = end
+	return true
+}
+
+// str reads a plain string: printable ASCII, no escapes, so that its bytes
+// are its value.
+func (s *scanner) str() (string, bool) {
+	b, ok := s.strBytes()
+	if !ok {
+		return "", false
+	}
+	return string(b), true
+}
+
+// strBytes is str without the copy.
+func (s *scanner) strBytes() ([]byte, bool) {
+	if s.peek() != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	for i := start; i < len(s.b); i++ {
+		switch c := s.b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return s.b[start:i], true
+		case c < 0x20 || c > 0x7e || c == '\\':
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// shape reads an array of integers, as encoding/json reads them into
+// int64: written without fraction or exponent, at most 18 digits.
+func (s *scanner) shape() ([]int64, bool) {
+	if !s.lit("[") {
+		return nil, false
+	}
+	dims := []int64{} // [] is an empty shape, not a missing one
+	if s.peek() == ']' {
+		s.i++
+		return dims, true
+	}
+	for {
+		s.ws()
+		start := s.i
+		end := numberEnd(s.b, start)
+		neg := end > start && s.b[start] == '-'
+		digits := s.b[start:end]
+		if neg {
+			digits = digits[1:]
+		}
+		if len(digits) == 0 || len(digits) > 18 {
+			return nil, false
+		}
+		var d int64
+		for _, c := range digits {
+			if c < '0' || c > '9' { // a fraction or an exponent
+				return nil, false
+			}
+			d = d*10 + int64(c-'0')
+		}
+		if neg {
+			d = -d
+		}
+		dims = append(dims, d)
+		s.i = end
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return dims, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// data moves past an input's data, which must be a JSON array of numbers
+// and arrays nested at most maxDataDepth deep, and returns it as a slice
+// of the body. When the input's datatype is known already (it usually
+// comes first), it reads the values into pixels on the way, by oip's rule
+// (oip.Pixel), and gives up at one that oip refuses; else it leaves them
+// to oip.
+func (s *scanner) data(datatype string) (raw, px []byte, ok bool) {
+	s.ws()
+	b, i, start := s.b, s.i, s.i
+	if i == len(b) || b[i] != '[' {
+		return nil, nil, false
+	}
+	read, uint8 := datatype == "UINT8" || datatype == "FP32", datatype == "UINT8"
+	if read {
+		px = make([]byte, 0, pixels)
+	}
+	depth := 0
+	for {
+		// A value: an array, or a number inside one.
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		switch {
+		case i < len(b) && b[i] == '[':
+			if depth++; depth > maxDataDepth {
+				return nil, nil, false
+			}
+			i++
+			for i < len(b) && isSpace(b[i]) {
+				i++
+			}
+			if i == len(b) || b[i] != ']' {
+				continue // to the array's first value
+			}
+			i++ // an empty array is a whole value
+			depth--
+		default:
+			if uint8 {
+				if p, end, ok := plainByte(b, i); ok {
+					px = append(px, p)
+					i = end
+					break
+				}
+			}
+			end := numberEnd(b, i)
+			if end == i {
+				return nil, nil, false
+			}
+			if read {
+				p, ok := oip.Pixel(b[i:end], datatype)
+				if !ok {
+					return nil, nil, false
+				}
+				px = append(px, p)
+			}
+			i = end
+		}
+		// After a value: closing brackets, then a comma or the end.
+		for {
+			if depth == 0 {
+				s.i = i
+				return b[start:i], px, true
+			}
+			for i < len(b) && isSpace(b[i]) {
+				i++
+			}
+			if i == len(b) {
+				return nil, nil, false
+			}
+			if b[i] == ']' {
+				i++
+				depth--
+				continue
+			}
+			if b[i] != ',' {
+				return nil, nil, false
+			}
+			i++
+			break
+		}
+	}
+}
+
+// plainByte reads the integer 0..255 written plainly at b[i] (1 to 3
+// digits, no leading zero, no fraction or exponent), the common UINT8
+// value, without oip.Pixel's general reading; ok is false for any other
+// literal, which the caller reads the general way.
+func plainByte(b []byte, i int) (p byte, end int, ok bool) {
+	n, start := 0, i
+	for i < len(b) && i-start < 4 && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int(b[i]-'0')
+		i++
+	}
+	switch digits := i - start; {
+	case digits == 0 || digits > 3 || n > 255:
+		return 0, 0, false
+	case digits > 1 && b[start] == '0':
+		return 0, 0, false
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
+		return 0, 0, false
+	}
+	return byte(n), i, true
+}
+
+// numberEnd returns the end of the JSON number starting at b[i], or i when
+// none starts there: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func numberEnd(b []byte, i int) int {
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digitsEnd(b, i)
+	default:
+		return start
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digitsEnd(b, i+1)
+		if j == i+1 {
+			return start
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digitsEnd(b, i)
+		if j == i {
+			return start
+		}
+		i = j
+	}
+	return i
+}
+
+// digitsEnd returns the end of the run of digits starting at b[i].
+func digitsEnd(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
