@@ -41,7 +41,9 @@ func writeV2(c echo.Context, res *oip.InferResponse) error {
 		if o.Name == oip.OutputProbs {
 			b = append(b, `","datatype":"FP32","shape":[`...)
 			b = strconv.AppendInt(b, int64(n), 10)
-			b = append(b, `,`+strconv.Itoa(model.Classes)+`]`...)
+			b = append(b, ',')
+			b = strconv.AppendInt(b, model.Classes, 10)
+			b = append(b, ']')
 		} else {
 			b = append(b, `","datatype":"INT64","shape":[`...)
 			b = strconv.AppendInt(b, int64(n), 10)
