@@ -48,6 +48,25 @@ const busyMessage = "server busy: the queue is full, try again shortly"
 // queue drains in well under a second, so a short wait is enough.
 const busyRetryAfter = "1"
 
+// errInvalid is wrapped by every error of the body decoders (the JSON of
+// /predict, /predict/batch, the label and OIP v2 REST): plain errors that
+// know nothing of HTTP, whose message says in words for the client what
+// is wrong with the body. The error handler answers them 400.
+var errInvalid = errors.New("invalid request body")
+
+// invalidError is a body decoder's error.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+
+// Unwrap lets errors.Is find errInvalid.
+func (e *invalidError) Unwrap() error { return errInvalid }
+
+// invalid returns a body decoder's error with a formatted message.
+func invalid(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}
+
 // errorf returns an Error with a formatted client message.
 func errorf(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
@@ -132,7 +151,7 @@ func (s *Server) classify(err error, c echo.Context) (int, string) {
 		return http.StatusServiceUnavailable, busyMessage
 	case errors.Is(err, pipeline.ErrClosed):
 		return http.StatusServiceUnavailable, "server shutting down, try again shortly"
-	case errors.Is(err, oip.ErrInvalid):
+	case errors.Is(err, errInvalid), errors.Is(err, oip.ErrInvalid):
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, oip.ErrModelNotFound):
 		return http.StatusNotFound, err.Error()

@@ -72,20 +72,20 @@ func labelFromJSON(body []byte) (int, error) {
 	}
 	var req map[string]json.RawMessage
 	if err := json.Unmarshal(body, &req); err != nil || req == nil {
-		return 0, badRequest("%s", want)
+		return 0, invalid("%s", want)
 	}
 	raw, ok := req["label"]
 	if !ok {
-		return 0, badRequest(`%s; "label" is missing`, want)
+		return 0, invalid(`%s; "label" is missing`, want)
 	}
 	for k := range req {
 		if k != "label" {
-			return 0, badRequest("%s; unknown field %q", want, k)
+			return 0, invalid("%s; unknown field %q", want, k)
 		}
 	}
 	d, err := strconv.Atoi(string(bytes.TrimSpace(raw)))
 	if err != nil || d < 0 || d > 9 {
-		return 0, badRequest("%s, got %s", want, truncate(raw, 40))
+		return 0, invalid("%s, got %s", want, truncate(raw, 40))
 	}
 	return d, nil
 }

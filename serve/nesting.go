@@ -40,7 +40,7 @@ func checkNesting(body []byte, shape int) error {
 		case c == '[' || c == '{':
 			depth++
 			if depth > shape+1 {
-				return badRequest("body nests arrays and objects %d deep at byte %d, want %s, which nests %d deep", depth, i, nestingShape(shape), shape)
+				return invalid("body nests arrays and objects %d deep at byte %d, want %s, which nests %d deep", depth, i, nestingShape(shape), shape)
 			}
 		case c == ']' || c == '}':
 			depth--

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"strconv"
 	"unsafe"
 
@@ -31,17 +30,17 @@ const exampleBody = `{"image": [[28 integers 0..255], ... 28 rows]}`
 func decodeObject(body []byte) ([]byte, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		return nil, badRequest("body is empty, want a JSON object like %s", exampleBody)
+		return nil, invalid("body is empty, want a JSON object like %s", exampleBody)
 	}
 	if !json.Valid(body) {
 		// Unmarshal checks the whole input before decoding anything, so on
 		// invalid JSON it only words the syntax error.
 		var v any
 		err := json.Unmarshal(body, &v)
-		return nil, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("body is not valid JSON: %v", err), Err: err}
+		return nil, invalid("body is not valid JSON: %v", err)
 	}
 	if body[0] != '{' {
-		return nil, badRequest("body is %s, want a JSON object like %s", kind(body), exampleBody)
+		return nil, invalid("body is %s, want a JSON object like %s", kind(body), exampleBody)
 	}
 	return body, nil
 }
@@ -50,7 +49,7 @@ func decodeObject(body []byte) ([]byte, error) {
 func field(obj []byte, name string) ([]byte, error) {
 	raw, ok := member(obj, name)
 	if !ok {
-		return nil, badRequest("missing field %q", name)
+		return nil, invalid("missing field %q", name)
 	}
 	return raw, nil
 }

@@ -91,7 +91,7 @@ func preciseImage(body []byte) ([]byte, error) {
 	}
 	img, err := parseImage(raw)
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, invalid("%v", err)
 	}
 	return img, nil
 }
@@ -153,19 +153,19 @@ func preciseImages(body []byte) ([][]byte, error) {
 		return nil, err
 	}
 	if kind(raw) != "an array" {
-		return nil, badRequest("images is %s, want an array of 1..%d images", kind(raw), maxBatch)
+		return nil, invalid("images is %s, want an array of 1..%d images", kind(raw), maxBatch)
 	}
 	n := countElements(raw)
 	switch {
 	case n == 0:
-		return nil, badRequest("images is empty, want 1..%d images", maxBatch)
+		return nil, invalid("images is empty, want 1..%d images", maxBatch)
 	case n > maxBatch:
-		return nil, badRequest("images has %d images, want at most %d", n, maxBatch)
+		return nil, invalid("images has %d images, want at most %d", n, maxBatch)
 	}
 	imgs := make([][]byte, n)
 	elements(raw, func(i int, e []byte) bool {
 		if imgs[i], err = parseImage(e); err != nil {
-			err = badRequest("images[%d]: %v", i, err)
+			err = invalid("images[%d]: %v", i, err)
 			return false
 		}
 		return true

@@ -159,7 +159,7 @@ func (p v2Params) flag(name, at string) (bool, error) {
 	}
 	var v bool
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return false, badRequest("%s.parameters.%s is %s, want true or false", at, name, raw)
+		return false, invalid("%s.parameters.%s is %s, want true or false", at, name, raw)
 	}
 	return v, nil
 }
@@ -186,7 +186,7 @@ func preciseV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	if hlen != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(hlen))
 		if err != nil || n <= 0 || n > len(body) {
-			return nil, badRequest("%s is %q, want the bytes of JSON at the start of the body (1..%d)", headerInferLength, hlen, len(body))
+			return nil, invalid("%s is %q, want the bytes of JSON at the start of the body (1..%d)", headerInferLength, hlen, len(body))
 		}
 		jsonPart, bin = body[:n], body[n:]
 	}
@@ -207,26 +207,26 @@ func preciseV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	}
 	data := inputData(jsonPart)
 	if wire.Inputs == nil {
-		return nil, badRequest(`inputs is missing, want [{"name": "image", "datatype": "FP32", "shape": [1,784], "data": [...]}]`)
+		return nil, invalid(`inputs is missing, want [{"name": "image", "datatype": "FP32", "shape": [1,784], "data": [...]}]`)
 	}
 	for i, in := range wire.Inputs {
 		at := fmt.Sprintf("inputs[%d]", i)
 		switch {
 		case in.Name == nil:
-			return nil, badRequest("%s.name is missing, want %q", at, oip.InputName)
+			return nil, invalid("%s.name is missing, want %q", at, oip.InputName)
 		case in.Datatype == nil:
-			return nil, badRequest("%s.datatype is missing, want FP32 or UINT8", at)
+			return nil, invalid("%s.datatype is missing, want FP32 or UINT8", at)
 		case in.Shape == nil:
-			return nil, badRequest("%s.shape is missing, want [N,1,28,28], [N,28,28] or [N,784]", at)
+			return nil, invalid("%s.shape is missing, want [N,1,28,28], [N,28,28] or [N,784]", at)
 		}
 		t := oip.Input{Name: *in.Name, Datatype: *in.Datatype, Shape: in.Shape}
 		if raw, ok := in.Parameters[oip.ParamBinSize]; ok {
 			size, err := strconv.ParseInt(string(raw), 10, 64)
 			if err != nil || size < 0 {
-				return nil, badRequest("%s.parameters.%s is %s, want a byte count", at, oip.ParamBinSize, raw)
+				return nil, invalid("%s.parameters.%s is %s, want a byte count", at, oip.ParamBinSize, raw)
 			}
 			if size > int64(len(bin)) {
-				return nil, badRequest("%s.parameters.%s is %d, but only %d bytes of binary data are left in the body", at, oip.ParamBinSize, size, len(bin))
+				return nil, invalid("%s.parameters.%s is %d, but only %d bytes of binary data are left in the body", at, oip.ParamBinSize, size, len(bin))
 			}
 			t.Raw, bin = bin[:size:size], bin[size:]
 			t.HasData = true
@@ -236,12 +236,12 @@ func preciseV2(body []byte, hlen string) (*oip.InferRequest, error) {
 		req.Inputs = append(req.Inputs, t)
 	}
 	if len(bin) > 0 {
-		return nil, badRequest("the body has %d bytes of binary data that no input claims with %s", len(bin), oip.ParamBinSize)
+		return nil, invalid("the body has %d bytes of binary data that no input claims with %s", len(bin), oip.ParamBinSize)
 	}
 	for i, o := range wire.Outputs {
 		at := fmt.Sprintf("outputs[%d]", i)
 		if o.Name == nil {
-			return nil, badRequest("%s.name is missing, want %q or %q", at, oip.OutputProbs, oip.OutputDigit)
+			return nil, invalid("%s.name is missing, want %q or %q", at, oip.OutputProbs, oip.OutputDigit)
 		}
 		b, err := o.Parameters.flag(oip.ParamBinary, at)
 		if err != nil {
@@ -259,13 +259,13 @@ func jsonError(err error) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te) && te.Field != "":
-		return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s is a JSON %s, want %s", te.Field, te.Value, jsonType(te.Type.String())), Err: err}
+		return invalid("%s is a JSON %s, want %s", te.Field, te.Value, jsonType(te.Type.String()))
 	case errors.As(err, &te):
-		return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("body is a JSON %s, want an object", te.Value), Err: err}
+		return invalid("body is a JSON %s, want an object", te.Value)
 	case errors.As(err, &se):
-		return &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("body is not valid JSON at byte %d: %v", se.Offset, err), Err: err}
+		return invalid("body is not valid JSON at byte %d: %v", se.Offset, err)
 	}
-	return &Error{Status: http.StatusBadRequest, Message: "body is not valid JSON: " + err.Error(), Err: err}
+	return invalid("body is not valid JSON: %v", err)
 }
 
 // jsonType names a Go type the way the protocol's text does.

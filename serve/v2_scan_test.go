@@ -279,11 +279,8 @@ func reqString(r *oip.InferRequest) string {
 	return b.String() + "]"
 }
 
-// isBadRequest reports whether err is answered 400.
-func isBadRequest(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Status == http.StatusBadRequest
-}
+// isBadRequest reports whether err is a decoder's error, answered 400.
+func isBadRequest(err error) bool { return errors.Is(err, errInvalid) }
 
 // FuzzV2ScannerReadsAsTheGeneralDecoder checks, on any body, that a body
 // the scanner takes is read to the same request by the general decoder,
