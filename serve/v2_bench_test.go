@@ -6,17 +6,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
 // BenchmarkV2InferRoute is BenchmarkPredictRoute for POST
-// /v2/models/mnist/infer, beside /predict's for the ratio: each posts the
-// body its load test sends (scripts/load-oip.sh: one UINT8 image, flat, as
-// Python's json.dumps writes it; /predict's 28 rows as
-// BenchmarkPredictRoute sends them) through the whole Echo chain, with a
-// fake model and a store that keeps nothing. Besides the wall time it
-// reports the process's CPU time per request (cpu-us/op), which a shared
-// machine disturbs less.
+// /v2/models/mnist/infer, beside /predict's for the ratio: each posts one
+// image in the body scripts/load-oip.sh sends (v2: UINT8, flat; /predict:
+// 28 rows; both written as Python's json.dumps writes them) through the
+// whole Echo chain, with a fake model and a store that keeps nothing.
+// Besides the wall time it reports the process's CPU time per request
+// (cpu-us/op), which a shared machine disturbs less.
 //
 //	go test -run '^$' -bench V2InferRoute -benchmem ./serve/
 func BenchmarkV2InferRoute(b *testing.B) {
@@ -27,7 +27,8 @@ func BenchmarkV2InferRoute(b *testing.B) {
 		b.Run(r.name, func(b *testing.B) {
 			body := v2Body(digitImage(7))
 			if r.name == "predict" {
-				body = mustJSON(b, map[string]any{"image": rows(digitImage(7))})
+				compact := string(mustJSON(b, map[string]any{"image": rows(digitImage(7))}))
+				body = []byte(strings.NewReplacer(",", ", ", ":", ": ").Replace(compact))
 			}
 			s := New(Config{}, &memStore{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			b.Cleanup(s.Close)
