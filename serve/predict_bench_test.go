@@ -44,10 +44,14 @@ func BenchmarkPredictRoute(b *testing.B) {
 // added to each request, and reports the process's CPU time per request
 // beside the wall time (on a shared machine the steadier of the two).
 func benchPredict(b *testing.B, s *Server, header http.Header) {
+	benchPost(b, s, "/predict", mustJSON(b, map[string]any{"image": rows(digitImage(7))}), header)
+}
+
+// benchPost is benchPredict for any JSON body posted to path.
+func benchPost(b *testing.B, s *Server, path string, body []byte, header http.Header) {
 	s.SetModel(&fakeModel{version: "20261202T025000.415Z"})
-	body := mustJSON(b, map[string]any{"image": rows(digitImage(7))})
 	request := func() *http.Request {
-		req := httptest.NewRequest(http.MethodPost, "/predict", bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		for k, v := range header {
 			req.Header[k] = v

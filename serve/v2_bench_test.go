@@ -1,11 +1,8 @@
 package serve
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -20,34 +17,18 @@ import (
 //
 //	go test -run '^$' -bench V2InferRoute -benchmem ./serve/
 func BenchmarkV2InferRoute(b *testing.B) {
-	for _, r := range []struct{ name, path string }{
-		{"v2-json", "/v2/models/mnist/infer"},
-		{"predict", "/predict"},
+	compact := string(mustJSON(b, map[string]any{"image": rows(digitImage(7))}))
+	for _, r := range []struct {
+		name, path string
+		body       []byte
+	}{
+		{"v2-json", "/v2/models/mnist/infer", v2Body(digitImage(7))},
+		{"predict", "/predict", []byte(strings.NewReplacer(",", ", ", ":", ": ").Replace(compact))},
 	} {
 		b.Run(r.name, func(b *testing.B) {
-			body := v2Body(digitImage(7))
-			if r.name == "predict" {
-				compact := string(mustJSON(b, map[string]any{"image": rows(digitImage(7))}))
-				body = []byte(strings.NewReplacer(",", ", ", ":", ": ").Replace(compact))
-			}
 			s := New(Config{}, &memStore{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			b.Cleanup(s.Close)
-			s.SetModel(&fakeModel{version: "20261202T025000.415Z"})
-			b.ReportAllocs()
-			cpu := processCPU()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req := httptest.NewRequest(http.MethodPost, r.path, bytes.NewReader(body))
-					req.Header.Set("Content-Type", "application/json")
-					rec := httptest.NewRecorder()
-					s.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK {
-						b.Errorf("status %d: %s", rec.Code, rec.Body) // not Fatal: this is not the benchmark's goroutine
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(processCPU()-cpu)/1e3/float64(b.N), "cpu-us/op")
+			benchPost(b, s, r.path, r.body, nil)
 		})
 	}
 }
