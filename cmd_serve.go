@@ -208,7 +208,6 @@ func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error 
 func newGRPCServer(cfg serve.Config, srv *serve.Server, ring *keys.Keyring, logger *slog.Logger) *grpcapi.Server {
 	gc := grpcapi.Config{
 		OpenPredict:     cfg.OpenPredict,
-		Allow:           srv.RateAllow,
 		MaxMessage:      int(min(cfg.MaxBody, math.MaxInt32)),
 		Timeout:         cfg.Timeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
@@ -216,6 +215,10 @@ func newGRPCServer(cfg serve.Config, srv *serve.Server, ring *keys.Keyring, logg
 		Observe: func(method string, code codes.Code, took time.Duration) {
 			srv.ObserveRPC(method, code.String(), took)
 		},
+	}
+	if cfg.Rate > 0 {
+		// Without a limit, leaving Allow nil spares each call its client id.
+		gc.Allow = srv.RateAllow
 	}
 	if ring != nil {
 		gc.Keys = ring

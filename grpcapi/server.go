@@ -177,8 +177,9 @@ func (s *Server) authenticate(ctx context.Context) (string, error) {
 	if s.cfg.Keys == nil {
 		return "", nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	// ValueFromIncomingContext reads the one key; FromIncomingContext
+	// would copy every key and value of the call's metadata first.
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(vals) == 0 {
 		if s.cfg.OpenPredict {
 			return "", nil
