@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -44,37 +43,14 @@ func (models) Version(context.Context, string) (pipeline.Model, error) {
 }
 func (models) Versions() ([]string, error) { return []string{"v1"}, nil }
 
-// memStore keeps the rows in memory and numbers them from 1; delay, when
-// set, is how long each Create takes, as a commit would.
-type memStore struct {
-	delay time.Duration
-	mu    sync.Mutex
-	rows  []*store.Prediction
-	next  atomic.Int64
-}
+// memStore numbers the rows it is given from 1, as a database would.
+type memStore struct{ next atomic.Int64 }
 
-func (s *memStore) Create(ctx context.Context, ps []*store.Prediction) error {
-	if s.delay > 0 {
-		select {
-		case <-time.After(s.delay):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+func (s *memStore) Create(_ context.Context, ps []*store.Prediction) error {
 	for _, p := range ps {
 		p.ID = s.next.Add(1)
 	}
-	s.mu.Lock()
-	s.rows = append(s.rows, ps...)
-	s.mu.Unlock()
 	return nil
-}
-
-// stored returns the rows committed so far.
-func (s *memStore) stored() []*store.Prediction {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*store.Prediction(nil), s.rows...)
 }
 
 // startServer serves cfg's gRPC server over the pipeline on a loopback

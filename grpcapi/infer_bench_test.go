@@ -15,14 +15,14 @@ import (
 // loopback TCP with 64 calls in flight (as scripts/load-oip.sh drives it),
 // on a model and a store that cost almost nothing: what is left is the
 // transport, the interceptors, decoding, the pipeline's hand-offs and
-// encoding, client and server together. The rate limit and metrics hooks
-// are set, as app serve sets them. cpu-us/op is the CPU time of client and
-// server together per call, steadier than ns/op on a shared machine.
+// encoding, client and server together. The metrics hook is set and the
+// rate limit is not, as app serve sets them by default. cpu-us/op is the
+// CPU time of client and server together per call, steadier than ns/op on
+// a shared machine.
 //
 //	go test -run '^$' -bench ModelInfer -benchmem ./grpcapi/
 func BenchmarkModelInfer(b *testing.B) {
 	cfg := Config{
-		Allow:   func(string) (bool, time.Duration) { return true, 0 },
 		Observe: func(string, codes.Code, time.Duration) {},
 	}
 	client := startServer(b, cfg, pipeline.Config{Workers: 1, MaxBatch: 64, QueueLength: 256}, &memStore{})
