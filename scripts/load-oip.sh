@@ -21,6 +21,9 @@
 #                         the data has no template; without these ghz
 #                         builds a text/template with sprig's functions and
 #                         a UUID for every call, about half its CPU
+#   --timeout 10s         each call's deadline, app serve's own (--timeout):
+#                         a client's deadline spares the server a timer of
+#                         its own
 #
 # Settings (environment):
 #   APP=./app MODELS=saved_models DB=postgres://...  (as scripts/load.sh)
@@ -105,7 +108,7 @@ run_wrk() { # path body content-type [binlen]
 }
 run_ghz() {
 	"$ghz" --insecure --call inference.GRPCInferenceService.ModelInfer -D "$dir/grpc.json" \
-		-c "$conns" --connections "$gconns" -z "${secs}s" --duration-stop=wait \
+		-c "$conns" --connections "$gconns" -z "${secs}s" --duration-stop=wait --timeout 10s \
 		--disable-template-data --disable-template-functions --format json "127.0.0.1:$gport" 2>/dev/null |
 		python3 -c 'import json, sys
 r = json.load(sys.stdin)
