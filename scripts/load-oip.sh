@@ -8,8 +8,9 @@
 # a round. Prints one line per run: req/s, p50 and p99 in ms, answers that
 # were not 200/OK (with ghz's status codes and messages), the server's and
 # the database's CPU time per answer (steadier than req/s on a shared
-# machine), and the check that the rows added match the 200s/OKs; then the
-# medians, each beside /predict's.
+# machine), the load generator's (wrk's or ghz's, its start and report
+# included), and the check that the rows added match the 200s/OKs; then
+# the medians, each beside /predict's.
 #
 # ghz is driven so that it measures the server, not itself:
 #   --duration-stop=wait  at the end of SECS, wait for the calls in flight;
@@ -103,11 +104,22 @@ server=$!
 for _ in $(seq 100); do curl -fs "$url/readyz" >/dev/null && break; sleep 0.2; done
 curl -fs "$url/readyz" >/dev/null || { cat "$dir/server.log"; exit 1; }
 
+# timed CMD...: runs CMD, leaving its user+system CPU in seconds in
+# $dir/client (its start and its report included; "-" without GNU time).
+timed() {
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f '%U %S' -o "$dir/client.time" "$@"
+		awk '{ print $1 + $2 }' "$dir/client.time" >"$dir/client"
+	else
+		echo - >"$dir/client"
+		"$@"
+	fi
+}
 run_wrk() { # path body content-type [binlen]
-	BODY="$2" CTYPE="$3" BINLEN="${4:-}" wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/post.lua" "$url$1" | grep '^rps='
+	BODY="$2" CTYPE="$3" BINLEN="${4:-}" timed wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/post.lua" "$url$1" | grep '^rps='
 }
 run_ghz() {
-	"$ghz" --insecure --call inference.GRPCInferenceService.ModelInfer -D "$dir/grpc.json" \
+	timed "$ghz" --insecure --call inference.GRPCInferenceService.ModelInfer -D "$dir/grpc.json" \
 		-c "$conns" --connections "$gconns" -z "${secs}s" --duration-stop=wait --timeout 10s \
 		--disable-template-data --disable-template-functions --format json "127.0.0.1:$gport" 2>/dev/null |
 		python3 -c 'import json, sys
@@ -150,8 +162,9 @@ for i in $(seq "$runs"); do
 		# per connection; ghz waits for its calls).
 		check=ok
 		if [ "$added" -lt "$ok" ] || [ "$added" -gt $((ok + conns)) ]; then check="FAIL: rows added $added vs $ok answered"; fail=1; fi
-		echo "run $i $proto $line server_us=$(per $((cpu1 - cpu0))) db_us=$(per $((db1 - db0))) rows=$added $check"
-		echo "$proto $rps $p99_ms $(per $((cpu1 - cpu0)))" >>"$dir/results"
+		client=$(awk -v s="$(cat "$dir/client")" -v n="$ok" 'BEGIN { if (s != "-" && n > 0) printf "%.0f", s * 1e6 / n; else print "-" }')
+		echo "run $i $proto $line server_us=$(per $((cpu1 - cpu0))) db_us=$(per $((db1 - db0))) client_us=$client rows=$added $check"
+		echo "$proto $rps $p99_ms $(per $((cpu1 - cpu0))) $client" >>"$dir/results"
 	done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -162,13 +175,13 @@ python3 - "$dir/results" <<'PY'
 import statistics, sys
 by = {}
 for line in open(sys.argv[1]):
-    name, rps, p99, cpu = line.split()
-    by.setdefault(name, []).append((float(rps), float(p99), float(cpu) if cpu != "-" else float("nan")))
-base = statistics.median(r for r, _, _ in by["predict"]) if "predict" in by else None
-print("%-10s %8s %8s %14s %s" % ("median", "req/s", "p99 ms", "server us/req", "vs /predict"))
+    name, *vals = line.split()
+    by.setdefault(name, []).append([float(v) if v != "-" else float("nan") for v in vals])
+med = lambda runs, i: statistics.median(r[i] for r in runs)
+base = med(by["predict"], 0) if "predict" in by else None
+print("%-10s %8s %8s %14s %14s %s" % ("median", "req/s", "p99 ms", "server us/req", "client us/req", "vs /predict"))
 for name, runs in by.items():
-    rps = statistics.median(r for r, _, _ in runs)
-    print("%-10s %8.0f %8.1f %14.0f %s" % (name, rps, statistics.median(p for _, p, _ in runs),
-        statistics.median(c for _, _, c in runs), "%.2fx" % (rps / base) if base else "-"))
+    print("%-10s %8.0f %8.1f %14.0f %14.0f %s" % (name, med(runs, 0), med(runs, 1), med(runs, 2), med(runs, 3),
+        "%.2fx" % (med(runs, 0) / base) if base else "-"))
 PY
 exit "$fail"
