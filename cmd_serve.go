@@ -245,7 +245,6 @@ func stopTracing(tp *tracing.Provider, logger *slog.Logger) {
 func newGRPCServer(cfg serve.Config, srv *serve.Server, ring *keys.Keyring, logger *slog.Logger) *grpcapi.Server {
 	gc := grpcapi.Config{
 		OpenPredict:     cfg.OpenPredict,
-		Allow:           srv.RateAllow,
 		MaxMessage:      int(min(cfg.MaxBody, math.MaxInt32)),
 		Timeout:         cfg.Timeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
@@ -254,6 +253,10 @@ func newGRPCServer(cfg serve.Config, srv *serve.Server, ring *keys.Keyring, logg
 			srv.ObserveRPC(ctx, method, code.String(), took)
 		},
 		Tracing: cfg.Tracing,
+	}
+	if cfg.Rate > 0 {
+		// Without a limit, leaving Allow nil spares each call its client id.
+		gc.Allow = srv.RateAllow
 	}
 	if ring != nil {
 		gc.Keys = ring

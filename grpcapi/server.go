@@ -162,7 +162,8 @@ var public = map[string]bool{
 type clientKey struct{}
 
 // guard checks the caller's token and rate, as the HTTP routes'
-// middleware does, and bounds the call by the request deadline.
+// middleware does, and bounds the call by the request deadline
+// (Config.Timeout) or the client's, whichever comes first.
 func (s *Server) guard(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	if !strings.HasPrefix(info.FullMethod, "/inference.") || public[info.FullMethod] {
 		return next(ctx, req)
@@ -183,8 +184,14 @@ func (s *Server) guard(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	if name != "" {
 		ctx = context.WithValue(ctx, clientKey{}, name)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
+	// A client's deadline is on ctx already (gRPC sends it with the call);
+	// ours is added only when it comes sooner, which spares most calls a
+	// second timer and context.
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > s.cfg.Timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.Timeout)
+		defer cancel()
+	}
 	return next(ctx, req)
 }
 
@@ -194,8 +201,9 @@ func (s *Server) authenticate(ctx context.Context) (string, error) {
 	if s.cfg.Keys == nil {
 		return "", nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	// ValueFromIncomingContext reads the one key; FromIncomingContext
+	// would copy every key and value of the call's metadata first.
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(vals) == 0 {
 		if s.cfg.OpenPredict {
 			return "", nil
