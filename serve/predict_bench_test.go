@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -40,21 +41,35 @@ func BenchmarkPredictRoute(b *testing.B) {
 	benchPredict(b, s, nil)
 }
 
-// benchPredict posts /predict to s from parallel clients, with header
-// added to each request, and reports the process's CPU time per request
+// BenchmarkPredictRouteKeyed is BenchmarkPredictRoute with a fresh
+// Idempotency-Key on every request: what a key costs the server itself
+// (header, claim, digests, the extra fields), the database aside.
+//
+//	go test -run '^$' -bench 'PredictRoute(Keyed)?$' -benchmem ./serve/
+func BenchmarkPredictRouteKeyed(b *testing.B) {
+	s := New(Config{}, &memStore{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b.Cleanup(s.Close)
+	var n atomic.Int64
+	benchPredict(b, s, func(r *http.Request) {
+		r.Header.Set(headerIdempotencyKey, "bench-"+strconv.FormatInt(n.Add(1), 10))
+	})
+}
+
+// benchPredict posts /predict to s from parallel clients, each request
+// passed through prepare (nil: none) first, and reports the process's CPU time per request
 // beside the wall time (on a shared machine the steadier of the two).
-func benchPredict(b *testing.B, s *Server, header http.Header) {
-	benchPost(b, s, "/predict", mustJSON(b, map[string]any{"image": rows(digitImage(7))}), header)
+func benchPredict(b *testing.B, s *Server, prepare func(*http.Request)) {
+	benchPost(b, s, "/predict", mustJSON(b, map[string]any{"image": rows(digitImage(7))}), prepare)
 }
 
 // benchPost is benchPredict for any JSON body posted to path.
-func benchPost(b *testing.B, s *Server, path string, body []byte, header http.Header) {
+func benchPost(b *testing.B, s *Server, path string, body []byte, prepare func(*http.Request)) {
 	s.SetModel(&fakeModel{version: "20261202T025000.415Z"})
 	request := func() *http.Request {
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		for k, v := range header {
-			req.Header[k] = v
+		if prepare != nil {
+			prepare(req)
 		}
 		return req
 	}

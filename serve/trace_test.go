@@ -369,7 +369,7 @@ func BenchmarkPredictRouteTraced(b *testing.B) {
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	s := New(Config{Tracing: tp}, &memStore{}, slogTo(io.Discard))
 	b.Cleanup(s.Close)
-	benchPredict(b, s, http.Header{"Traceparent": {callerParent}})
+	benchPredict(b, s, func(r *http.Request) { r.Header.Set("Traceparent", callerParent) })
 }
 
 // dropExporter takes spans and keeps none.
