@@ -48,15 +48,15 @@ const (
 // it answers 503 itself.
 type doorListener struct {
 	net.Listener
-	full   func() bool        // the admission queue has no free slot
-	answer []byte             // the whole 503 response
-	shed   func(route string) // counts and logs one refused request
-	accept chan net.Conn      // what Accept returns
-	errs   chan error         // Accept's errors, passed on in order
-	done   chan struct{}      // closed by Close
-	start  sync.Once          // starts the accept loop
-	closed sync.Once          // closes done
-	routes []string           // "POST /predict", "POST /v2/models/:model/infer"
+	full   func() bool                     // the admission queue has no free slot
+	answer []byte                          // the whole 503 response
+	shed   func(route string, head []byte) // counts, logs and traces one refused request
+	accept chan net.Conn                   // what Accept returns
+	errs   chan error                      // Accept's errors, passed on in order
+	done   chan struct{}                   // closed by Close
+	start  sync.Once                       // starts the accept loop
+	closed sync.Once                       // closes done
+	routes []string                        // "POST /predict", "POST /v2/models/:model/infer"
 	// headTime bounds the wait for a connection's first request head,
 	// counted from accept: the door's wait for the request line and the
 	// HTTP server's for the headers share it (Config.HeaderTimeout).
@@ -66,7 +66,7 @@ type doorListener struct {
 // newDoorListener wraps ln. routes are the "METHOD /pattern" of the routes
 // it may refuse (the route table's shed routes; a ":name" segment matches
 // any one segment), answer the whole 503 response it sends.
-func newDoorListener(ln net.Listener, full func() bool, routes []string, answer []byte, headTime time.Duration, shed func(route string)) *doorListener {
+func newDoorListener(ln net.Listener, full func() bool, routes []string, answer []byte, headTime time.Duration, shed func(route string, head []byte)) *doorListener {
 	return &doorListener{
 		headTime: headTime,
 		Listener: ln,
@@ -171,15 +171,16 @@ func (l *doorListener) refuseNow(c net.Conn, head []byte) bool {
 	if !refuse || !requestComplete(head) || !l.full() {
 		return false
 	}
-	l.refuse(c, route, false)
+	l.refuse(c, route, head, false)
 	return true
 }
 
-// refuse counts the request and answers it the 503. With linger, what the
-// client still sends is read and dropped before c is closed (lingerClose);
-// without, nothing is left unread, so closing at once sends no reset.
-func (l *doorListener) refuse(c net.Conn, route string, linger bool) {
-	l.shed(route)
+// refuse counts the request, whose head (as much of it as was read) is
+// head, and answers it the 503. With linger, what the client still sends
+// is read and dropped before c is closed (lingerClose); without, nothing
+// is left unread, so closing at once sends no reset.
+func (l *doorListener) refuse(c net.Conn, route string, head []byte, linger bool) {
+	l.shed(route, head)
 	_ = c.SetWriteDeadline(time.Now().Add(drainTime))
 	if _, err := c.Write(l.answer); err == nil && linger {
 		lingerClose(c)
@@ -227,7 +228,7 @@ func (l *doorListener) door(c net.Conn, head []byte, headBy time.Time) {
 		l.handOver(&prefixConn{Conn: c, prefix: buf[:n], headBy: headBy})
 		return
 	}
-	l.refuse(c, route, true)
+	l.refuse(c, route, buf[:n], true)
 }
 
 // shedLog counts requests refused because the queue is full and logs the

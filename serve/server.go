@@ -296,9 +296,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			"make keys with `app keys add` and start with --keys, or listen on 127.0.0.1", "addr", ln.Addr().String())
 	}
 
-	ln = newDoorListener(ln, s.pipe.Full, s.shedRoutes, s.rawErrorAnswer(ErrBusy), s.cfg.HeaderTimeout, func(route string) {
+	ln = newDoorListener(ln, s.pipe.Full, s.shedRoutes, s.rawErrorAnswer(ErrBusy), s.cfg.HeaderTimeout, func(route string, head []byte) {
 		s.metrics.requests.WithLabelValues(route, http.MethodPost, strconv.Itoa(http.StatusServiceUnavailable)).Inc()
 		s.shed.add()
+		s.traceShed(route, head)
 	})
 
 	var wg sync.WaitGroup
