@@ -102,6 +102,7 @@ func (s *Server) routes() {
 	for _, r := range s.e.Routes() {
 		s.known[r.Path] = true
 	}
+	s.spanStarts = routeSpans(s.tracer, s.e.Routes())
 }
 
 // routeHas reports whether the route pattern of c declared opt.

@@ -128,8 +128,11 @@ type Server struct {
 	logger  *slog.Logger
 	tracer  trace.Tracer // nil: no tracing
 	metrics *metrics
-	known   map[string]bool      // route patterns, for bounded metric labels
-	opts    map[string]routeOpts // each route pattern's options (routes)
+	known   map[string]bool // route patterns, for bounded metric labels
+	// spanStarts are each route's span name and options by path and method
+	// (trace.go); nil without tracing.
+	spanStarts map[string]map[string]spanStart
+	opts       map[string]routeOpts // each route pattern's options (routes)
 	// shedRoutes are "METHOD /pattern" of the routes the door may refuse.
 	shedRoutes []string
 	limiter    *limiter            // nil without Config.Rate

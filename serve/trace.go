@@ -36,6 +36,34 @@ const tracerName = "github.com/mnistserve/app"
 // traceContext reads and writes W3C traceparent and tracestate headers.
 var traceContext = propagation.TraceContext{}
 
+// spanStart is the name and start options of a route's server spans,
+// made once: the name joined anew, the attribute list and the options
+// boxed anew were a third of a request's span start (BENCHMARKS.md,
+// "Tracing's cost").
+type spanStart struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+// routeSpans returns the spanStart of each route by path and method, or
+// nil without a tracer.
+func routeSpans(tracer trace.Tracer, routes []*echo.Route) map[string]map[string]spanStart {
+	if tracer == nil {
+		return nil
+	}
+	out := make(map[string]map[string]spanStart)
+	for _, r := range routes {
+		if out[r.Path] == nil {
+			out[r.Path] = make(map[string]spanStart)
+		}
+		out[r.Path][r.Method] = spanStart{name: r.Method + " " + r.Path, opts: []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", r.Path)),
+		}}
+	}
+	return out
+}
+
 // startSpan starts the server span of c's request and answers the
 // traceresponse header; it returns the span and its trace id in hex, or
 // nil and "" without tracing.
@@ -45,15 +73,19 @@ func (s *Server) startSpan(c echo.Context) (trace.Span, string) {
 	}
 	r := c.Request()
 	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	name := r.Method
-	attrs := []attribute.KeyValue{attribute.String("http.request.method", r.Method)}
-	if p := c.Path(); s.known[p] {
-		name += " " + p
-		attrs = append(attrs, attribute.String("http.route", p))
-	} else {
-		attrs = append(attrs, attribute.String("url.path", r.URL.Path))
+	st, ok := s.spanStarts[c.Path()][r.Method]
+	if !ok { // no route, or a method the route has not: made here
+		st.name = r.Method
+		attrs := []attribute.KeyValue{attribute.String("http.request.method", r.Method)}
+		if p := c.Path(); s.known[p] {
+			st.name += " " + p
+			attrs = append(attrs, attribute.String("http.route", p))
+		} else {
+			attrs = append(attrs, attribute.String("url.path", r.URL.Path))
+		}
+		st.opts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...)}
 	}
-	ctx, span := s.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	ctx, span := s.tracer.Start(ctx, st.name, st.opts...)
 	c.SetRequest(r.WithContext(ctx))
 	tr := traceResponse(span.SpanContext())
 	// Set in its canonical form: Header.Set would canonicalise the name

@@ -61,12 +61,14 @@ func FromEnv(ctx context.Context, service, version string) (*Provider, error) {
 		exp sdktrace.SpanExporter
 		err error
 	)
+	// The clients read the rest of OTEL_EXPORTER_OTLP_*; the exporter
+	// around them is ours (export.go).
 	switch protocol {
 	case "", "http/protobuf": // the specification's default
 		protocol = "http/protobuf"
-		exp, err = otlptracehttp.New(ctx)
+		exp, err = newExporter(ctx, otlptracehttp.NewClient())
 	case "grpc":
-		exp, err = otlptracegrpc.New(ctx)
+		exp, err = newExporter(ctx, otlptracegrpc.NewClient())
 	default:
 		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=%q: only http/protobuf and grpc are supported", protocol)
 	}
