@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/mnistserve/app/pipeline"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/store/storetest"
+	"github.com/mnistserve/app/tracing"
 )
 
 // A caller's trace: the W3C example ids, sampled.
@@ -370,6 +372,38 @@ func BenchmarkPredictRouteTraced(b *testing.B) {
 	s := New(Config{Tracing: tp}, &memStore{}, slogTo(io.Discard))
 	b.Cleanup(s.Close)
 	benchPredict(b, s, func(r *http.Request) { r.Header.Set("Traceparent", callerParent) })
+}
+
+// BenchmarkPredictRouteExported is BenchmarkPredictRouteTraced with the
+// spans exported as `app serve` exports them (tracing.FromEnv, OTLP/HTTP)
+// to a receiver in the same process that reads each export and drops it:
+// the whole CPU of tracing on, the receiver's reading included.
+//
+//	go test -run '^$' -bench 'PredictRoute' -benchmem ./serve/
+func BenchmarkPredictRouteExported(b *testing.B) {
+	var exports atomic.Int64
+	rx := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		exports.Add(1)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer rx.Close()
+	b.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rx.URL)
+	b.Setenv("OTEL_TRACES_SAMPLER", "always_on")
+	tp, err := tracing.FromEnv(context.Background(), "app", "bench")
+	if err != nil || tp == nil {
+		b.Fatalf("tracing.FromEnv: %v, %v", tp, err)
+	}
+	s := New(Config{Tracing: tp}, &memStore{}, slogTo(io.Discard))
+	b.Cleanup(s.Close)
+	benchPredict(b, s, func(r *http.Request) { r.Header.Set("Traceparent", callerParent) })
+	b.StopTimer()
+	if err := tp.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if exports.Load() == 0 {
+		b.Fatal("no span exported")
+	}
 }
 
 // dropExporter takes spans and keeps none.
