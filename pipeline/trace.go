@@ -83,7 +83,7 @@ func (p *Pipeline) traceBatched(ctx context.Context, j *job, r jobResult) {
 		return
 	}
 	_, queue := p.tracer.Start(ctx, SpanQueue, trace.WithTimestamp(j.enqueued))
-	queue.End(trace.WithTimestamp(b.started))
-	_, model := p.tracer.Start(ctx, SpanModel, trace.WithTimestamp(b.started), trace.WithLinks(trace.Link{SpanContext: b.span}))
-	endSpan(model, r.err, trace.WithTimestamp(b.finished))
+	queue.End(b.queueEnd...)
+	_, model := p.tracer.Start(ctx, SpanModel, b.modelStart...)
+	endSpan(model, r.err, b.modelEnd...)
 }
