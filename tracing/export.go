@@ -22,7 +22,7 @@ import (
 // once warm. otlptrace's own transform makes a dozen small protobuf
 // objects a span (the span, its status, ids, each attribute three times
 // over, each link) and drops them after the upload: at six spans a
-// request, more allocations than the rest of the request's tracing, and
+// request, about as many allocations as the rest of its tracing, and
 // 1.1 us of CPU a span (BENCHMARKS.md, "Tracing's cost"). This one
 // writes every batch into the protobuf objects of the one before. The
 // client is the OTLP exporter's own (otlptracehttp or otlptracegrpc
