@@ -35,7 +35,7 @@ func (p *Provider) Shutdown(ctx context.Context) error { return p.sdk.Shutdown(c
 // when tracing is off: when OTEL_SDK_DISABLED is true, OTEL_TRACES_EXPORTER
 // is none, or neither OTEL_EXPORTER_OTLP_ENDPOINT nor
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set (and OTEL_TRACES_EXPORTER does
-// not ask for otlp). The SDK and the OTLP client read the rest themselves:
+// not ask for otlp). The SDK and the exporter read the rest themselves:
 // OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*, OTEL_SERVICE_NAME,
 // OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_(TRACES_)HEADERS,
 // _TIMEOUT, _INSECURE and so on. service and version name this program in
@@ -61,14 +61,12 @@ func FromEnv(ctx context.Context, service, version string) (*Provider, error) {
 		exp sdktrace.SpanExporter
 		err error
 	)
-	// The clients read the rest of OTEL_EXPORTER_OTLP_*; the exporter
-	// around them is ours (export.go).
 	switch protocol {
 	case "", "http/protobuf": // the specification's default
 		protocol = "http/protobuf"
-		exp, err = newExporter(ctx, otlptracehttp.NewClient())
+		exp, err = otlptracehttp.New(ctx)
 	case "grpc":
-		exp, err = newExporter(ctx, otlptracegrpc.NewClient())
+		exp, err = otlptracegrpc.New(ctx)
 	default:
 		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL=%q: only http/protobuf and grpc are supported", protocol)
 	}
