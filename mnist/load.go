@@ -73,14 +73,22 @@ func readFile(path string, parse func(io.Reader) error) error {
 
 // Load reads the training and test sets from dir, where each of the four
 // MNIST files may be raw or gzipped.
+// The two sets are read side by side: each is mostly a gunzip, one core's
+// work.
 func Load(dir string) (train, test *Set, err error) {
+	var testErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		test, testErr = loadPair(dir, testImagesName, testLabelsName)
+	}()
 	train, err = loadPair(dir, trainImagesName, trainLabelsName)
+	<-done
 	if err != nil {
 		return nil, nil, err
 	}
-	test, err = loadPair(dir, testImagesName, testLabelsName)
-	if err != nil {
-		return nil, nil, err
+	if testErr != nil {
+		return nil, nil, testErr
 	}
 	return train, test, nil
 }

@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/mnistserve/app/mnist"
 )
@@ -138,7 +139,20 @@ type paper struct {
 }
 
 // fastPNG compresses little: the pictures are made to be decoded at once.
-var fastPNG = png.Encoder{CompressionLevel: png.BestSpeed}
+// Its buffers are pooled: a fresh encoder allocates and clears about 1 MB
+// of deflate state, most of the cost of a small picture, and the sets hold
+// thousands.
+var fastPNG = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &encoderPool{}}
+
+// encoderPool keeps png's encoder buffers for reuse across goroutines.
+type encoderPool struct{ p sync.Pool }
+
+func (e *encoderPool) Get() *png.EncoderBuffer {
+	b, _ := e.p.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (e *encoderPool) Put(b *png.EncoderBuffer) { e.p.Put(b) }
 
 // mnistPaper is white ink on black at full contrast.
 var mnistPaper = paper{background: 0, ink: 255}

@@ -2,12 +2,14 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"runtime"
 	"testing"
 
 	"github.com/mnistserve/app/internal/testutil"
 	"github.com/mnistserve/app/mnist"
+	"github.com/mnistserve/app/model"
 )
 
 // dot returns a 28x28 image black but for pixel (x, y).
@@ -212,5 +214,37 @@ func TestStrokeAndResolutionChanges(t *testing.T) {
 	}
 	if s := total(low); s < 0.7 || s > 1.3 {
 		t.Errorf("lowering the resolution turned 1 unit of ink into %v", s)
+	}
+}
+
+// BenchmarkStepWithAugment runs training steps at batch 128 on the test
+// images, their batches prepared as runEpoch prepares them (prefetch), with
+// and without the default augmentation: the ratio of the two is what
+// augmenting adds to an epoch (the issue allows 10%).
+func BenchmarkStepWithAugment(b *testing.B) {
+	_, test, err := mnist.Load(testutil.MNISTDir(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	order := mnist.Permutation(test.Len(), 1)
+	for _, augment := range []bool{false, true} {
+		b.Run(fmt.Sprintf("augment=%v", augment), func(b *testing.B) {
+			tr, err := model.NewTrainer(model.NewWeights(1), 128, 0.001, 1, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tr.Close()
+			x, labels := tr.Input()
+			pre := prefetch(test, order, tr.Batch(), math.MaxInt32, augment, 1, 1)
+			defer pre.stop()
+			cpu0 := processCPU()
+			for b.Loop() {
+				pre.next(x, labels)
+				if _, _, err := tr.Step(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
 	}
 }

@@ -79,7 +79,12 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	var last EpochStats
 	var trainSeconds, checkpointed float64
 	var history []model.EpochRecord
+	var sets *pendingSets
+	defer func() { sets.stop() }()
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		if cfg.Robustness && epoch == cfg.Epochs {
+			sets = buildSets(ctx, test)
+		}
 		stats, err := runEpoch(ctx, tr, trainSet, cfg, epoch, hooks)
 		if err != nil {
 			return model.Meta{}, err
@@ -129,7 +134,11 @@ func Run(ctx context.Context, cfg Config, hooks Hooks) (model.Meta, error) {
 	}
 	var robustness *model.Robustness
 	if cfg.Robustness {
-		scores, _, err := robust.Measure(ctx, eval, test, robust.DefaultDigits)
+		built, err := sets.wait()
+		if err != nil {
+			return model.Meta{}, err
+		}
+		scores, err := robust.Score(ctx, eval, built)
 		if err != nil {
 			return model.Meta{}, err
 		}
@@ -174,14 +183,8 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 	order := mnist.Permutation(n, uint64(cfg.Seed)*1000003+uint64(epoch))
 	steps := (n + b - 1) / b
 	x, labels := tr.Input()
-	idx := make([]int, b)
-	lbl := make([]byte, b)
-	var augmenters []*augmenter
-	if cfg.Augment {
-		for range tr.Workers() {
-			augmenters = append(augmenters, newAugmenter())
-		}
-	}
+	pre := prefetch(set, order, b, steps, cfg.Augment, cfg.Seed, epoch)
+	defer pre.stop()
 
 	var lossSum, lr float64
 	var correct, seen int
@@ -190,18 +193,9 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		if err := ctx.Err(); err != nil {
 			return EpochStats{}, fmt.Errorf("training stopped: %w", err)
 		}
-		for i := range idx {
-			idx[i] = order[(s*b+i)%n]
-		}
-		set.Fill(idx, x, lbl)
-		if cfg.Augment {
-			augmentBatch(x, lbl, b, cfg.Seed, epoch, s, augmenters)
-		}
+		pre.next(x, labels)
 		lr = cfg.rate(epoch-1, s, steps)
 		tr.SetLR(lr)
-		for i, l := range lbl {
-			labels[i] = float32(l)
-		}
 		loss, c, err := tr.Step()
 		if err != nil {
 			return EpochStats{}, err
