@@ -34,9 +34,29 @@ type padded [padSide * padSide]float32
 
 func (a Affine) apply(dst, src []float32, pad *padded) {
 	const c = (mnist.Side - 1) / 2.0
+	// The ink's bounding box, in the padded image's coordinates: a sample
+	// at least a pixel outside it reads only black taps, so it is 0 without
+	// reading them (most of the picture: a digit fills about half of it).
+	x0, y0, x1, y1 := padSide, padSide, -1, -1
 	for y := range mnist.Side {
-		copy(pad[(y+1)*padSide+1:], src[y*mnist.Side:(y+1)*mnist.Side])
+		row := src[y*mnist.Side : (y+1)*mnist.Side]
+		copy(pad[(y+1)*padSide+1:], row)
+		for x, v := range row {
+			if v != 0 {
+				x0, x1 = min(x0, x+1), max(x1, x+1)
+				y0, y1 = min(y0, y+1), max(y1, y+1)
+			}
+		}
 	}
+	if x1 < 0 {
+		clear(dst[:mnist.Pixels])
+		return
+	}
+	// Taps outside the box are 0 when the sample is at or beyond one pixel
+	// from it (a tap at the box's edge then has weight 0), so inside these
+	// open bounds lie all the samples that can be non-zero, and all lie in
+	// the padded image, whose bounds bilinear need not check.
+	lx, hx, ly, hy := float64(x0-1), float64(x1+1), float64(y0-1), float64(y1+1)
 	scale, aspect := a.Scale, a.Aspect
 	if scale == 0 {
 		scale = 1
@@ -61,18 +81,19 @@ func (a Affine) apply(dst, src []float32, pad *padded) {
 		px, py := m00*u+m01*v+c+1, m10*u+m11*v+c+1
 		row := dst[y*mnist.Side : (y+1)*mnist.Side]
 		for x := range row {
-			row[x] = pad.bilinear(px, py)
+			if px > lx && px < hx && py > ly && py < hy {
+				row[x] = pad.bilinear(px, py)
+			} else {
+				row[x] = 0
+			}
 			px += m00
 			py += m10
 		}
 	}
 }
 
-// bilinear samples the padded image at (x, y), 0 outside the image.
+// bilinear samples the padded image at (x, y), for 0 < x, y < padSide-1.
 func (p *padded) bilinear(x, y float64) float32 {
-	if !(x > 0 && y > 0 && x < padSide-1 && y < padSide-1) {
-		return 0 // every tap is in the black border or beyond
-	}
 	ix, iy := int(x), int(y)
 	fx, fy := float32(x-float64(ix)), float32(y-float64(iy))
 	i := iy*padSide + ix

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"testing"
 
@@ -246,5 +247,74 @@ func BenchmarkStepWithAugment(b *testing.B) {
 			}
 			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
+	}
+}
+
+// applyEverywhere is Affine.apply as it was before it skipped the samples
+// outside the ink's bounding box: every pixel sampled, bounds checked.
+func applyEverywhere(a Affine, dst, src []float32) {
+	var pad padded
+	const c = (mnist.Side - 1) / 2.0
+	for y := range mnist.Side {
+		copy(pad[(y+1)*padSide+1:], src[y*mnist.Side:(y+1)*mnist.Side])
+	}
+	scale, aspect := a.Scale, a.Aspect
+	if scale == 0 {
+		scale = 1
+	}
+	if aspect == 0 {
+		aspect = 1
+	}
+	sin, cos := math.Sincos(a.Angle * math.Pi / 180)
+	sx, sy := 1/(scale*aspect), 1/scale
+	m00, m01 := cos*sx, -sin*sx
+	m10, m11 := sin*sy, cos*sy
+	m00, m01 = m00-a.Shear*m10, m01-a.Shear*m11
+	for y := range mnist.Side {
+		v := float64(y) - c - a.DY
+		u := -c - a.DX
+		px, py := m00*u+m01*v+c+1, m10*u+m11*v+c+1
+		for x := range mnist.Side {
+			if px > 0 && py > 0 && px < padSide-1 && py < padSide-1 {
+				dst[y*mnist.Side+x] = pad.bilinear(px, py)
+			} else {
+				dst[y*mnist.Side+x] = 0
+			}
+			px += m00
+			py += m10
+		}
+	}
+}
+
+func TestAffineSkipsOnlySamplesThatAreBlack(t *testing.T) {
+	_, test, err := mnist.Load(testutil.MNISTFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, mnist.Pixels)
+	got, want := make([]float32, mnist.Pixels), make([]float32, mnist.Pixels)
+	var g augmenter
+	for i := range 2000 {
+		test.Fill([]int{i % test.Len()}, src, make([]byte, 1))
+		a := randomAffine(r)
+		if i%4 == 0 {
+			// Far turns and shifts, so that the box reaches the edges.
+			a.Angle, a.DX, a.DY = a.Angle*15, a.DX*6, a.DY*6
+		}
+		a.apply(got, src, &g.pad)
+		applyEverywhere(a, want, src)
+		for p := range got {
+			if math.Float32bits(got[p]) != math.Float32bits(want[p]) {
+				t.Fatalf("image %d, %+v: pixel %d is %v, sampling every pixel gives %v", i, a, p, got[p], want[p])
+			}
+		}
+	}
+	clear(src)
+	Affine{Scale: 1}.apply(got, src, &g.pad)
+	for p, v := range got {
+		if v != 0 {
+			t.Fatalf("a black image turned pixel %d to %v", p, v)
+		}
 	}
 }

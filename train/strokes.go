@@ -140,8 +140,15 @@ func addFoot(img []float32, bottom int, w float64, r *rand.Rand) {
 func line(img []float32, x0, y0, x1, y1, width float64) {
 	dx, dy := x1-x0, y1-y0
 	l2 := dx*dx + dy*dy
-	for y := range mnist.Side {
-		for x := range mnist.Side {
+	// Only pixels within width/2+0.5 of the segment get ink: those in its
+	// bounding box widened by that much (one more for the rounding).
+	r := width/2 + 1.5
+	bx0 := max(int(math.Floor(min(x0, x1)-r)), 0)
+	bx1 := min(int(math.Ceil(max(x0, x1)+r)), mnist.Side-1)
+	by0 := max(int(math.Floor(min(y0, y1)-r)), 0)
+	by1 := min(int(math.Ceil(max(y0, y1)+r)), mnist.Side-1)
+	for y := by0; y <= by1; y++ {
+		for x := bx0; x <= bx1; x++ {
 			px, py := float64(x)-x0, float64(y)-y0
 			t := 0.0
 			if l2 > 0 {

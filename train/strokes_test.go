@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -115,5 +116,44 @@ func TestAsManyFoursGetAFootAsOnes(t *testing.T) {
 	}
 	if share := float64(feet) / n; share < augmentFourFoot-0.05 || share > augmentFourFoot+0.05 {
 		t.Errorf("%.3f of the 4s got a foot, want about %v", share, augmentFourFoot)
+	}
+}
+
+func TestLineInksOnlyNearItsSegment(t *testing.T) {
+	// Drawn over every pixel, as line did before it kept to the
+	// segment's box: line must give the same image to the bit.
+	everywhere := func(img []float32, x0, y0, x1, y1, width float64) {
+		dx, dy := x1-x0, y1-y0
+		l2 := dx*dx + dy*dy
+		for y := range mnist.Side {
+			for x := range mnist.Side {
+				px, py := float64(x)-x0, float64(y)-y0
+				t := 0.0
+				if l2 > 0 {
+					t = min(max((px*dx+py*dy)/l2, 0), 1)
+				}
+				ex, ey := px-t*dx, py-t*dy
+				v := float32(min(max(width/2+0.5-math.Sqrt(ex*ex+ey*ey), 0), 1))
+				if i := y*mnist.Side + x; v > img[i] {
+					img[i] = v
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 1000 {
+		c := func() float64 { return r.Float64()*36 - 4 } // some ends off the image
+		x0, y0, x1, y1, w := c(), c(), c(), c(), 0.5+3*r.Float64()
+		if i%5 == 0 {
+			x1, y1 = x0, y0 // a dot
+		}
+		got, want := bar(), bar()
+		line(got, x0, y0, x1, y1, w)
+		everywhere(want, x0, y0, x1, y1, w)
+		for p := range got {
+			if math.Float32bits(got[p]) != math.Float32bits(want[p]) {
+				t.Fatalf("line (%.2f,%.2f)-(%.2f,%.2f) width %.2f: pixel %d is %v, drawn everywhere %v", x0, y0, x1, y1, w, p, got[p], want[p])
+			}
+		}
 	}
 }
