@@ -95,12 +95,10 @@ func New(svc *oip.Service, cfg Config, logger *slog.Logger) *Server {
 		grpc.MaxRecvMsgSize(cfg.MaxMessage),
 		grpc.ChainUnaryInterceptor(s.observe, s.guard),
 		// A fixed pool of stream workers instead of a goroutine per call,
-		// one write buffer per connection shared across its writes, and
-		// windows wide enough that 64 one-image calls in flight on one
+		// and windows wide enough that 64 one-image calls in flight on one
 		// connection never wait on a WINDOW_UPDATE: together about 4% more
 		// calls a second under ghz (BENCHMARKS.md, third session).
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-		grpc.SharedWriteBuffer(true),
 		grpc.InitialWindowSize(1 << 20),
 		grpc.InitialConnWindowSize(1 << 22),
 	}
