@@ -56,12 +56,19 @@ func routeSpans(tracer trace.Tracer, routes []*echo.Route) map[string]map[string
 		if out[r.Path] == nil {
 			out[r.Path] = make(map[string]spanStart)
 		}
-		out[r.Path][r.Method] = spanStart{name: r.Method + " " + r.Path, opts: []trace.SpanStartOption{
-			trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", r.Path)),
-		}}
+		out[r.Path][r.Method] = newSpanStart(r.Method, attribute.String("http.route", r.Path), " "+r.Path)
 	}
 	return out
+}
+
+// newSpanStart is the spanStart of a server span for method, naming where
+// it went by where (http.route, or url.path for no route) and suffix (the
+// route added to the span's name, or nothing).
+func newSpanStart(method string, where attribute.KeyValue, suffix string) spanStart {
+	return spanStart{name: method + suffix, opts: []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", method), where),
+	}}
 }
 
 // startSpan starts the server span of c's request and answers the
@@ -75,15 +82,11 @@ func (s *Server) startSpan(c echo.Context) (trace.Span, string) {
 	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 	st, ok := s.spanStarts[c.Path()][r.Method]
 	if !ok { // no route, or a method the route has not: made here
-		st.name = r.Method
-		attrs := []attribute.KeyValue{attribute.String("http.request.method", r.Method)}
 		if p := c.Path(); s.known[p] {
-			st.name += " " + p
-			attrs = append(attrs, attribute.String("http.route", p))
+			st = newSpanStart(r.Method, attribute.String("http.route", p), " "+p)
 		} else {
-			attrs = append(attrs, attribute.String("url.path", r.URL.Path))
+			st = newSpanStart(r.Method, attribute.String("url.path", r.URL.Path), "")
 		}
-		st.opts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...)}
 	}
 	ctx, span := s.tracer.Start(ctx, st.name, st.opts...)
 	c.SetRequest(r.WithContext(ctx))
