@@ -81,16 +81,25 @@ func infer(c pb.GRPCInferenceServiceClient) error {
 	return err
 }
 
-// serverSpan returns the ModelInfer server span, failing unless there is one.
-func serverSpan(t *testing.T, ss tracetest.SpanStubs) tracetest.SpanStub {
+// serverSpan waits for the ModelInfer server span and returns every span
+// ended by then, failing unless it comes within 5 s. gRPC's stats handler
+// ends the server span after the reply is on the wire, so the client can
+// hold its answer a moment before the span is exported.
+func serverSpan(t *testing.T, exp *tracetest.InMemoryExporter) (tracetest.SpanStub, tracetest.SpanStubs) {
 	t.Helper()
-	for _, s := range ss {
-		if s.Name == pb.GRPCInferenceService_ModelInfer_FullMethodName[1:] && s.SpanKind == trace.SpanKindServer {
-			return s
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ss := tracetest.SpanStubs(exp.GetSpans())
+		for _, s := range ss {
+			if s.Name == pb.GRPCInferenceService_ModelInfer_FullMethodName[1:] && s.SpanKind == trace.SpanKindServer {
+				return s, ss
+			}
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ModelInfer server span among %d spans after 5 s", len(ss))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("no ModelInfer server span among %d spans", len(ss))
-	return tracetest.SpanStub{}
 }
 
 func TestModelInferIsTracedUnderTheCallersTrace(t *testing.T) {
@@ -98,8 +107,7 @@ func TestModelInferIsTracedUnderTheCallersTrace(t *testing.T) {
 	if err := infer(c); err != nil {
 		t.Fatal(err)
 	}
-	ss := tracetest.SpanStubs(exp.GetSpans())
-	server := serverSpan(t, ss)
+	server, ss := serverSpan(t, exp)
 	if server.SpanContext.TraceID().String() != callerTrace || server.Parent.SpanID().String() != callerSpan {
 		t.Errorf("server span in trace %s under %s, want the caller's %s under %s",
 			server.SpanContext.TraceID(), server.Parent.SpanID(), callerTrace, callerSpan)
@@ -122,7 +130,7 @@ func TestARefusedCallIsAFailedSpan(t *testing.T) {
 	if err := infer(c); err == nil {
 		t.Fatal("call over the rate limit succeeded")
 	}
-	server := serverSpan(t, tracetest.SpanStubs(exp.GetSpans()))
+	server, _ := serverSpan(t, exp)
 	if server.Status.Code != codes.Error || server.SpanContext.TraceID().String() != callerTrace {
 		t.Errorf("server span status %v in trace %s, want an error in the caller's trace", server.Status, server.SpanContext.TraceID())
 	}
