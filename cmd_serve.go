@@ -137,6 +137,7 @@ func (cfg *serveConfig) validate() error {
 // serveMain opens the store, starts the server and, on first boot, the
 // training; it returns once the server has drained and everything is closed.
 func serveMain(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
+	tuneGC(logger)
 	st, err := openStore(ctx, cfg.DB, cfg.DBPatience, logger)
 	if err != nil {
 		if ctx.Err() != nil {
