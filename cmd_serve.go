@@ -36,7 +36,9 @@ SIGINT or SIGTERM stops it after the requests in flight finish.`,
 			if err := cfg.validate(); err != nil {
 				return err
 			}
-			return serveMain(ctx, cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+			logs := newLogBuffer(stderr, logFlushEvery)
+			defer logs.Close()
+			return serveMain(ctx, cfg, slog.New(logs.Handler(slog.NewTextHandler(logs, nil))))
 		}
 	},
 }
