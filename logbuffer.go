@@ -12,7 +12,7 @@ import (
 // batches: when it holds logBufferSize bytes, logFlushEvery after the
 // oldest line it holds, at once for a warning or an error (its handler),
 // and at Close. Under load the server logs a line a request, and a write
-// of its own for each cost the server about 5% of its CPU (BENCHMARKS.md);
+// of its own for each cost the server about 4% of its CPU (BENCHMARKS.md);
 // batched, a few writes a second carry them. A line waits at most
 // logFlushEvery; a crash that kills the process outright (not a handled
 // panic, not a signal) loses what waits.

@@ -62,7 +62,8 @@ func TestLogBufferWritesWarningsAtOnceInOrder(t *testing.T) {
 	log.Info("first")
 	log.Warn("second")
 	n, out := w.all()
-	if n != 1 || strings.Index(out, "msg=first") < 0 || strings.Index(out, "msg=first") > strings.Index(out, "msg=second") {
+	first, second := strings.Index(out, "msg=first"), strings.Index(out, "msg=second")
+	if n != 1 || first < 0 || second < first {
 		t.Fatalf("after a warning: %d writes %q, want the info line then the warning in one write", n, out)
 	}
 	if !strings.Contains(out, "replica=a") {
