@@ -5,9 +5,9 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"slices"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -22,14 +22,12 @@ func (s *Server) traceShed(route string, head []byte) {
 		return
 	}
 	ctx := traceContext.Extract(context.Background(), propagation.HeaderCarrier(traceHeaders(head)))
-	_, span := s.tracer.Start(ctx, http.MethodPost+" "+route, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
-		attribute.String("http.request.method", http.MethodPost),
-		attribute.String("http.route", route),
-		attribute.Int("http.response.status_code", http.StatusServiceUnavailable),
-		attribute.Bool("app.shed_at_door", true),
-	))
-	span.SetStatus(codes.Error, ErrBusy.Error())
-	span.End()
+	st, ok := s.spanStarts[route][http.MethodPost]
+	if !ok { // the door names only routes of the table; made here all the same
+		st = newSpanStart(http.MethodPost, attribute.String("http.route", route), " "+route)
+	}
+	_, span := s.tracer.Start(ctx, st.name, append(slices.Clip(st.opts), trace.WithAttributes(attribute.Bool("app.shed_at_door", true)))...)
+	endSpan(span, http.StatusServiceUnavailable, ErrBusy)
 }
 
 // traceHeaders returns the W3C trace context headers (traceparent,

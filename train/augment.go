@@ -3,8 +3,8 @@ package train
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
 
+	"github.com/mnistserve/app/internal/kernels"
 	"github.com/mnistserve/app/mnist"
 )
 
@@ -253,26 +253,11 @@ func imageRand(seed int64, epoch, step, i int) *rand.Rand {
 }
 
 // augmentBatch augments each of the n images in x (labelled labels), spreading them over
-// the workers' augmenters (one goroutine each).
+// the workers' augmenters (kernels.Parallel: one contiguous share each).
 func augmentBatch(x []float32, labels []byte, n int, seed int64, epoch, step int, workers []*augmenter) {
-	per := (n + len(workers) - 1) / len(workers)
-	var wg sync.WaitGroup
-	for w, g := range workers {
-		lo, hi := w*per, min(n, (w+1)*per)
-		if lo >= hi {
-			break
+	kernels.Parallel(n, len(workers), func(w, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			workers[w].image(x[i*mnist.Pixels:(i+1)*mnist.Pixels], labels[i], imageRand(seed, epoch, step, i))
 		}
-		work := func() {
-			for i := lo; i < hi; i++ {
-				g.image(x[i*mnist.Pixels:(i+1)*mnist.Pixels], labels[i], imageRand(seed, epoch, step, i))
-			}
-		}
-		if w == len(workers)-1 || hi == n {
-			work() // the last share on this goroutine
-			continue
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); work() }()
-	}
-	wg.Wait()
+	})
 }
