@@ -112,3 +112,23 @@ func TestAnotherReplicaTakesOverWhenTheTrainerDies(t *testing.T) {
 		}
 	})
 }
+
+// TestFirstBootDoesNotTrainWhenShutDownDuringTheElection: a shutdown that
+// comes while the replica takes the lease (the other replica's model may
+// be there already, unread) trains nothing. The folder's lock file is
+// taken whatever the context says, so there the election succeeds and
+// only the check after it stands between a cancelled run and training.
+func TestFirstBootDoesNotTrainWhenShutDownDuringTheElection(t *testing.T) {
+	backends(t, func(t *testing.T, k kit) {
+		var runs atomic.Int64
+		rp := newReplica(t, k.open(t))
+		c, cancel := context.WithCancel(ctx(t))
+		cancel()
+		if err := rp.k.FirstBoot(c, fakeTrain(rp.k.reg, &runs, time.Millisecond)); err != nil {
+			t.Fatalf("FirstBoot after shutdown: %v, want nil", err)
+		}
+		if n := runs.Load(); n != 0 {
+			t.Fatalf("%d training runs after shutdown, want none", n)
+		}
+	})
+}

@@ -178,12 +178,16 @@ func (k *Keeper) FirstBoot(ctx context.Context, train func(ctx context.Context) 
 			if rerr := lease.Release(); rerr != nil {
 				k.logger.Warn("release the training lease", "error", rerr)
 			}
-			return err
-		}
-		if !errors.Is(err, ErrTrainingElsewhere) {
-			if ctx.Err() != nil {
-				return nil
+			if !errors.Is(err, errStoreUnread) {
+				return err
 			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errStoreUnread) {
+			k.logger.Warn("first boot: cannot tell whether the store has a model; trying again", "error", err)
+		} else if !errors.Is(err, ErrTrainingElsewhere) {
 			k.logger.Warn("first boot: cannot take the training lease; trying again", "error", err)
 		} else if !waiting {
 			waiting = true
@@ -198,11 +202,20 @@ func (k *Keeper) FirstBoot(ctx context.Context, train func(ctx context.Context) 
 	}
 }
 
+// errStoreUnread is returned by trainElected when the store could not be
+// read: it may hold a model, so nothing is trained and FirstBoot tries
+// again.
+var errStoreUnread = errors.New("the model store could not be read")
+
 // trainElected runs train once elected, unless a model appeared while the
-// lease was taken, and serves what it saved.
+// lease was taken, and serves what it saved. It trains only when the store
+// was read and holds no model that loads: not on a shutdown that came
+// during the election, nor on a store that could not be read.
 func (k *Keeper) trainElected(ctx context.Context, train func(ctx context.Context) error) error {
-	if err := k.Load(ctx); err == nil {
+	if err := k.Load(ctx); err == nil || ctx.Err() != nil {
 		return nil
+	} else if !errors.Is(err, model.ErrNoModel) {
+		return fmt.Errorf("%w: %w", errStoreUnread, err)
 	}
 	k.logger.Info("no model yet: training one before answering predictions", "store", k.reg.String())
 	k.status("model is training (first boot, no model saved yet); try again in a few minutes")
