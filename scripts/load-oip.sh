@@ -29,7 +29,9 @@
 # Settings (environment):
 #   APP=./app MODELS=saved_models DB=postgres://...  (as scripts/load.sh)
 #   CONNS=64 SECS=10 RUNS=3 THREADS=2 GRPC_CONNS=1 PORT=18401 GRPC_PORT=18402
-#   PROTOCOLS="predict v2-json v2-binary grpc"   which to run, in this order
+#   PROTOCOLS="predict v2-json v2-binary grpc"   which to run, in this order;
+#                 also grpc-bin: ModelInfer from the message in protobuf's
+#                 binary form (ghz -B, encoded by protoc), not JSON
 #   GHZ=ghz   (go install github.com/bojand/ghz/cmd/ghz@v0.121.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,7 +69,15 @@ open(out + "/v2.bin", "wb").write(head + px)
 open(out + "/v2.binlen", "w").write(str(len(head)))
 open(out + "/grpc.json", "w").write(json.dumps({"model_name": "mnist", "inputs": [{"name": "image", "datatype": "UINT8", "shape": [1, 784]}],
 	"raw_input_contents": [base64.b64encode(px).decode()]}))
+open(out + "/grpc.txt", "w").write('model_name: "mnist"\ninputs { name: "image" datatype: "UINT8" shape: 1 shape: 784 }\n'
+	'raw_input_contents: "%s"\n' % "".join("\\%03o" % b for b in px))
 PY
+# The same gRPC message in protobuf's binary form, for grpc-bin: ghz sends
+# it as it is, where with JSON it turns the JSON into a message each call.
+if [[ " $protocols " == *" grpc-bin "* ]]; then
+	command -v protoc >/dev/null || { echo "load-oip.sh: grpc-bin needs protoc: apt-get install protobuf-compiler" >&2; exit 2; }
+	protoc -I proto/inference --encode=inference.ModelInferRequest proto/inference/grpc_service.proto <"$dir/grpc.txt" >"$dir/grpc.bin"
+fi
 
 # post.lua posts $BODY with $CTYPE (and the binary extension's header when
 # $BINLEN is set) and prints req/s, latency percentiles, the answers and
@@ -118,8 +128,8 @@ timed() {
 run_wrk() { # path body content-type [binlen]
 	BODY="$2" CTYPE="$3" BINLEN="${4:-}" timed wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$dir/post.lua" "$url$1" | grep '^rps='
 }
-run_ghz() {
-	timed "$ghz" --insecure --call inference.GRPCInferenceService.ModelInfer -D "$dir/grpc.json" \
+run_ghz() { # data flag and file: -D JSON, or -B binary protobuf
+	timed "$ghz" --insecure --call inference.GRPCInferenceService.ModelInfer "$1" "$2" \
 		-c "$conns" --connections "$gconns" -z "${secs}s" --duration-stop=wait --timeout 10s \
 		--disable-template-data --disable-template-functions --format json "127.0.0.1:$gport" 2>/dev/null |
 		python3 -c 'import json, sys
@@ -137,7 +147,8 @@ run() { # protocol
 	predict) run_wrk /predict "$dir/predict.json" application/json ;;
 	v2-json) run_wrk /v2/models/mnist/infer "$dir/v2.json" application/json ;;
 	v2-binary) run_wrk /v2/models/mnist/infer "$dir/v2.bin" application/octet-stream "$(cat "$dir/v2.binlen")" ;;
-	grpc) run_ghz ;;
+	grpc) run_ghz -D "$dir/grpc.json" ;;
+	grpc-bin) run_ghz -B "$dir/grpc.bin" ;;
 	*) echo "load-oip.sh: unknown protocol $1" >&2; exit 2 ;;
 	esac
 }
