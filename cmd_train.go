@@ -27,7 +27,7 @@ its parent's and its held-out feedback accuracy is higher.`,
 		fs.Int(&cfg.Batch, "batch", "minibatch size")
 		fs.Float64(&cfg.LR, "lr", "Adam learning rate (the peak of the onecycle schedule)")
 		fs.String(&cfg.Schedule, "schedule", "learning-rate schedule: onecycle (warm up, then a cosine down to lr/100) or constant")
-		fs.Float64(&cfg.Warmup, "warmup", "share of the steps onecycle warms up over, from lr/10 to lr")
+		fs.Float64(&cfg.Warmup, "warmup", "share of the steps onecycle warms up over (at least a fifth of an epoch), from lr/10 to lr")
 		fs.Int64(&cfg.Seed, "seed", "random seed: the same seed and data give the same weights")
 		fs.Int(&cfg.Limit, "limit", "train on only the first N training images (0 = all)")
 		fs.Int(&cfg.Workers, "workers", "goroutines per training step (0 = one per core)")

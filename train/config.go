@@ -58,7 +58,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		DataDir: "data/mnist", ModelDir: "saved_models", Epochs: 15, Batch: 128, Seed: 1,
-		LR: 0.008, Schedule: ScheduleOneCycle, Warmup: 0.1, Augment: true, Robustness: true,
+		LR: 0.008, Schedule: ScheduleOneCycle, Warmup: 0.05, Augment: true, Robustness: true,
 	}
 }
 

@@ -119,8 +119,9 @@ func Printer(out io.Writer) Hooks {
 					s.FeedbackImages, s.FeedbackRepeats, s.FeedbackHeldOut)
 			}
 			if c.Schedule == ScheduleOneCycle {
-				fmt.Fprintf(out, "learning rate: one cycle, up from %.3g to %.3g over the first %.3g of the steps, then a cosine down to %.3g\n",
-					c.LR*warmupStart, c.LR, c.Warmup, c.LR*decayEnd)
+				steps := max((s.TrainImages+c.Batch-1)/c.Batch, 1) // as runEpoch counts them
+				fmt.Fprintf(out, "learning rate: one cycle, up from %.3g to %.3g over the first %.3g epochs, then a cosine down to %.3g\n",
+					c.LR*warmupStart, c.LR, c.warmupSteps(steps)/float64(steps), c.LR*decayEnd)
 			}
 			if c.Augment {
 				fmt.Fprintln(out, "augment: a random rotation, shear, scale and shift per image per epoch; some strokes thicker or thinner, some at low resolution, some 1s with a foot or flag, 4s with a foot and 7s with a bar")

@@ -26,7 +26,7 @@ func TestPrinterPrintsARunFromItsHooks(t *testing.T) {
 	p.OnEnd(Result{Meta: model.Meta{Version: "v1"}, Dir: "models", Test: &cm, TestImages: 4, Elapsed: 3 * time.Second})
 	for _, want := range []string{
 		"training on 540 images, validating on 60, testing on 100 (15 epochs, batch 128, lr 0.004, seed 1; 2 workers, portable kernels)\n",
-		"learning rate: one cycle, up from 0.0004 to 0.004 over the first 0.1 of the steps, then a cosine down to 4e-05\n",
+		"learning rate: one cycle, up from 0.0004 to 0.004 over the first 1.5 epochs, then a cosine down to 4e-05\n",
 		"augment: a random rotation",
 		"epoch 1/2: 2/8 steps (25%)\n", "epoch 2/2: 6/8 steps (75%)\n",
 		"epoch 1/2: loss 0.5000  train_acc 0.8000  val_acc 0.8500  1.0s  540 images/s\n",

@@ -8,7 +8,8 @@ import (
 // The learning-rate schedules a run may follow (Config.Schedule).
 const (
 	// ScheduleOneCycle warms the rate up linearly from a tenth of Config.LR
-	// to Config.LR over the first Config.Warmup of the steps, then lets it
+	// to Config.LR over the first Config.Warmup of the steps (at least a
+	// fifth of an epoch: minWarmupEpochs), then lets it
 	// fall along a half cosine to a hundredth of Config.LR at the last step.
 	ScheduleOneCycle = "onecycle"
 	// ScheduleConstant keeps Config.LR throughout, as the Keras example.
@@ -21,6 +22,25 @@ const (
 	decayEnd    = 0.01
 )
 
+// minWarmupEpochs is the shortest warm-up, in epochs, whatever the share
+// Config.Warmup gives: Adam's moment estimates need some tens of steps
+// before the peak rate, however short the run. A 15-epoch run warms up
+// over its first 0.05 (0.75 epoch, so that a first boot's first epoch
+// already reaches the checkpoint's 0.985); a 2-epoch run over this fifth
+// of an epoch, as a share of 0.1 gave it before.
+const minWarmupEpochs = 0.2
+
+// warmupSteps is the number of steps a one-cycle schedule of steps an
+// epoch warms up over: Config.Warmup of them, and at least
+// minWarmupEpochs unless Config.Warmup is 0 (no warm-up asked for).
+func (c Config) warmupSteps(steps int) float64 {
+	warm := c.Warmup * float64(c.Epochs*steps)
+	if c.Warmup > 0 {
+		warm = max(warm, minWarmupEpochs*float64(steps))
+	}
+	return warm
+}
+
 // rate returns the learning rate of step s (from 0) of the steps of epoch
 // e (from 0).
 func (c Config) rate(e, s, steps int) float64 {
@@ -29,7 +49,7 @@ func (c Config) rate(e, s, steps int) float64 {
 	}
 	total := float64(c.Epochs * steps)
 	t := float64(e*steps + s)
-	warm := c.Warmup * total
+	warm := c.warmupSteps(steps)
 	if t < warm {
 		return c.LR * (warmupStart + (1-warmupStart)*t/warm)
 	}

@@ -54,3 +54,31 @@ func TestScheduleSettingsAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestWarmupIsAShareOfTheStepsButAtLeastAFifthOfAnEpoch: the default
+// share (0.05) warms a 15-epoch run up over 0.75 epoch, a 2-epoch run over
+// a fifth of an epoch (not 0.1 epoch), and a warm-up of 0 stays none.
+func TestWarmupIsAShareOfTheStepsButAtLeastAFifthOfAnEpoch(t *testing.T) {
+	const steps = 400
+	for _, tc := range []struct {
+		epochs int
+		share  float64
+		want   float64 // steps of warm-up
+	}{
+		{15, 0.05, 300}, {2, 0.05, 80}, {2, 0.1, 80}, {1, 0.05, 80}, {10, 0.1, 400}, {2, 0, 0},
+	} {
+		c := DefaultConfig()
+		c.Epochs, c.Warmup = tc.epochs, tc.share
+		if got := c.warmupSteps(steps); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%d epochs, share %v: warm-up over %v steps, want %v", tc.epochs, tc.share, got, tc.want)
+		}
+		if tc.want == 0 {
+			continue
+		}
+		// The peak comes where the warm-up ends.
+		end := int(tc.want)
+		if got := c.rate(end/steps, end%steps, steps); math.Abs(got-c.LR) > 1e-12 {
+			t.Errorf("%d epochs, share %v: rate %v at step %d, want the peak %v", tc.epochs, tc.share, got, end, c.LR)
+		}
+	}
+}
