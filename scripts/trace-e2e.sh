@@ -111,10 +111,10 @@ for i in $(seq "$requests"); do
 	echo "trace-e2e: POST /predict $i: traceresponse $tr"
 	case "$tr" in 00-"$trace"-*-01) ;; *) echo "trace-e2e: FAIL: traceresponse is not of trace $trace" >&2; fail=1 ;; esac
 done
-grep -q "trace_id=$trace" "$dir/server.log" || { echo "trace-e2e: FAIL: no log line with trace_id=$trace" >&2; fail=1; }
 
-stop "$server" # flushes the spans still batched
+stop "$server" # flushes the spans still batched, and the log lines (written in batches)
 server=
+grep -q "trace_id=$trace" "$dir/server.log" || { echo "trace-e2e: FAIL: no log line with trace_id=$trace" >&2; fail=1; }
 sleep 1 # the collector prints what it received
 
 # Each span the debug exporter prints: "trace span parent name", and for
