@@ -22,10 +22,7 @@ func (s *Server) traceShed(route string, head []byte) {
 		return
 	}
 	ctx := traceContext.Extract(context.Background(), propagation.HeaderCarrier(traceHeaders(head)))
-	st, ok := s.spanStarts[route][http.MethodPost]
-	if !ok { // the door names only routes of the table; made here all the same
-		st = newSpanStart(http.MethodPost, attribute.String("http.route", route), " "+route)
-	}
+	st := s.spanStartOf(http.MethodPost, route, route)
 	_, span := s.tracer.Start(ctx, st.name, append(slices.Clip(st.opts), trace.WithAttributes(attribute.Bool("app.shed_at_door", true)))...)
 	endSpan(span, http.StatusServiceUnavailable, ErrBusy)
 }

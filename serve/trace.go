@@ -71,6 +71,19 @@ func newSpanStart(method string, where attribute.KeyValue, suffix string) spanSt
 	}}
 }
 
+// spanStartOf is the spanStart of a request of method to route (Echo's
+// path pattern) at path: the route table's, made once, or for no route,
+// or a method the route has not, one made here.
+func (s *Server) spanStartOf(method, route, path string) spanStart {
+	if st, ok := s.spanStarts[route][method]; ok {
+		return st
+	}
+	if s.known[route] {
+		return newSpanStart(method, attribute.String("http.route", route), " "+route)
+	}
+	return newSpanStart(method, attribute.String("url.path", path), "")
+}
+
 // startSpan starts the server span of c's request and answers the
 // traceresponse header; it returns the span and its trace id in hex, or
 // nil and "" without tracing.
@@ -80,14 +93,7 @@ func (s *Server) startSpan(c echo.Context) (trace.Span, string) {
 	}
 	r := c.Request()
 	ctx := traceContext.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	st, ok := s.spanStarts[c.Path()][r.Method]
-	if !ok { // no route, or a method the route has not: made here
-		if p := c.Path(); s.known[p] {
-			st = newSpanStart(r.Method, attribute.String("http.route", p), " "+p)
-		} else {
-			st = newSpanStart(r.Method, attribute.String("url.path", r.URL.Path), "")
-		}
-	}
+	st := s.spanStartOf(r.Method, c.Path(), r.URL.Path)
 	ctx, span := s.tracer.Start(ctx, st.name, st.opts...)
 	c.SetRequest(r.WithContext(ctx))
 	tr := traceResponse(span.SpanContext())

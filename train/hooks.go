@@ -119,7 +119,7 @@ func Printer(out io.Writer) Hooks {
 					s.FeedbackImages, s.FeedbackRepeats, s.FeedbackHeldOut)
 			}
 			if c.Schedule == ScheduleOneCycle {
-				steps := max((s.TrainImages+c.Batch-1)/c.Batch, 1) // as runEpoch counts them
+				steps := stepsPerEpoch(s.TrainImages, c.Batch)
 				fmt.Fprintf(out, "learning rate: one cycle, up from %.3g to %.3g over the first %.3g epochs, then a cosine down to %.3g\n",
 					c.LR*warmupStart, c.LR, c.warmupSteps(steps)/float64(steps), c.LR*decayEnd)
 			}

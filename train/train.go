@@ -181,7 +181,7 @@ func checkpoint(ctx context.Context, w *model.Weights, test *mnist.Set, save fun
 func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config, epoch int, hooks Hooks) (EpochStats, error) {
 	n, b := set.Len(), tr.Batch()
 	order := mnist.Permutation(n, uint64(cfg.Seed)*1000003+uint64(epoch))
-	steps := (n + b - 1) / b
+	steps := stepsPerEpoch(n, b)
 	x, labels := tr.Input()
 	pre := prefetch(set, order, b, steps, cfg.Augment, cfg.Seed, epoch)
 	defer pre.stop()
@@ -215,6 +215,10 @@ func runEpoch(ctx context.Context, tr *model.Trainer, set *mnist.Set, cfg Config
 		ImagesPerSec: float64(seen) / secs,
 	}, nil
 }
+
+// stepsPerEpoch is the number of steps of an epoch over n images in
+// batches of b: the last one topped up to a full batch.
+func stepsPerEpoch(n, b int) int { return (n + b - 1) / b }
 
 // epochRecord is the part of an epoch's stats kept in the model's
 // metadata, rounded as the epoch line prints it.
