@@ -50,7 +50,7 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 	x, w, b := in[0], in[1], in[2]
 	y := op.out.Data().([]float32)
 	pix, k := s.OutH()*s.OutW(), s.K()
-	kernels.Parallel(op.n, op.workers, func(worker, lo, hi int) {
+	kernels.ParallelGrain(op.n, op.workers, op.group, func(worker, lo, hi int) {
 		// A few images at a time, so that the patches and the bias rows
 		// are still in cache when the multiply reads them.
 		for g := lo; g < hi; g += op.group {
@@ -184,7 +184,7 @@ func (op *convGradXOp) Do(inputs ...G.Value) (G.Value, error) {
 		}
 	}
 	dx := op.out.Data().([]float32)
-	kernels.Parallel(f.n, f.workers, func(worker, lo, hi int) {
+	kernels.ParallelGrain(f.n, f.workers, f.group, func(worker, lo, hi int) {
 		// A group at a time, as the forward pass: the patch gradients
 		// are added back while still in cache.
 		dcols := op.dcols[worker]
