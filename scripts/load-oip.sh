@@ -33,6 +33,7 @@
 #                 also grpc-bin: ModelInfer from the message in protobuf's
 #                 binary form (ghz -B, encoded by protoc), not JSON
 #   GHZ=ghz   (go install github.com/bojand/ghz/cmd/ghz@v0.121.0)
+#   GHZ_FLAGS=    more flags for ghz, e.g. "--cpus 1" (its GOMAXPROCS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 app="${APP:-./app}" models="${MODELS:-saved_models}" ghz="${GHZ:-ghz}"
@@ -131,7 +132,7 @@ run_wrk() { # path body content-type [binlen]
 run_ghz() { # data flag and file: -D JSON, or -B binary protobuf
 	timed "$ghz" --insecure --call inference.GRPCInferenceService.ModelInfer "$1" "$2" \
 		-c "$conns" --connections "$gconns" -z "${secs}s" --duration-stop=wait --timeout 10s \
-		--disable-template-data --disable-template-functions --format json "127.0.0.1:$gport" 2>/dev/null |
+		--disable-template-data --disable-template-functions ${GHZ_FLAGS:-} --format json "127.0.0.1:$gport" 2>/dev/null |
 		python3 -c 'import json, sys
 r = json.load(sys.stdin)
 p = {x["percentage"]: x["latency"] / 1e6 for x in r["latencyDistribution"] or []}
