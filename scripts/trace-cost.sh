@@ -30,27 +30,8 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-cat >"$dir/collector.yaml" <<EOF
-receivers:
-  otlp:
-    protocols:
-      http: {endpoint: "127.0.0.1:$http_port"}
-exporters:
-  debug: {verbosity: basic}
-service:
-  telemetry:
-    metrics: {level: none}
-    logs: {sampling: {enabled: false}}
-  pipelines:
-    traces: {receivers: [otlp], exporters: [debug]}
-EOF
-"$otelcol" --config "$dir/collector.yaml" 2>"$dir/collector.log" &
-collector=$!
-for _ in $(seq 50); do
-	grep -q "Everything is ready" "$dir/collector.log" && break
-	kill -0 "$collector" 2>/dev/null || { cat "$dir/collector.log" >&2; exit 1; }
-	sleep 0.2
-done
+. scripts/otelcol/start.sh
+start_collector "$otelcol" "$dir" basic "$http_port"
 ticks() { awk '{ print $14 + $15 }' "/proc/$collector/stat"; }
 hz=$(getconf CLK_TCK)
 

@@ -61,28 +61,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$dir/collector.yaml" <<EOF
-receivers:
-  otlp:
-    protocols:
-      http: {endpoint: "127.0.0.1:$http_port"}
-      grpc: {endpoint: "127.0.0.1:$grpc_port"}
-exporters:
-  debug: {verbosity: detailed}
-service:
-  telemetry:
-    metrics: {level: none}
-    logs: {sampling: {enabled: false}} # else only the first 10 exports a 10 s are printed
-  pipelines:
-    traces: {receivers: [otlp], exporters: [debug]}
-EOF
-"$otelcol" --config "$dir/collector.yaml" 2>"$dir/collector.log" &
-collector=$!
-for _ in $(seq 50); do
-	grep -q "Everything is ready" "$dir/collector.log" 2>/dev/null && break
-	kill -0 "$collector" 2>/dev/null || { cat "$dir/collector.log" >&2; exit 1; }
-	sleep 0.2
-done
+. scripts/otelcol/start.sh
+start_collector "$otelcol" "$dir" detailed "$http_port" "$grpc_port"
 echo "trace-e2e: collector $otelcol on 127.0.0.1:$http_port (HTTP) and :$grpc_port (gRPC)"
 
 endpoint="http://127.0.0.1:$http_port"
