@@ -57,6 +57,18 @@ func newBatchTrace(started, finished time.Time, span trace.SpanContext) *batchTr
 	}
 }
 
+// newSoloTrace is the batchTrace of a model call from started to finished
+// that served one request alone and has no span of its own: the request's
+// pipeline.model span carries what the batch's span would.
+func newSoloTrace(started, finished time.Time, images int, version string) *batchTrace {
+	start := trace.WithTimestamp(started)
+	return &batchTrace{
+		queueEnd:   []trace.SpanEndOption{start},
+		modelStart: []trace.SpanStartOption{start, batchAttributes(1, images, version)},
+		modelEnd:   []trace.SpanEndOption{trace.WithTimestamp(finished)},
+	}
+}
+
 // startBatchers starts the goroutines Close stops.
 func (p *Pipeline) startBatchers() {
 	loop := gather.Loop[*job]{
@@ -130,11 +142,7 @@ func (p *Pipeline) runBatch(batch []*job) {
 	if err != nil {
 		err = fmt.Errorf("predict %d images: %w", len(imgs), err)
 	}
-	var bt *batchTrace
-	if span != nil {
-		bt = newBatchTrace(now, time.Now(), span.SpanContext())
-		endSpan(span, err, bt.modelEnd...)
-	}
+	bt := p.endBatchTrace(span, len(imgs), version, now, time.Now(), err)
 	off := 0
 	for _, j := range live {
 		r := jobResult{version: version, batch: bt}

@@ -17,9 +17,11 @@ import (
 //	pipeline.model   the model call that answered it
 //	pipeline.commit  waiting for the group commit of its rows
 //
-// A model call serves several requests, so it is a span of its own,
+// A model call that serves several requests is a span of its own,
 // pipeline.batch, with no parent and a link to each request it served; each
-// request's pipeline.model span links back to it. The group commit's span
+// request's pipeline.model span links back to it. A model call that served
+// one request alone (most of them, below saturation) has no span but that
+// request's pipeline.model, which then carries the batch's attributes. The group commit's span
 // is the store observer's (see store.CommitStats.Callers), linked to each
 // request's pipeline.commit span. With Config.Tracer nil none of this runs:
 // every helper below, and every span start in the stages, stops at a nil
@@ -57,9 +59,11 @@ func (p *Pipeline) traceAdmit(ctx context.Context, err error) {
 }
 
 // batchSpan starts the span of one model call over live's requests, or
-// returns nil without a tracer.
+// returns nil without a tracer or for a request alone, whose own
+// pipeline.model span is then the model call's (one span a request fewer
+// in the common case of a batch of one; see newSoloTrace).
 func (p *Pipeline) batchSpan(live []*job, images int, version string, start time.Time) trace.Span {
-	if p.tracer == nil {
+	if p.tracer == nil || len(live) < 2 {
 		return nil
 	}
 	links := make([]trace.Link, 0, len(live))
@@ -70,9 +74,30 @@ func (p *Pipeline) batchSpan(live []*job, images int, version string, start time
 	}
 	_, span := p.tracer.Start(context.Background(), SpanBatch,
 		trace.WithNewRoot(), trace.WithTimestamp(start), trace.WithLinks(links...),
-		trace.WithAttributes(attribute.Int("pipeline.batch.requests", len(live)), attribute.Int("pipeline.batch.images", images),
-			attribute.String("model.version", version)))
+		batchAttributes(len(live), images, version))
 	return span
+}
+
+// batchAttributes are the attributes of a model call's span: the
+// pipeline.batch span, or a lone request's pipeline.model span.
+func batchAttributes(requests, images int, version string) trace.SpanStartEventOption {
+	return trace.WithAttributes(attribute.Int("pipeline.batch.requests", requests), attribute.Int("pipeline.batch.images", images),
+		attribute.String("model.version", version))
+}
+
+// endBatchTrace ends span (nil for a request alone) with the model call's
+// err and returns what the requests' spans are made from; nil without a
+// tracer.
+func (p *Pipeline) endBatchTrace(span trace.Span, images int, version string, started, finished time.Time, err error) *batchTrace {
+	if p.tracer == nil {
+		return nil
+	}
+	if span == nil {
+		return newSoloTrace(started, finished, images, version)
+	}
+	bt := newBatchTrace(started, finished, span.SpanContext())
+	endSpan(span, err, bt.modelEnd...)
+	return bt
 }
 
 // traceBatched records, in the request's own goroutine, the queue wait and

@@ -122,11 +122,25 @@ for name in pipeline.admit pipeline.queue pipeline.model pipeline.commit; do
 done
 # The batch and group-commit spans are roots of their own traces, linked
 # into this one: the batch to the server spans, the commit to the
-# pipeline.commit spans.
+# pipeline.commit spans. A model call that served one request alone (the
+# requests here are sent one after another) has no pipeline.batch span:
+# that request's pipeline.model, with no link, stands for it.
 linked() { # linked NAME: spans called NAME with a link into the trace
 	awk -v t="$trace" -v n="$1" '$1 == "span" && $5 == n { name[$3] = 1 } $1 == "link" && $3 == t && name[$2] { print $2 }' "$dir/spans" | sort -u | wc -l
 }
+# Of this trace's pipeline.model spans: those linked to a pipeline.batch
+# span, and those with no link (a lone request's model call).
+models=$(awk -v t="$trace" '
+	$1 == "span" && $2 == t && $5 == "pipeline.model" { model[$3] = 1 }
+	$1 == "span" && $5 == "pipeline.batch" { batch[$3] = 1 }
+	$1 == "link" { links[$2]++; to[$2] = $4 }
+	END {
+		for (s in model) if (!links[s]) alone++; else if (to[s] in batch) batched++
+		print batched + 0, alone + 0
+	}' "$dir/spans")
+read -r nbm nalone <<<"$models"
 nb=$(linked pipeline.batch) nc=$(linked store.commit)
-check "pipeline.batch spans linked into the trace ($nb)" '[ "$nb" -ge 1 ]'
+check "each pipeline.model links to a pipeline.batch ($nbm; $nb batches linked into the trace) or ran alone ($nalone)" \
+	'[ $((nbm + nalone)) -eq "$requests" ]'
 check "store.commit spans linked into the trace ($nc)" '[ "$nc" -ge 1 ]'
 exit "$fail"

@@ -3,7 +3,8 @@
 # receiver on 127.0.0.1, HTTP and, with GRPC_PORT, gRPC; the debug exporter
 # at VERBOSITY, every export logged), starts the collector BIN with it
 # (its log in DIR/collector.log), sets $collector to its PID and waits
-# until it is ready; exits the script if it dies first.
+# until it is ready; exits the script if it dies first or is not ready
+# within 30 s.
 start_collector() {
 	local bin=$1 dir=$2 verbosity=$3 http_port=$4 grpc_port=${5:-}
 	{
@@ -25,9 +26,12 @@ YAML
 	} >"$dir/collector.yaml"
 	"$bin" --config "$dir/collector.yaml" 2>"$dir/collector.log" &
 	collector=$!
-	for _ in $(seq 50); do
+	for _ in $(seq 150); do
 		grep -q "Everything is ready" "$dir/collector.log" 2>/dev/null && return 0
 		kill -0 "$collector" 2>/dev/null || { cat "$dir/collector.log" >&2; exit 1; }
 		sleep 0.2
 	done
+	echo "start_collector: $bin not ready after 30 s; its log:" >&2
+	tail -20 "$dir/collector.log" >&2
+	exit 1
 }
