@@ -221,14 +221,14 @@ func TestTraceOfConcurrentRequests(t *testing.T) {
 	if len(servers) != n {
 		t.Fatalf("%d server spans for %d requests", len(servers), n)
 	}
-	// The first request runs alone (its model span is the model call's);
-	// the others wait for it and go together, in batches of several
-	// requests with a span each.
+	// The first request usually runs alone (its model span is the model
+	// call's); the others wait for it and go together, in batches of
+	// several requests with a span each, linked both ways.
 	batches, commits := ss.named(pipeline.SpanBatch), ss.named(SpanCommit)
-	if len(batches) < 1 || len(batches) >= n-1 {
-		t.Errorf("%d batch spans for %d requests on one batcher, want the first alone and the rest together", len(batches), n)
+	if len(batches) < 1 || len(batches) > n/2 {
+		t.Errorf("%d batch spans for %d requests on one batcher, want batches of several requests", len(batches), n)
 	}
-	alone := 0
+	alone, batched := 0, 0
 	for _, server := range servers {
 		var by []tracetest.SpanStub
 		for _, b := range batches {
@@ -262,6 +262,8 @@ func TestTraceOfConcurrentRequests(t *testing.T) {
 			}
 		case !linksTo(*model, by[0].SpanContext) || attr(by[0], "pipeline.batch.requests").AsInt64() < 2:
 			t.Errorf("request %s: its model span does not link to the batch of several that served it", server.SpanContext.TraceID())
+		default:
+			batched++
 		}
 		written := 0
 		for _, c := range commits {
@@ -273,8 +275,8 @@ func TestTraceOfConcurrentRequests(t *testing.T) {
 			t.Errorf("request %s: its commit span is linked by %d group commits, want 1", server.SpanContext.TraceID(), written)
 		}
 	}
-	if alone < 1 || alone+len(batches) >= n {
-		t.Errorf("%d requests alone and %d batch spans for %d requests: want the first alone and the rest together", alone, len(batches), n)
+	if alone+batched != n {
+		t.Errorf("%d requests alone and %d in batch spans, for %d requests", alone, batched, n)
 	}
 }
 
