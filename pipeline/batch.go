@@ -42,29 +42,19 @@ type jobResult struct {
 // cost 3 allocations a traced request (BenchmarkPredictRouteTraced).
 type batchTrace struct {
 	queueEnd   []trace.SpanEndOption   // the queue wait ends as the model call starts
-	modelStart []trace.SpanStartOption // the model call's start, linked to the batch's span
+	modelStart []trace.SpanStartOption // the model call's start, linked to the batch's span or with its attributes
 	modelEnd   []trace.SpanEndOption
 }
 
 // newBatchTrace is the batchTrace of a model call from started to
-// finished whose span is span.
-func newBatchTrace(started, finished time.Time, span trace.SpanContext) *batchTrace {
+// finished; model says how each request's pipeline.model span ties to it:
+// a link to the batch's span, or for a request alone, which has no batch
+// span, the batch's attributes.
+func newBatchTrace(started, finished time.Time, model trace.SpanStartOption) *batchTrace {
 	start := trace.WithTimestamp(started)
 	return &batchTrace{
 		queueEnd:   []trace.SpanEndOption{start},
-		modelStart: []trace.SpanStartOption{start, trace.WithLinks(trace.Link{SpanContext: span})},
-		modelEnd:   []trace.SpanEndOption{trace.WithTimestamp(finished)},
-	}
-}
-
-// newSoloTrace is the batchTrace of a model call from started to finished
-// that served one request alone and has no span of its own: the request's
-// pipeline.model span carries what the batch's span would.
-func newSoloTrace(started, finished time.Time, images int, version string) *batchTrace {
-	start := trace.WithTimestamp(started)
-	return &batchTrace{
-		queueEnd:   []trace.SpanEndOption{start},
-		modelStart: []trace.SpanStartOption{start, batchAttributes(1, images, version)},
+		modelStart: []trace.SpanStartOption{start, model},
 		modelEnd:   []trace.SpanEndOption{trace.WithTimestamp(finished)},
 	}
 }

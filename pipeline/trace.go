@@ -21,8 +21,8 @@ import (
 // pipeline.batch, with no parent and a link to each request it served; each
 // request's pipeline.model span links back to it. A model call that served
 // one request alone (most of them, below saturation) has no span but that
-// request's pipeline.model, which then carries the batch's attributes. The group commit's span
-// is the store observer's (see store.CommitStats.Callers), linked to each
+// request's pipeline.model, which then carries the batch's attributes.
+// The group commit's span is the store observer's (see store.CommitStats.Callers), linked to each
 // request's pipeline.commit span. With Config.Tracer nil none of this runs:
 // every helper below, and every span start in the stages, stops at a nil
 // check before it makes anything (a span option allocates).
@@ -61,7 +61,7 @@ func (p *Pipeline) traceAdmit(ctx context.Context, err error) {
 // batchSpan starts the span of one model call over live's requests, or
 // returns nil without a tracer or for a request alone, whose own
 // pipeline.model span is then the model call's (one span a request fewer
-// in the common case of a batch of one; see newSoloTrace).
+// in the common case of a batch of one; see endBatchTrace).
 func (p *Pipeline) batchSpan(live []*job, images int, version string, start time.Time) trace.Span {
 	if p.tracer == nil || len(live) < 2 {
 		return nil
@@ -93,9 +93,9 @@ func (p *Pipeline) endBatchTrace(span trace.Span, images int, version string, st
 		return nil
 	}
 	if span == nil {
-		return newSoloTrace(started, finished, images, version)
+		return newBatchTrace(started, finished, batchAttributes(1, images, version))
 	}
-	bt := newBatchTrace(started, finished, span.SpanContext())
+	bt := newBatchTrace(started, finished, trace.WithLinks(trace.Link{SpanContext: span.SpanContext()}))
 	endSpan(span, err, bt.modelEnd...)
 	return bt
 }
