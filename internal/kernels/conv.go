@@ -156,11 +156,19 @@ func dotGo(a, b []float32) float32 {
 }
 
 // AddColumnSums adds the sums of each column of the rows x cols matrix m
-// into sums.
-func AddColumnSums(m []float32, rows int, sums []float32) {
+// into sums (cols = len(sums)), adding each column's values in row order,
+// so that every level gives the same bits.
+func AddColumnSums(m []float32, rows int, sums []float32) { addColumnSums(m, rows, sums) }
+
+// addColumnSumsGo is AddColumnSums without assembly, for the columns from
+// col on.
+func addColumnSumsGo(m []float32, rows int, sums []float32, col int) {
 	c := len(sums)
 	for r := 0; r < rows; r++ {
-		Add(sums, m[r*c:r*c+c])
+		row := m[r*c : r*c+c]
+		for j := col; j < c; j++ {
+			sums[j] += row[j]
+		}
 	}
 }
 

@@ -87,6 +87,13 @@ func max4AVX2(dst, a, b, c, d *float32, n int)
 //go:noescape
 func addAVX2(dst, src *float32, n int)
 
+// colSumsAVX2 adds to sums[j], for j < n, m[r*stride+j] for r < rows, in
+// row order. Preconditions: rows >= 1; n >= 8 and a multiple of 8, n <=
+// stride; m holds (rows-1)*stride+n floats and sums n.
+//
+//go:noescape
+func colSumsAVX2(m, sums *float32, rows, stride, n int)
+
 // poolGradRowAVX2 is poolGradRowGo in AVX2 assembly, on pointers to the
 // first window's top-left value of x and dz and to the first pooled value
 // of y and dy.
@@ -174,6 +181,24 @@ func Add(dst, src []float32) {
 	_ = src[n-1]
 	addAVX2(&dst[0], &src[0], head)
 	addGo(dst[head:], src[head:n])
+}
+
+// addColumnSums sums whole groups of 8 columns in assembly, each group's
+// running sums kept in registers down the rows (a row at a time through
+// Add kept them in memory, a store and a load a row), then the tail of
+// fewer than 8 columns in Go.
+func addColumnSums(m []float32, rows int, sums []float32) {
+	c := len(sums)
+	head := c &^ 7
+	if level == levelGo || head == 0 || rows < 1 {
+		addColumnSumsGo(m, rows, sums, 0)
+		return
+	}
+	_ = m[rows*c-1]
+	colSumsAVX2(&m[0], &sums[0], rows, c, head)
+	if head < c {
+		addColumnSumsGo(m, rows, sums, head)
+	}
 }
 
 func poolGradRow(x, dz, y, dy []float32, c, wc, ow int) {

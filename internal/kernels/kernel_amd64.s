@@ -692,6 +692,63 @@ addloop2:
 	VZEROUPPER
 	RET
 
+// func colSumsAVX2(m, sums *float32, rows, stride, n int)
+// sums[j] += m[r*stride+j] for r < rows, in row order, j < n; n a multiple
+// of 8. Columns go 32 at a time (Y0-Y3, loaded from sums, stored once at
+// the end), then 8 at a time (Y0); AX walks down the rows of a group, CX
+// counts them, R10 is the row stride in bytes, R9 the columns left.
+TEXT ·colSumsAVX2(SB), NOSPLIT, $0-40
+	MOVQ m+0(FP), SI
+	MOVQ sums+8(FP), DI
+	MOVQ rows+16(FP), R8
+	MOVQ stride+24(FP), R10
+	MOVQ n+32(FP), R9
+	SHLQ $2, R10
+colgroup32:
+	CMPQ R9, $32
+	JLT colgroup8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	MOVQ SI, AX
+	MOVQ R8, CX
+colrow32:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	ADDQ R10, AX
+	DECQ CX
+	JNZ colrow32
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, R9
+	JMP colgroup32
+colgroup8:
+	CMPQ R9, $8
+	JLT coldone
+	VMOVUPS (DI), Y0
+	MOVQ SI, AX
+	MOVQ R8, CX
+colrow8:
+	VADDPS (AX), Y0, Y0
+	ADDQ R10, AX
+	DECQ CX
+	JNZ colrow8
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, R9
+	JMP colgroup8
+coldone:
+	VZEROUPPER
+	RET
+
 // func poolGradRowAVX2(x, dz, y, dy *float32, c, wc, ow int)
 // poolGradRowGo in AVX2: one row of ow 2x2 windows of c channels, x and
 // dz at the windows' top-left, their second rows wc floats further; y and

@@ -19,4 +19,6 @@ func dot(a, b []float32) float32 { return dotGo(a, b) }
 
 func Add(dst, src []float32) { addGo(dst, src) }
 
+func addColumnSums(m []float32, rows int, sums []float32) { addColumnSumsGo(m, rows, sums, 0) }
+
 func poolGradRow(x, dz, y, dy []float32, c, wc, ow int) { poolGradRowGo(x, dz, y, dy, c, wc, ow) }
