@@ -14,11 +14,18 @@
 #
 # Settings (environment): APP=./app ROUNDS=3 SECS=15, DB, MODELS, CONNS as
 # load.sh reads them, OTELCOL and CACHE as trace-e2e.sh reads them,
-# OTLP_HTTP_PORT=18581.
+# OTLP_HTTP_PORT=18581, PROTOCOL=http/protobuf (or grpc: the server
+# exports by OTLP/gRPC, to the collector's port OTLP_GRPC_PORT=18582).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-3}" secs="${SECS:-15}"
-http_port="${OTLP_HTTP_PORT:-18581}"
+http_port="${OTLP_HTTP_PORT:-18581}" grpc_port="${OTLP_GRPC_PORT:-18582}"
+protocol="${PROTOCOL:-http/protobuf}"
+case "$protocol" in
+http/protobuf) endpoint="http://127.0.0.1:$http_port" ;;
+grpc) endpoint="http://127.0.0.1:$grpc_port" ;;
+*) echo "trace-cost.sh: PROTOCOL=$protocol: http/protobuf or grpc" >&2; exit 2 ;;
+esac
 cache="${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/app-trace-e2e}"
 otelcol="${OTELCOL:-$cache/build/otelcol-trace-e2e}"
 [ -x "$otelcol" ] || { echo "trace-cost.sh: no collector at $otelcol: run scripts/trace-e2e.sh once to build it" >&2; exit 2; }
@@ -31,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . scripts/otelcol/start.sh
-start_collector "$otelcol" "$dir" basic "$http_port"
+start_collector "$otelcol" "$dir" basic "$http_port" "$grpc_port"
 ticks() { awk '{ print $14 + $15 }' "/proc/$collector/stat"; }
 hz=$(getconf CLK_TCK)
 
@@ -41,7 +48,7 @@ for r in $(seq "$rounds"); do
 	for mode in $order; do
 		before=$(ticks)
 		if [ "$mode" = on ]; then
-			line=$(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$http_port" OTEL_TRACES_SAMPLER=always_on \
+			line=$(OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_EXPORTER_OTLP_PROTOCOL="$protocol" OTEL_TRACES_SAMPLER=always_on \
 				RUNS=1 SECS="$secs" scripts/load.sh | grep '^run 1:') || { echo "trace-cost.sh: load.sh failed (on)" >&2; exit 1; }
 		else
 			line=$(env -u OTEL_EXPORTER_OTLP_ENDPOINT -u OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \

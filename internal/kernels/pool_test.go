@@ -163,10 +163,10 @@ func TestAddColumnSumsAddsEachColumn(t *testing.T) {
 		testAddColumnSums(t, 7, 5)
 		testAddColumnSums(t, 7, 13) // 8 in assembly, then a tail of 5
 		testAddColumnSums(t, 1, 8)
-		testAddColumnSums(t, 9, 32)  // one group of 32
-		testAddColumnSums(t, 6, 64)  // two groups of 32
-		testAddColumnSums(t, 5, 45)  // 32, then 8, then a tail of 5
-		testAddColumnSums(t, 0, 16)  // no rows: sums unchanged
+		testAddColumnSums(t, 9, 32) // one group of 32
+		testAddColumnSums(t, 6, 64) // two groups of 32
+		testAddColumnSums(t, 5, 45) // 32, then 8, then a tail of 5
+		testAddColumnSums(t, 0, 16) // no rows: sums unchanged
 		level = saved
 	}
 }
