@@ -140,6 +140,16 @@ func (s *Server) rawErrorAnswer(err error) []byte {
 	return b.Bytes()
 }
 
+// StatusClientClosedRequest is the status logged and counted for a
+// request whose client went away before its answer (nginx's 499).
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether c's request was cancelled by its client:
+// the connection closed (HTTP/1) or the stream reset (HTTP/2).
+func clientGone(c echo.Context) bool {
+	return c != nil && errors.Is(c.Request().Context().Err(), context.Canceled)
+}
+
 // classify maps an error to its status and the message the client sees.
 func (s *Server) classify(err error, c echo.Context) (int, string) {
 	var e *Error
@@ -161,8 +171,12 @@ func (s *Server) classify(err error, c echo.Context) (int, string) {
 		return http.StatusServiceUnavailable, "database unavailable, try again later"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, fmt.Sprintf("request timed out after %v, try again later", s.cfg.Timeout)
+	case errors.Is(err, context.Canceled) && clientGone(c):
+		// Nobody reads this answer, but the log and the metrics do: a
+		// client that left is not a fault of ours, so it is not a 5xx
+		// that the error-ratio alert would count.
+		return StatusClientClosedRequest, "client closed the request"
 	case errors.Is(err, context.Canceled):
-		// The client went away; nobody reads this answer, but the log does.
 		return http.StatusServiceUnavailable, "request cancelled"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "not found"

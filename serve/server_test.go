@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -275,3 +276,52 @@ func TestMetricsCountByRouteNotPath(t *testing.T) {
 
 // slogTo returns a text logger writing into w.
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// A client that goes away while its prediction waits on the database is
+// logged and counted as 499 (nginx's "client closed request") at INFO,
+// not as a 503: the error-ratio alert counts 5xx as faults of ours.
+func TestClientThatLeavesIs499NotA5xx(t *testing.T) {
+	var logs syncBuffer
+	s := New(Config{Timeout: 5 * time.Second, ReadyTimeout: 100 * time.Millisecond}, errStore{block: true}, slogTo(&logs))
+	t.Cleanup(s.Close)
+	s.SetModel(&fakeModel{version: "v"})
+	// A real connection, which the client closes while the request waits
+	// on the store: the server sees its request's context cancelled.
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/predict", bytes.NewReader(validBody(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the request was answered %s before the client left", resp.Status)
+	}
+	// The server logs the request once its handler returns.
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(logs.String(), "route=/predict") {
+		if time.Now().After(deadline) {
+			t.Fatal("the request outlived its client by 3 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "msg=request") && strings.Contains(l, "route=/predict") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "status=499") || !strings.Contains(line, "level=INFO") {
+		t.Errorf("log line %q, want status=499 at INFO", line)
+	}
+	metrics := do(t, s, http.MethodGet, "/metrics", "", nil).Body.String()
+	if !strings.Contains(metrics, `http_requests_total{method="POST",route="/predict",status="499"} 1`) {
+		t.Errorf("no 499 counted for /predict:\n%s", grepLines(metrics, "http_requests_total"))
+	}
+	if strings.Contains(metrics, `route="/predict",status="503"`) {
+		t.Errorf("the client's leaving counted as a 503:\n%s", grepLines(metrics, "http_requests_total"))
+	}
+}
