@@ -80,8 +80,7 @@ func newScratch() *scratch {
 func (iw *inferWeights) image(s *scratch, x, probs []float32) {
 	c1, c2 := conv1Used, conv2Used
 	kernels.Im2col(c1, 1, x, s.cols1)
-	kernels.FillRows(s.y1, conv1Rows, iw.conv1B)
-	kernels.SgemmReLU(false, false, conv1Rows, c1.Cout, c1.K(), s.cols1, c1.K(), iw.conv1W, c1.Cout, s.y1, c1.Cout)
+	kernels.SgemmBias(conv1Rows, c1.Cout, c1.K(), s.cols1, c1.K(), iw.conv1W, c1.Cout, s.y1, c1.Cout, iw.conv1B, true)
 	kernels.MaxPool2(1, c1.OutH(), c1.OutW(), c1.Cout, s.y1, s.p1)
 	convRows(s.p1, iw.conv2W, iw.conv2B, s.y2)
 	kernels.MaxPool2Rows(pool2Side, pool2Side, c2.Cout, c2.W, s.y2, s.p2)
@@ -101,10 +100,13 @@ func (iw *inferWeights) image(s *scratch, x, probs []float32) {
 func convRows(x, w, bias, y []float32) {
 	c := conv2Used
 	run := c.KW * c.Cin
-	kernels.FillRows(y, conv2Rows, bias)
 	for kh := 0; kh < c.KH; kh++ {
 		a := x[kh*c.W*c.Cin:]
 		b := w[kh*run*c.Cout:]
+		if kh == 0 { // the bias comes with the first kernel row's product
+			kernels.SgemmBias(conv2Rows, c.Cout, run, a, c.Cin, b, c.Cout, y, c.Cout, bias, false)
+			continue
+		}
 		if kh < c.KH-1 {
 			kernels.Sgemm(false, false, conv2Rows, c.Cout, run, a, c.Cin, b, c.Cout, y, c.Cout, true)
 			continue

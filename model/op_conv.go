@@ -51,16 +51,15 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 	y := op.out.Data().([]float32)
 	pix, k := s.OutH()*s.OutW(), s.K()
 	kernels.ParallelGrain(op.n, op.workers, op.group, func(worker, lo, hi int) {
-		// A few images at a time, so that the patches and the bias rows
-		// are still in cache when the multiply reads them.
+		// A few images at a time, so that the patches are still in
+		// cache when the multiply reads them.
 		for g := lo; g < hi; g += op.group {
 			n := min(op.group, hi-g)
 			rows := n * pix
 			cols := op.cols[worker][:rows*k]
 			out := y[g*pix*s.Cout : (g+n)*pix*s.Cout]
 			kernels.Im2col(s, n, x[g*s.InSize():], cols)
-			kernels.FillRows(out, rows, b)
-			kernels.SgemmReLU(false, false, rows, s.Cout, k, cols, k, w, s.Cout, out, s.Cout)
+			kernels.SgemmBias(rows, s.Cout, k, cols, k, w, s.Cout, out, s.Cout, b, true)
 		}
 	})
 	return op.out, nil

@@ -38,8 +38,7 @@ func (op *denseOp) Do(inputs ...G.Value) (G.Value, error) {
 	y := op.out.Data().([]float32)
 	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
 		out := y[lo*op.outs : hi*op.outs]
-		kernels.FillRows(out, hi-lo, b)
-		kernels.Sgemm(false, false, hi-lo, op.outs, op.in, x[lo*op.in:], op.in, w, op.outs, out, op.outs, true)
+		kernels.SgemmBias(hi-lo, op.outs, op.in, x[lo*op.in:], op.in, w, op.outs, out, op.outs, b, false)
 	})
 	return op.out, nil
 }

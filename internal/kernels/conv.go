@@ -110,21 +110,6 @@ func Col2im(s ConvShape, n int, dcols, dx []float32) {
 	}
 }
 
-// FillRows sets each of the rows of y (cols values each) to bias. It
-// copies the rows already filled onto the next ones, doubling, so a large
-// fill is a few long copies rather than one short copy a row.
-func FillRows(y []float32, rows int, bias []float32) {
-	n := rows * len(bias)
-	if n == 0 {
-		return
-	}
-	y = y[:n]
-	done := copy(y, bias)
-	for done < n {
-		done += copy(y[done:], y[:done])
-	}
-}
-
 // ReLU clamps negative values of y to zero in place. It masks with the
 // sign bit rather than branching: the signs of fresh activations are close
 // to random, and a mispredicted branch per value cost more than the rest.

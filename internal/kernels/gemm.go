@@ -32,7 +32,7 @@ const TileRows = mr
 // only read, so their rows may overlap (lda < k): a convolution reads its
 // input's patches that way without an im2col copy.
 func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc bool) {
-	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, false)
+	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, false, nil)
 }
 
 // SgemmReLU computes C = max(0, C + op(A)·op(B)), as Sgemm with acc, the
@@ -40,15 +40,33 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 // whose C starts as its bias gets bias and activation without another
 // pass over its output.
 func SgemmReLU(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, true, true)
+	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, true, true, nil)
 }
 
-func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc, relu bool) {
+// SgemmBias computes C = A·B + bias, bias[j] added to every row's column
+// j, then C = max(C, 0) when relu: a layer's product, bias and activation
+// in one pass, C's old values never read. A is m x k and B k x n, neither
+// transposed; bias holds n values. The bias is added where the first block
+// of each tile is stored, so C comes out as filling every row with the bias
+// and then SgemmReLU (or Sgemm with acc) would give it, bit for bit,
+// without the fill's pass over C.
+func SgemmBias(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
+	sgemm(false, false, m, n, k, a, lda, b, ldb, c, ldc, false, relu, bias[:n])
+}
+
+// sgemm is the one product behind Sgemm, SgemmReLU and SgemmBias; bias,
+// when not nil, replaces acc (C = bias + A·B).
+func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc, relu bool, bias []float32) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 {
-		if !acc {
+		switch {
+		case bias != nil:
+			for i := 0; i < m; i++ {
+				copy(c[i*ldc:i*ldc+n], bias)
+			}
+		case !acc:
 			for i := 0; i < m; i++ {
 				clear(c[i*ldc : i*ldc+n])
 			}
@@ -72,9 +90,13 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 	for p0 := 0; p0 < k; p0 += depth {
 		kb := min(depth, k-p0)
 		last := relu && p0+kb == k
-		// Without acc, the first block stores its sums over C instead of
-		// adding them: C is never cleared nor read.
-		over := !acc && p0 == 0
+		// Without acc, the first block stores its sums (plus the bias)
+		// over C instead of adding them: C is never cleared nor read.
+		over := (!acc || bias != nil) && p0 == 0
+		var tileBias []float32 // the bias of the first block, from column j0
+		if over {
+			tileBias = bias
+		}
 		if transB {
 			packB(ws.b, b, ldb, p0, kb, n)
 		} else if n%nr != 0 {
@@ -108,18 +130,27 @@ func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 				}
 				ci := i0*ldc + j0
 				if rows == mr && cols == nr {
-					microKernel(kb, ap, ars, acs, bp, bs, c[ci:], ldc, last, over)
+					var tb []float32
+					if tileBias != nil {
+						tb = tileBias[j0 : j0+nr]
+					}
+					microKernel(kb, ap, ars, acs, bp, bs, c[ci:], ldc, last, over, tb)
 					continue
 				}
 				// An edge tile: compute into a full scratch tile, then
 				// store or add the part that lies inside C.
-				microKernel(kb, ap, ars, acs, bp, bs, ws.tile[:], nr, false, true)
+				microKernel(kb, ap, ars, acs, bp, bs, ws.tile[:], nr, false, true, nil)
 				for r := 0; r < rows; r++ {
 					dst := c[ci+r*ldc : ci+r*ldc+cols]
 					src := ws.tile[r*nr : r*nr+cols]
-					if over {
+					switch {
+					case tileBias != nil:
+						for j := range dst {
+							dst[j] = src[j] + tileBias[j0+j]
+						}
+					case over:
 						copy(dst, src)
-					} else {
+					default:
 						for j := range dst {
 							dst[j] += src[j]
 						}
@@ -248,8 +279,9 @@ func putWorkspace(ws *workspace) {
 // microKernelGo is the portable micro-kernel: C[0:mr][0:nr] += A·B over kb
 // depths, A(i, p) at a[i*rsa + p*csa], B(p, j) at b[p*ldb + j], C with
 // leading dimension ldc, then C = max(C, 0) when relu; with overwrite,
-// C = A·B, C's old values never read.
-func microKernelGo(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu, overwrite bool) {
+// C = A·B, C's old values never read (and relu false), or with a bias
+// too (nr floats, not nil), C = A·B + bias[j], then the max when relu.
+func microKernelGo(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu, overwrite bool, bias []float32) {
 	var acc [mr * nr]float32
 	for p := 0; p < kb; p++ {
 		brow := (*[nr]float32)(b[p*ldb : p*ldb+nr])
@@ -264,12 +296,18 @@ func microKernelGo(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []
 	for r := 0; r < mr; r++ {
 		dst := c[r*ldc : r*ldc+nr]
 		src := acc[r*nr : r*nr+nr]
-		if overwrite {
+		switch {
+		case overwrite && bias != nil:
+			for j := range dst {
+				dst[j] = src[j] + bias[j]
+			}
+		case overwrite:
 			copy(dst, src)
 			continue
-		}
-		for j := range dst {
-			dst[j] += src[j]
+		default:
+			for j := range dst {
+				dst[j] += src[j]
+			}
 		}
 		if relu {
 			ReLU(dst)

@@ -223,3 +223,51 @@ func TestSgemmReadsOverlappingRowsOfAInPlace(t *testing.T) {
 		level = saved
 	}
 }
+
+// SgemmBias must give, bit for bit, what filling C's rows with the bias and then SgemmReLU (or
+// Sgemm with acc) gives, at every level: the layers' outputs, and so the
+// trained weights, do not change with it. The shapes cover full and edge
+// tiles (rows not a multiple of 12, columns of 32), one block and several
+// (k over kc), and no depth at all; C starts as garbage that must not be
+// read, and nothing outside it may be written.
+func TestSgemmBiasIsTheFillAndTheProduct(t *testing.T) {
+	for lv := levelGo; lv <= best; lv++ {
+		for _, sh := range [][3]int{{24, 32, 9}, {30, 64, 288}, {13, 40, 1100}, {7, 10, 50}, {36, 45, 600}, {5, 8, 0}} {
+			for _, relu := range []bool{false, true} {
+				m, n, k := sh[0], sh[1], sh[2]
+				t.Run(fmt.Sprintf("%s %dx%dx%d relu %v", levelNames[lv], m, n, k, relu), func(t *testing.T) {
+					saved := level
+					level = lv
+					defer func() { level = saved }()
+					rng := rand.New(rand.NewPCG(uint64(k+m), 11))
+					a, b, bias := randSlice(rng, m*k), randSlice(rng, k*n), randSlice(rng, n)
+					want := make([]float32, m*n)
+					for r := 0; r < m; r++ {
+						copy(want[r*n:], bias)
+					}
+					if relu {
+						SgemmReLU(false, false, m, n, k, a, k, b, n, want, n)
+					} else {
+						Sgemm(false, false, m, n, k, a, k, b, n, want, n, true)
+					}
+					g := newGuarded(m*n, randSlice(rng, m*n)) // garbage, never read
+					c := g.s()
+					SgemmBias(m, n, k, a, k, b, n, c, n, bias, relu)
+					g.check(t, "C")
+					zero := 0
+					for i := range c {
+						if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("C[%d] = %v, want %v (the fill and the product)", i, c[i], want[i])
+						}
+						if c[i] == 0 {
+							zero++
+						}
+					}
+					if relu && k > 0 && (zero == 0 || zero == len(c)) {
+						t.Fatalf("test data clamps %d of %d values: not a test of the clamp", zero, len(c))
+					}
+				})
+			}
+		}
+	}
+}

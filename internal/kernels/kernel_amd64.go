@@ -25,7 +25,8 @@ var level = best
 // kernel12x32AVX512 is microKernelGo in AVX-512 assembly: C[0:12][0:32]
 // += A·B over kb depths, A(i, p) at a[i*rsa + p*csa], B(p, j) at
 // b[p*ldb + j], then C = max(C, 0) when relu; with overwrite, C = A·B,
-// C's old values never read, and relu false.
+// C's old values never read, and relu false, or with a bias too (not
+// nil: 32 floats), C = A·B + bias[j], then the max when relu.
 // Preconditions: kb >= 1; every A(i, p) for i < 12, p < kb and every
 // B(p, j) for j < 32 lies inside the caller's slices; c is the top-left of
 // a 12 x 32 tile with leading dimension ldc >= 32, inside one slice. The
@@ -33,7 +34,7 @@ var level = best
 // included: the kernel only reads A and B.
 //
 //go:noescape
-func kernel12x32AVX512(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool)
+func kernel12x32AVX512(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool, bias *float32)
 
 // kernel6x16AVX2 is a quarter of microKernelGo in AVX2 assembly: rows 0..5
 // of A against columns 0..15 of B, addressed as in kernel12x32AVX512.
@@ -41,7 +42,7 @@ func kernel12x32AVX512(kb int, a *float32, rsa, csa int, b *float32, ldb int, c 
 // offsets a, b and c for the other quarters).
 //
 //go:noescape
-func kernel6x16AVX2(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool)
+func kernel6x16AVX2(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool, bias *float32)
 
 // dotAVX512 is the sum of a[i]*b[i] for i < n.
 // Preconditions: n >= 64 and a multiple of 64; a and b each hold n floats.
@@ -105,23 +106,28 @@ func poolGradRowAVX2(x, dz, y, dy *float32, c, wc, ow int)
 
 // microKernel runs the micro-kernel of the level in use (see
 // microKernelGo). kb >= 1: sgemm returns before the kernels when k is 0.
-func microKernel(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu, overwrite bool) {
+func microKernel(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu, overwrite bool, bias []float32) {
 	if level == levelGo || kb < 1 {
-		microKernelGo(kb, a, rsa, csa, b, ldb, c, ldc, relu, overwrite)
+		microKernelGo(kb, a, rsa, csa, b, ldb, c, ldc, relu, overwrite, bias)
 		return
 	}
 	// The last element each operand is read at: the slices hold the tile.
 	_ = a[(mr-1)*rsa+(kb-1)*csa]
 	_ = b[(kb-1)*ldb+nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
+	var bp, bp16 *float32 // the bias of the tile's columns 0 and 16, if any
+	if overwrite && bias != nil {
+		_ = bias[nr-1]
+		bp, bp16 = &bias[0], &bias[16]
+	}
 	if level == levelAVX512 {
-		kernel12x32AVX512(kb, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, relu, overwrite)
+		kernel12x32AVX512(kb, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, relu, overwrite, bp)
 		return
 	}
-	kernel6x16AVX2(kb, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, relu, overwrite)
-	kernel6x16AVX2(kb, &a[0], rsa, csa, &b[16], ldb, &c[16], ldc, relu, overwrite)
-	kernel6x16AVX2(kb, &a[6*rsa], rsa, csa, &b[0], ldb, &c[6*ldc], ldc, relu, overwrite)
-	kernel6x16AVX2(kb, &a[6*rsa], rsa, csa, &b[16], ldb, &c[6*ldc+16], ldc, relu, overwrite)
+	kernel6x16AVX2(kb, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, relu, overwrite, bp)
+	kernel6x16AVX2(kb, &a[0], rsa, csa, &b[16], ldb, &c[16], ldc, relu, overwrite, bp16)
+	kernel6x16AVX2(kb, &a[6*rsa], rsa, csa, &b[0], ldb, &c[6*ldc], ldc, relu, overwrite, bp)
+	kernel6x16AVX2(kb, &a[6*rsa], rsa, csa, &b[16], ldb, &c[6*ldc+16], ldc, relu, overwrite, bp16)
 }
 
 // fmaPeak runs n rounds of independent FMAs of the best level and returns

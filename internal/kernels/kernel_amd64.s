@@ -3,15 +3,16 @@
 #include "textflag.h"
 
 
-// func kernel12x32AVX512(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool)
+// func kernel12x32AVX512(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool, bias *float32)
 // C[0:12][0:32] += sum over p < kb of A(i, p) * B(p, j), A(i, p) at
 // a[i*rsa + p*csa] and B(p, j) at b[p*ldb + j], then C = max(C, 0) when
 // relu; with overwrite, C = the sum, C's old values never read (relu is
-// then false). Z0..Z23 accumulate rows 0..11 (two registers a row), Z24/Z25 hold
+// then false), or with a bias too, C = the sum + bias[j], then the max
+// when relu (biasstore, biasrelustore: Z24/Z25 the bias, Z26 zero). Z0..Z23 accumulate rows 0..11 (two registers a row), Z24/Z25 hold
 // the B row of this depth, Z26/Z27 the broadcast A values. SI, R12 and R13
 // point at A's rows 0, 4 and 8 at this depth; R10 and R11 are rsa and
 // 3*rsa in bytes, R14 csa in bytes, BX ldb in bytes.
-TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-66
+TEXT ·kernel12x32AVX512(SB), NOSPLIT, $0-80
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rsa+16(FP), R10
@@ -98,7 +99,15 @@ loop:
 	JNZ loop
 	MOVBLZX overwrite+65(FP), R9
 	TESTQ R9, R9
-	JNZ overstore
+	JZ addstore
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ overstore
+	MOVBLZX relu+64(FP), AX
+	TESTQ AX, AX
+	JNZ biasrelustore
+	JMP biasstore
+addstore:
 	MOVBLZX relu+64(FP), R9
 	TESTQ R9, R9
 	JNZ relustore
@@ -289,6 +298,160 @@ overstore:
 	VZEROUPPER
 	RET
 
+biasstore:
+	VMOVUPS (R9), Z24
+	VMOVUPS 64(R9), Z25
+	VADDPS Z24, Z0, Z0
+	VMOVUPS Z0, (DX)
+	VADDPS Z25, Z1, Z1
+	VMOVUPS Z1, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z2, Z2
+	VMOVUPS Z2, (DX)
+	VADDPS Z25, Z3, Z3
+	VMOVUPS Z3, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z4, Z4
+	VMOVUPS Z4, (DX)
+	VADDPS Z25, Z5, Z5
+	VMOVUPS Z5, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z6, Z6
+	VMOVUPS Z6, (DX)
+	VADDPS Z25, Z7, Z7
+	VMOVUPS Z7, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z8, Z8
+	VMOVUPS Z8, (DX)
+	VADDPS Z25, Z9, Z9
+	VMOVUPS Z9, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z10, Z10
+	VMOVUPS Z10, (DX)
+	VADDPS Z25, Z11, Z11
+	VMOVUPS Z11, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z12, Z12
+	VMOVUPS Z12, (DX)
+	VADDPS Z25, Z13, Z13
+	VMOVUPS Z13, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z14, Z14
+	VMOVUPS Z14, (DX)
+	VADDPS Z25, Z15, Z15
+	VMOVUPS Z15, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z16, Z16
+	VMOVUPS Z16, (DX)
+	VADDPS Z25, Z17, Z17
+	VMOVUPS Z17, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z18, Z18
+	VMOVUPS Z18, (DX)
+	VADDPS Z25, Z19, Z19
+	VMOVUPS Z19, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z20, Z20
+	VMOVUPS Z20, (DX)
+	VADDPS Z25, Z21, Z21
+	VMOVUPS Z21, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z22, Z22
+	VMOVUPS Z22, (DX)
+	VADDPS Z25, Z23, Z23
+	VMOVUPS Z23, 64(DX)
+	VZEROUPPER
+	RET
+biasrelustore:
+	VMOVUPS (R9), Z24
+	VMOVUPS 64(R9), Z25
+	VPXORD Z26, Z26, Z26
+	VADDPS Z24, Z0, Z0
+	VMAXPS Z26, Z0, Z0
+	VMOVUPS Z0, (DX)
+	VADDPS Z25, Z1, Z1
+	VMAXPS Z26, Z1, Z1
+	VMOVUPS Z1, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z2, Z2
+	VMAXPS Z26, Z2, Z2
+	VMOVUPS Z2, (DX)
+	VADDPS Z25, Z3, Z3
+	VMAXPS Z26, Z3, Z3
+	VMOVUPS Z3, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z4, Z4
+	VMAXPS Z26, Z4, Z4
+	VMOVUPS Z4, (DX)
+	VADDPS Z25, Z5, Z5
+	VMAXPS Z26, Z5, Z5
+	VMOVUPS Z5, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z6, Z6
+	VMAXPS Z26, Z6, Z6
+	VMOVUPS Z6, (DX)
+	VADDPS Z25, Z7, Z7
+	VMAXPS Z26, Z7, Z7
+	VMOVUPS Z7, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z8, Z8
+	VMAXPS Z26, Z8, Z8
+	VMOVUPS Z8, (DX)
+	VADDPS Z25, Z9, Z9
+	VMAXPS Z26, Z9, Z9
+	VMOVUPS Z9, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z10, Z10
+	VMAXPS Z26, Z10, Z10
+	VMOVUPS Z10, (DX)
+	VADDPS Z25, Z11, Z11
+	VMAXPS Z26, Z11, Z11
+	VMOVUPS Z11, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z12, Z12
+	VMAXPS Z26, Z12, Z12
+	VMOVUPS Z12, (DX)
+	VADDPS Z25, Z13, Z13
+	VMAXPS Z26, Z13, Z13
+	VMOVUPS Z13, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z14, Z14
+	VMAXPS Z26, Z14, Z14
+	VMOVUPS Z14, (DX)
+	VADDPS Z25, Z15, Z15
+	VMAXPS Z26, Z15, Z15
+	VMOVUPS Z15, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z16, Z16
+	VMAXPS Z26, Z16, Z16
+	VMOVUPS Z16, (DX)
+	VADDPS Z25, Z17, Z17
+	VMAXPS Z26, Z17, Z17
+	VMOVUPS Z17, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z18, Z18
+	VMAXPS Z26, Z18, Z18
+	VMOVUPS Z18, (DX)
+	VADDPS Z25, Z19, Z19
+	VMAXPS Z26, Z19, Z19
+	VMOVUPS Z19, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z20, Z20
+	VMAXPS Z26, Z20, Z20
+	VMOVUPS Z20, (DX)
+	VADDPS Z25, Z21, Z21
+	VMAXPS Z26, Z21, Z21
+	VMOVUPS Z21, 64(DX)
+	ADDQ R8, DX
+	VADDPS Z24, Z22, Z22
+	VMAXPS Z26, Z22, Z22
+	VMOVUPS Z22, (DX)
+	VADDPS Z25, Z23, Z23
+	VMAXPS Z26, Z23, Z23
+	VMOVUPS Z23, 64(DX)
+	VZEROUPPER
+	RET
+
 // func max4AVX512(dst, a, b, c, d *float32, n int)
 // dst[i] = max(a[i], b[i], c[i], d[i]) for i < n, n a multiple of 16.
 TEXT ·max4AVX512(SB), NOSPLIT, $0-48
@@ -315,13 +478,14 @@ maxloop:
 	VZEROUPPER
 	RET
 
-// func kernel6x16AVX2(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool)
+// func kernel6x16AVX2(kb int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, relu, overwrite bool, bias *float32)
 // One quarter of the 12x32 tile for CPUs with AVX2 and FMA but not AVX-512:
 // rows 0..5 of A against columns 0..15 of B, addressed as in
 // kernel12x32AVX512; the caller offsets a, b and c for the other quarters.
 // Y0..Y11 accumulate, Y12/Y13 hold B, Y14 A. SI and R12 point at A's rows
-// 0 and 4.
-TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-66
+// 0 and 4. With overwrite and a bias, Y12/Y13 hold the bias's 16 values
+// and Y15 zero for the ReLU.
+TEXT ·kernel6x16AVX2(SB), NOSPLIT, $0-80
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rsa+16(FP), R10
@@ -376,7 +540,15 @@ loop2:
 	JNZ loop2
 	MOVBLZX overwrite+65(FP), R9
 	TESTQ R9, R9
-	JNZ overstore2
+	JZ addstore2
+	MOVQ bias+72(FP), R9
+	TESTQ R9, R9
+	JZ overstore2
+	MOVBLZX relu+64(FP), AX
+	TESTQ AX, AX
+	JNZ biasrelustore2
+	JMP biasstore2
+addstore2:
 	MOVBLZX relu+64(FP), R9
 	TESTQ R9, R9
 	JNZ relustore2
@@ -473,6 +645,88 @@ overstore2:
 	VMOVUPS Y9, 32(DX)
 	ADDQ R8, DX
 	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+biasstore2:
+	VMOVUPS (R9), Y12
+	VMOVUPS 32(R9), Y13
+	VADDPS Y12, Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS Y13, Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y2, Y2
+	VMOVUPS Y2, (DX)
+	VADDPS Y13, Y3, Y3
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y4, Y4
+	VMOVUPS Y4, (DX)
+	VADDPS Y13, Y5, Y5
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y6, Y6
+	VMOVUPS Y6, (DX)
+	VADDPS Y13, Y7, Y7
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y8, Y8
+	VMOVUPS Y8, (DX)
+	VADDPS Y13, Y9, Y9
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y10, Y10
+	VMOVUPS Y10, (DX)
+	VADDPS Y13, Y11, Y11
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+biasrelustore2:
+	VMOVUPS (R9), Y12
+	VMOVUPS 32(R9), Y13
+	VXORPS Y15, Y15, Y15
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y15, Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS Y13, Y1, Y1
+	VMAXPS Y15, Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y15, Y2, Y2
+	VMOVUPS Y2, (DX)
+	VADDPS Y13, Y3, Y3
+	VMAXPS Y15, Y3, Y3
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y15, Y4, Y4
+	VMOVUPS Y4, (DX)
+	VADDPS Y13, Y5, Y5
+	VMAXPS Y15, Y5, Y5
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y15, Y6, Y6
+	VMOVUPS Y6, (DX)
+	VADDPS Y13, Y7, Y7
+	VMAXPS Y15, Y7, Y7
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y15, Y8, Y8
+	VMOVUPS Y8, (DX)
+	VADDPS Y13, Y9, Y9
+	VMAXPS Y15, Y9, Y9
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y15, Y10, Y10
+	VMOVUPS Y10, (DX)
+	VADDPS Y13, Y11, Y11
+	VMAXPS Y15, Y11, Y11
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET

@@ -6,8 +6,8 @@ package kernels
 // portable kernels are the only ones.
 var best, level = levelGo, levelGo
 
-func microKernel(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu, overwrite bool) {
-	microKernelGo(kb, a, rsa, csa, b, ldb, c, ldc, relu, overwrite)
+func microKernel(kb int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, relu, overwrite bool, bias []float32) {
+	microKernelGo(kb, a, rsa, csa, b, ldb, c, ldc, relu, overwrite, bias)
 }
 
 // fmaPeak has no assembly to run here.
