@@ -36,8 +36,9 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 }
 
 // SgemmReLU computes C = max(0, C + op(A)·op(B)), as Sgemm with acc, the
-// ReLU applied as the last block of each tile is stored: a convolution
-// whose C starts as its bias gets bias and activation without another
+// ReLU applied as the last block of each tile is stored: the last of
+// several products summed into one C (a convolution's kernel rows, the
+// first of them by SgemmBias) ends with the activation without another
 // pass over its output.
 func SgemmReLU(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, true, true, nil)

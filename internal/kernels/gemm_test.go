@@ -224,9 +224,10 @@ func TestSgemmReadsOverlappingRowsOfAInPlace(t *testing.T) {
 	}
 }
 
-// SgemmBias must give, bit for bit, what filling C's rows with the bias and then SgemmReLU (or
-// Sgemm with acc) gives, at every level: the layers' outputs, and so the
-// trained weights, do not change with it. The shapes cover full and edge
+// SgemmBias must give, bit for bit, what filling C's rows with the bias
+// and then SgemmReLU (or Sgemm with acc) gives, at every level: the
+// layers' outputs, and so the trained weights, do not change with it.
+// The shapes cover full and edge
 // tiles (rows not a multiple of 12, columns of 32), one block and several
 // (k over kc), and no depth at all; C starts as garbage that must not be
 // read, and nothing outside it may be written.
