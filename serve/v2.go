@@ -167,13 +167,21 @@ func (p v2Params) flag(name, at string) (bool, error) {
 // decodeV2 reads an inference request: all JSON, or with hlen (the
 // Inference-Header-Content-Length) the first hlen bytes JSON and binary
 // tensor data after them, claimed in order by the inputs that give a
-// binary_data_size. A plain body of JSON alone is read by the one-pass
-// scanner (v2_scan.go); anything else by the general decoder.
+// binary_data_size. A plain body, of JSON alone or of a JSON header and
+// the binary data of its one input, is read by the one-pass scanner
+// (v2_scan.go); anything else by the general decoder, which also words
+// every error.
 func decodeV2(body []byte, hlen string) (*oip.InferRequest, error) {
-	if hlen == "" {
-		if req, ok := scanV2(body); ok {
-			return req, nil
+	jsonPart, bin := body, []byte(nil)
+	if hlen != "" {
+		n, err := strconv.Atoi(hlen)
+		if err != nil || n <= 0 || n > len(body) {
+			return preciseV2(body, hlen)
 		}
+		jsonPart, bin = body[:n], body[n:]
+	}
+	if req, ok := scanV2(jsonPart, bin); ok {
+		return req, nil
 	}
 	return preciseV2(body, hlen)
 }

@@ -28,15 +28,18 @@ import (
 const maxDataDepth = 4
 
 // scanV2 reads the plain inference body: {"inputs": [one input], "id",
-// "outputs", "parameters"}, every field but inputs optional.
-func scanV2(body []byte) (*oip.InferRequest, bool) {
+// "outputs", "parameters"}, every field but inputs optional. bin is nil for
+// a body of JSON alone; for the binary tensor data extension, body is the
+// JSON header and bin the binary data after it, all of which the one input
+// must claim (binaryInput).
+func scanV2(body, bin []byte) (*oip.InferRequest, bool) {
 	s := scanner{b: body}
 	req := &oip.InferRequest{}
 	ok := s.fields([]string{"inputs", "id", "outputs", "parameters"}, 1, func(key string) bool {
 		var ok bool
 		switch key {
 		case "inputs":
-			req.Inputs, ok = s.inputs()
+			req.Inputs, ok = s.inputs(bin)
 		case "id":
 			req.ID, ok = s.str()
 		case "outputs":
@@ -52,12 +55,19 @@ func scanV2(body []byte) (*oip.InferRequest, bool) {
 	return req, true
 }
 
-// inputs reads an array of exactly one input.
-func (s *scanner) inputs() ([]oip.Input, bool) {
+// inputs reads an array of exactly one input, its data in the JSON or,
+// with bin not nil, all of bin.
+func (s *scanner) inputs(bin []byte) ([]oip.Input, bool) {
 	if !s.lit("[") {
 		return nil, false
 	}
-	in, ok := s.input()
+	var in oip.Input
+	var ok bool
+	if bin != nil {
+		in, ok = s.binaryInput(bin)
+	} else {
+		in, ok = s.input()
+	}
 	if !ok || !s.lit("]") {
 		return nil, false
 	}
@@ -88,6 +98,67 @@ func (s *scanner) input() (oip.Input, bool) {
 	})
 	in.HasData = true
 	return in, ok
+}
+
+// binaryInput reads {"name", "datatype", "shape", "parameters"}, all
+// required, of an input whose data is bin, the binary tensor data after the
+// JSON: its parameters must give binary_data_size as exactly len(bin). Data
+// in the JSON as well, another size, or a size not written as a plain
+// count, and the scanner gives up: the general decoder words those.
+func (s *scanner) binaryInput(bin []byte) (oip.Input, bool) {
+	var in oip.Input
+	size := -1
+	ok := s.fields([]string{"name", "datatype", "shape", "parameters"}, 4, func(key string) bool {
+		var ok bool
+		switch key {
+		case "name":
+			in.Name, ok = s.str()
+		case "datatype":
+			in.Datatype, ok = s.str()
+		case "shape":
+			in.Shape, ok = s.shape()
+		case "parameters":
+			size, ok = s.sizeParams()
+		}
+		return ok
+	})
+	if !ok || size != len(bin) {
+		return in, false
+	}
+	in.Raw, in.HasData = bin[:size:size], true
+	return in, true
+}
+
+// sizeParams reads an input's parameters object whose values are scalars
+// and returns its binary_data_size, -1 when it has none. The size must be
+// written as a count (digits, no sign, fraction, exponent or leading zero,
+// at most 18 of them) and given once, else the scanner gives up.
+func (s *scanner) sizeParams() (int, bool) {
+	size := -1
+	ok := s.object(func(key string) bool {
+		if key != oip.ParamBinSize {
+			return s.scalar()
+		}
+		if size >= 0 {
+			return false
+		}
+		s.ws()
+		end := numberEnd(s.b, s.i)
+		digits := s.b[s.i:end]
+		if len(digits) == 0 || len(digits) > 18 || (digits[0] == '0' && len(digits) > 1) {
+			return false
+		}
+		n := 0
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				return false
+			}
+			n = n*10 + int(c-'0')
+		}
+		size, s.i = n, end
+		return true
+	})
+	return size, ok
 }
 
 // outputs reads an array of outputs, {"name", "parameters"}; an empty one

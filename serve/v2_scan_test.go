@@ -102,7 +102,7 @@ func TestV2ScannerTakesPlainBodiesAndReadsThemAsTheGeneralDecoder(t *testing.T) 
 		{"empty", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := scanV2([]byte(tc.body))
+			got, ok := scanV2([]byte(tc.body), nil)
 			if ok != tc.take {
 				t.Fatalf("scanner ok = %v, want %v", ok, tc.take)
 			}
@@ -123,7 +123,7 @@ func TestV2ScannedImagesAreTheImagesSent(t *testing.T) {
 		{"FP32 flat", `{"inputs":[{"name":"image","datatype":"FP32","shape":[1,784],"data":` + v2FP32(img) + `}]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, ok := scanV2([]byte(tc.body))
+			req, ok := scanV2([]byte(tc.body), nil)
 			if !ok {
 				t.Fatal("scanner refused the body")
 			}
@@ -194,7 +194,7 @@ func TestV2DecodersAnswerMangledBodiesAlike(t *testing.T) {
 			case gotErr != nil && !isBadRequest(gotErr):
 				t.Fatalf("body %q: error %v, want a 400", body, gotErr)
 			}
-			req, ok := scanV2([]byte(body))
+			req, ok := scanV2([]byte(body), nil)
 			if !ok {
 				refused++
 				continue
@@ -295,7 +295,7 @@ func FuzzV2ScannerReadsAsTheGeneralDecoder(f *testing.F) {
 		if err != nil && !isBadRequest(err) {
 			t.Fatalf("error %v, want a 400", err)
 		}
-		if got, ok := scanV2(body); ok {
+		if got, ok := scanV2(body, nil); ok {
 			if problem := readAsGeneral(body, got); problem != "" || !reflect.DeepEqual(req, got) {
 				t.Fatalf("body %q: %s (decodeV2 read %s)", body, problem, reqString(req))
 			}
@@ -354,4 +354,90 @@ func BenchmarkV2Decode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// The scanner reads the binary tensor data extension's plain body too: a
+// JSON header whose one input claims all the binary data after it. What it
+// takes must be read to the same request by the general decoder; the rest
+// it leaves to the general decoder, which words the errors.
+func TestV2ScannerTakesPlainBinaryBodiesAsTheGeneralDecoder(t *testing.T) {
+	raw := digitImage(5)[:]
+	input := func(params string) string {
+		return `{"name":"image","datatype":"UINT8","shape":[1,784],"parameters":{` + params + `}}`
+	}
+	size := `"binary_data_size":784`
+	for _, tc := range []struct {
+		name   string
+		header string
+		bin    []byte
+		take   bool
+	}{
+		{"the body scripts/load-oip.sh sends", `{"inputs":[` + input(size) + `]}`, raw, true},
+		{"an id, outputs in binary and other parameters", `{"id":"r-7","parameters":{"binary_data_output":true},"inputs":[` + input(`"note":"x",`+size+`,"k":1.5`) +
+			`],"outputs":[{"name":"prediction","parameters":{"binary_data":true}},{"name":"probabilities"}]}`, raw, true},
+		{"whitespace", " {\n\"inputs\" : [ " + input(" "+size+" ") + " ] }\t", raw, true},
+		{"a size of 0 and no data, refused by oip", `{"inputs":[` + input(`"binary_data_size":0`) + `]}`, []byte{}, true},
+		{"FP32 data", `{"inputs":[{"name":"image","datatype":"FP32","shape":[1,784],"parameters":{"binary_data_size":3136}}]}`, make([]byte, 3136), true},
+
+		{"a size under the data's", `{"inputs":[` + input(`"binary_data_size":700`) + `]}`, raw, false},
+		{"a size over the data's", `{"inputs":[` + input(`"binary_data_size":800`) + `]}`, raw, false},
+		{"no size", `{"inputs":[` + input(`"k":1`) + `]}`, raw, false},
+		{"no parameters", `{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,784]}]}`, raw, false},
+		{"data in the JSON as well", `{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,784],"data":[1],"parameters":{` + size + `}}]}`, raw, false},
+		{"a size that is a string", `{"inputs":[` + input(`"binary_data_size":"784"`) + `]}`, raw, false},
+		{"a negative size", `{"inputs":[` + input(`"binary_data_size":-784`) + `]}`, raw, false},
+		{"a size with a fraction", `{"inputs":[` + input(`"binary_data_size":784.0`) + `]}`, raw, false},
+		{"a size with a leading zero", `{"inputs":[` + input(`"binary_data_size":0784`) + `]}`, raw, false},
+		{"the size twice", `{"inputs":[` + input(size+`,`+size) + `]}`, raw, false},
+		{"two inputs", `{"inputs":[` + input(size) + `,` + input(size) + `]}`, raw, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := append([]byte(tc.header), tc.bin...)
+			hlen := strconv.Itoa(len(tc.header))
+			got, ok := scanV2(body[:len(tc.header)], body[len(tc.header):])
+			if ok != tc.take {
+				t.Fatalf("scanner ok = %v, want %v", ok, tc.take)
+			}
+			want, err := preciseV2(body, hlen)
+			viaDecode, decodeErr := decodeV2(body, hlen)
+			if !reflect.DeepEqual(viaDecode, want) || (decodeErr == nil) != (err == nil) {
+				t.Fatalf("decodeV2 read %s (%v), the general decoder %s (%v)", reqString(viaDecode), decodeErr, reqString(want), err)
+			}
+			if !ok {
+				return
+			}
+			if err != nil {
+				t.Fatalf("the scanner took a body the general decoder refuses: %v", err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("the scanner read\n%s\nthe general decoder\n%s", reqString(got), reqString(want))
+			}
+			if !bytes.Equal(got.Inputs[0].Raw, tc.bin) {
+				t.Fatalf("the input's data is %d bytes, want the %d after the header", len(got.Inputs[0].Raw), len(tc.bin))
+			}
+		})
+	}
+}
+
+// FuzzV2BinaryBodiesReadAsTheGeneralDecoder checks, on any JSON header and
+// binary data, that decodeV2 (the scanner when it takes the body) reads
+// what the general decoder reads, and answers anything else with a 400.
+func FuzzV2BinaryBodiesReadAsTheGeneralDecoder(f *testing.F) {
+	f.Add([]byte(`{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,784],"parameters":{"binary_data_size":784}}]}`), make([]byte, 784))
+	f.Add([]byte(`{"id":"a","inputs":[{"name":"image","datatype":"FP32","shape":[1,1],"parameters":{"binary_data_size":4}}],"outputs":[{"name":"prediction","parameters":{"binary_data":true}}]}`), []byte{0, 0, 128, 63})
+	f.Fuzz(func(t *testing.T, header, bin []byte) {
+		if len(header) == 0 {
+			return
+		}
+		body := append(slices.Clip(header), bin...)
+		hlen := strconv.Itoa(len(header))
+		got, err := decodeV2(body, hlen)
+		want, wantErr := preciseV2(body, hlen)
+		if err != nil && !isBadRequest(err) {
+			t.Fatalf("error %v, want a 400", err)
+		}
+		if (err == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("header %q, %d bytes: decodeV2 read %s (%v), the general decoder %s (%v)", header, len(bin), reqString(got), err, reqString(want), wantErr)
+		}
+	})
 }
