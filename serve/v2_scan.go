@@ -31,7 +31,7 @@ const maxDataDepth = 4
 // "outputs", "parameters"}, every field but inputs optional. bin is nil for
 // a body of JSON alone; for the binary tensor data extension, body is the
 // JSON header and bin the binary data after it, all of which the one input
-// must claim (binaryInput).
+// must claim (see input).
 func scanV2(body, bin []byte) (*oip.InferRequest, bool) {
 	s := scanner{b: body}
 	req := &oip.InferRequest{}
@@ -61,24 +61,24 @@ func (s *scanner) inputs(bin []byte) ([]oip.Input, bool) {
 	if !s.lit("[") {
 		return nil, false
 	}
-	var in oip.Input
-	var ok bool
-	if bin != nil {
-		in, ok = s.binaryInput(bin)
-	} else {
-		in, ok = s.input()
-	}
+	in, ok := s.input(bin)
 	if !ok || !s.lit("]") {
 		return nil, false
 	}
 	return []oip.Input{in}, true
 }
 
-// input reads {"name", "datatype", "shape", "data", "parameters"}, all but
-// parameters required.
-func (s *scanner) input() (oip.Input, bool) {
+// input reads {"name", "datatype", "shape", "data", "parameters"}. With
+// bin nil (a body of JSON alone) all but parameters are required, and a
+// binary_data_size makes the scanner give up: such a body cannot satisfy
+// it, and the general decoder words that. With bin (the binary tensor
+// data after the JSON) data must be absent and parameters give
+// binary_data_size as exactly len(bin): data in the JSON as well, another
+// size, or a size not written as a plain count, and the scanner gives up.
+func (s *scanner) input(bin []byte) (oip.Input, bool) {
 	var in oip.Input
-	ok := s.fields([]string{"name", "datatype", "shape", "data", "parameters"}, 4, func(key string) bool {
+	size := -1
+	ok := s.fields([]string{"name", "datatype", "shape", "data", "parameters"}, 3, func(key string) bool {
 		var ok bool
 		switch key {
 		case "name":
@@ -88,41 +88,26 @@ func (s *scanner) input() (oip.Input, bool) {
 		case "shape":
 			in.Shape, ok = s.shape()
 		case "data":
+			if bin != nil {
+				return false
+			}
 			in.JSON, in.Pixels, ok = s.data(in.Datatype)
 		case "parameters":
-			// binary_data_size is the binary extension's, which a body of
-			// JSON alone cannot satisfy: the general decoder words that.
-			_, ok = s.params("", oip.ParamBinSize)
+			if bin != nil {
+				size, ok = s.sizeParams()
+			} else {
+				_, ok = s.params("", oip.ParamBinSize)
+			}
 		}
 		return ok
 	})
-	in.HasData = true
-	return in, ok
-}
-
-// binaryInput reads {"name", "datatype", "shape", "parameters"}, all
-// required, of an input whose data is bin, the binary tensor data after the
-// JSON: its parameters must give binary_data_size as exactly len(bin). Data
-// in the JSON as well, another size, or a size not written as a plain
-// count, and the scanner gives up: the general decoder words those.
-func (s *scanner) binaryInput(bin []byte) (oip.Input, bool) {
-	var in oip.Input
-	size := -1
-	ok := s.fields([]string{"name", "datatype", "shape", "parameters"}, 4, func(key string) bool {
-		var ok bool
-		switch key {
-		case "name":
-			in.Name, ok = s.str()
-		case "datatype":
-			in.Datatype, ok = s.str()
-		case "shape":
-			in.Shape, ok = s.shape()
-		case "parameters":
-			size, ok = s.sizeParams()
-		}
-		return ok
-	})
-	if !ok || size != len(bin) {
+	switch {
+	case !ok:
+		return in, false
+	case bin == nil:
+		in.HasData = in.JSON != nil
+		return in, in.HasData
+	case size != len(bin):
 		return in, false
 	}
 	in.Raw, in.HasData = bin[:size:size], true
