@@ -172,13 +172,9 @@ func (p v2Params) flag(name, at string) (bool, error) {
 // (v2_scan.go); anything else by the general decoder, which also words
 // every error.
 func decodeV2(body []byte, hlen string) (*oip.InferRequest, error) {
-	jsonPart, bin := body, []byte(nil)
-	if hlen != "" {
-		n, err := strconv.Atoi(hlen)
-		if err != nil || n <= 0 || n > len(body) {
-			return preciseV2(body, hlen)
-		}
-		jsonPart, bin = body[:n], body[n:]
+	jsonPart, bin, err := splitBinary(body, hlen)
+	if err != nil {
+		return nil, err
 	}
 	if req, ok := scanV2(jsonPart, bin); ok {
 		return req, nil
@@ -186,17 +182,27 @@ func decodeV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	return preciseV2(body, hlen)
 }
 
+// splitBinary splits body into its JSON and, with hlen (the
+// Inference-Header-Content-Length), the binary tensor data after the
+// first hlen bytes; bin is nil without hlen.
+func splitBinary(body []byte, hlen string) (jsonPart, bin []byte, err error) {
+	if hlen == "" {
+		return body, nil, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(hlen))
+	if err != nil || n <= 0 || n > len(body) {
+		return nil, nil, invalid("%s is %q, want the bytes of JSON at the start of the body (1..%d)", headerInferLength, hlen, len(body))
+	}
+	return body[:n], body[n:], nil
+}
+
 // preciseV2 is the general path of decodeV2: encoding/json reads the
 // envelope, once the body's nesting is known to be shallow, and words
 // what is wrong.
 func preciseV2(body []byte, hlen string) (*oip.InferRequest, error) {
-	jsonPart, bin := body, []byte(nil)
-	if hlen != "" {
-		n, err := strconv.Atoi(strings.TrimSpace(hlen))
-		if err != nil || n <= 0 || n > len(body) {
-			return nil, invalid("%s is %q, want the bytes of JSON at the start of the body (1..%d)", headerInferLength, hlen, len(body))
-		}
-		jsonPart, bin = body[:n], body[n:]
+	jsonPart, bin, err := splitBinary(body, hlen)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkNesting(jsonPart, v2Depth); err != nil {
 		return nil, err
@@ -209,7 +215,6 @@ func preciseV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	if wire.ID != nil {
 		req.ID = *wire.ID
 	}
-	var err error
 	if req.BinaryAll, err = wire.Parameters.flag(oip.ParamBinAll, "request"); err != nil {
 		return nil, err
 	}

@@ -116,32 +116,19 @@ func (s *scanner) input(bin []byte) (oip.Input, bool) {
 
 // sizeParams reads an input's parameters object whose values are scalars
 // and returns its binary_data_size, -1 when it has none. The size must be
-// written as a count (digits, no sign, fraction, exponent or leading zero,
-// at most 18 of them) and given once, else the scanner gives up.
+// an integer without a sign, given once, else the scanner gives up.
 func (s *scanner) sizeParams() (int, bool) {
 	size := -1
 	ok := s.object(func(key string) bool {
 		if key != oip.ParamBinSize {
 			return s.scalar()
 		}
-		if size >= 0 {
+		if size >= 0 || s.peek() == '-' {
 			return false
 		}
-		s.ws()
-		end := numberEnd(s.b, s.i)
-		digits := s.b[s.i:end]
-		if len(digits) == 0 || len(digits) > 18 || (digits[0] == '0' && len(digits) > 1) {
-			return false
-		}
-		n := 0
-		for _, c := range digits {
-			if c < '0' || c > '9' {
-				return false
-			}
-			n = n*10 + int(c-'0')
-		}
-		size, s.i = n, end
-		return true
+		n, ok := s.integer()
+		size = int(n)
+		return ok
 	})
 	return size, ok
 }
@@ -307,8 +294,35 @@ func (s *scanner) strBytes() ([]byte, bool) {
 	return nil, false
 }
 
-// shape reads an array of integers, as encoding/json reads them into
-// int64: written without fraction or exponent, at most 18 digits.
+// integer reads a JSON number as encoding/json reads it into an int64:
+// written without fraction or exponent, at most 18 digits.
+func (s *scanner) integer() (int64, bool) {
+	s.ws()
+	start := s.i
+	end := numberEnd(s.b, start)
+	digits := s.b[start:end]
+	neg := len(digits) > 0 && digits[0] == '-'
+	if neg {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	var d int64
+	for _, c := range digits {
+		if c < '0' || c > '9' { // a fraction or an exponent
+			return 0, false
+		}
+		d = d*10 + int64(c-'0')
+	}
+	if neg {
+		d = -d
+	}
+	s.i = end
+	return d, true
+}
+
+// shape reads an array of integers (see integer).
 func (s *scanner) shape() ([]int64, bool) {
 	if !s.lit("[") {
 		return nil, false
@@ -319,29 +333,11 @@ func (s *scanner) shape() ([]int64, bool) {
 		return dims, true
 	}
 	for {
-		s.ws()
-		start := s.i
-		end := numberEnd(s.b, start)
-		neg := end > start && s.b[start] == '-'
-		digits := s.b[start:end]
-		if neg {
-			digits = digits[1:]
-		}
-		if len(digits) == 0 || len(digits) > 18 {
+		d, ok := s.integer()
+		if !ok {
 			return nil, false
 		}
-		var d int64
-		for _, c := range digits {
-			if c < '0' || c > '9' { // a fraction or an exponent
-				return nil, false
-			}
-			d = d*10 + int64(c-'0')
-		}
-		if neg {
-			d = -d
-		}
 		dims = append(dims, d)
-		s.i = end
 		switch s.peek() {
 		case ',':
 			s.i++
