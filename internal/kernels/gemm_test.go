@@ -272,3 +272,50 @@ func TestSgemmBiasIsTheFillAndTheProduct(t *testing.T) {
 		}
 	}
 }
+
+// The weight gradient through Im2colPanels and SgemmPanels must be the
+// same bits as through Im2col and Sgemm with a transposed A, at every
+// level: tiles of whole kernel rows (copied as arrays) and of parts of
+// them (value by value), stored images larger than read, one depth block
+// and several, C overwritten and added to.
+func TestSgemmPanelsIsTheTransposedProduct(t *testing.T) {
+	shapes := []struct {
+		s ConvShape
+		n int
+	}{
+		{ConvShape{H: 13, W: 13, Cin: 32, KH: 3, KW: 3, Cout: 64, ImgH: 14, ImgW: 14}, 2}, // the second layer: 288 x 64
+		{ConvShape{H: 13, W: 13, Cin: 4, KH: 3, KW: 3, Cout: 40}, 6},                     // 726 pixels: two blocks
+		{ConvShape{H: 5, W: 6, Cin: 2, KH: 3, KW: 2, Cout: 8}, 3},                        // kernel rows of 4: tiles across them
+	}
+	for lv := levelGo; lv <= best; lv++ {
+		for _, sh := range shapes {
+			for _, acc := range []bool{false, true} {
+				s, n := sh.s, sh.n
+				t.Run(fmt.Sprintf("%s %+v acc %v", levelNames[lv], s, acc), func(t *testing.T) {
+					saved := level
+					level = lv
+					defer func() { level = saved }()
+					rng := rand.New(rand.NewPCG(uint64(s.K()), 5))
+					rows, k := n*s.OutH()*s.OutW(), s.K()
+					x, dz, c0 := randSlice(rng, n*s.InSize()), randSlice(rng, rows*s.Cout), randSlice(rng, k*s.Cout)
+					cols := make([]float32, rows*k)
+					Im2col(s, n, x, cols)
+					want := append([]float32(nil), c0...)
+					Sgemm(true, false, k, s.Cout, rows, cols, k, dz, s.Cout, want, s.Cout, acc)
+
+					pg := newGuarded(rows*k, randSlice(rng, rows*k))
+					Im2colPanels(s, n, x, pg.s())
+					pg.check(t, "panels")
+					cg := newGuarded(k*s.Cout, c0)
+					SgemmPanels(k, s.Cout, rows, pg.s(), dz, s.Cout, cg.s(), s.Cout, acc)
+					cg.check(t, "C")
+					for i, v := range cg.s() {
+						if math.Float32bits(v) != math.Float32bits(want[i]) {
+							t.Fatalf("C[%d] = %v, want %v (Im2col and the transposed product)", i, v, want[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}
