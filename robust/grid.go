@@ -138,11 +138,13 @@ type paper struct {
 	noise      float64 // standard deviation of the added noise, grey levels
 }
 
-// fastPNG compresses little: the pictures are made to be decoded at once.
-// Its buffers are pooled: a fresh encoder allocates and clears about 1 MB
+// fastPNG stores the pictures uncompressed: they are made to be decoded at
+// once, and deflate (with png's choice of a filter for each row, which it
+// skips when nothing is compressed) was most of building the sets. The
+// pixels are the same, and so the scores. Its buffers are pooled: a fresh encoder allocates and clears about 1 MB
 // of deflate state, most of the cost of a small picture, and the sets hold
 // thousands.
-var fastPNG = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &encoderPool{}}
+var fastPNG = png.Encoder{CompressionLevel: png.NoCompression, BufferPool: &encoderPool{}}
 
 // encoderPool keeps png's encoder buffers for reuse across goroutines.
 type encoderPool struct{ p sync.Pool }
