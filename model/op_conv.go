@@ -137,13 +137,6 @@ func (op *convGradWOp) Do(inputs ...G.Value) (G.Value, error) {
 		for g := lo; g < hi; g += f.group {
 			n := min(f.group, hi-g)
 			cols := f.cols[worker][:n*pix*k]
-			if k%kernels.TileRows == 0 {
-				// The patches written already packed as the
-				// product reads them (the second layer's 288).
-				kernels.Im2colPanels(s, n, x[g*s.InSize():], cols)
-				kernels.SgemmPanels(k, s.Cout, n*pix, cols, dz[g*pix*s.Cout:], s.Cout, dst, s.Cout, g > lo)
-				continue
-			}
 			kernels.Im2col(s, n, x[g*s.InSize():], cols)
 			kernels.Sgemm(true, false, k, s.Cout, n*pix, cols, k, dz[g*pix*s.Cout:], s.Cout, dst, s.Cout, g > lo)
 		}

@@ -71,49 +71,6 @@ func Im2col(s ConvShape, n int, x, cols []float32) {
 	}
 }
 
-// Im2colPanels writes the patches of n images as Im2col does, but already
-// packed for SgemmPanels: patch value j of output pixel r (of all n
-// images) goes to panels[(j/TileRows)*rows*TileRows + r*TileRows +
-// j%TileRows], rows being the n images' output pixels. So each tile of
-// TileRows patch values is one contiguous stream over the pixels, which is
-// how the micro-kernel reads a transposed A: the weight gradient
-// im2col(x)ᵀ·dz needs no packing pass over the patches. s.K() must be a
-// multiple of TileRows.
-func Im2colPanels(s ConvShape, n int, x, panels []float32) {
-	oh, ow, k, w := s.OutH(), s.OutW(), s.K(), s.RowLen()
-	if k%mr != 0 {
-		panic("kernels: Im2colPanels of patches not a whole number of tiles")
-	}
-	rows := n * oh * ow
-	stride := rows * mr // between the tiles of one pixel's patch
-	_ = panels[k*rows-1]
-	run := s.KW * s.Cin // one kernel row is contiguous in NHWC
-	for b := 0; b < n; b++ {
-		img := x[b*s.InSize():]
-		for y := 0; y < oh; y++ {
-			for xx := 0; xx < ow; xx++ {
-				r := (b*oh+y)*ow + xx
-				for kh := 0; kh < s.KH; kh++ {
-					src := img[((y+kh)*w+xx)*s.Cin:][:run]
-					j0 := kh * run
-					if run%mr == 0 {
-						// whole tiles: 12 values moved as one array
-						for c := 0; c < run; c += mr {
-							v := *(*[mr]float32)(src[c:])
-							*(*[mr]float32)(panels[(j0+c)/mr*stride+r*mr:]) = v
-						}
-						continue
-					}
-					for i, v := range src {
-						j := j0 + i
-						panels[j/mr*stride+r*mr+j%mr] = v
-					}
-				}
-			}
-		}
-	}
-}
-
 // im2col3x3x1 is Im2col for a 3x3 kernel over one channel (the first
 // layer), each patch's nine values written by name: the general loop's
 // three runs of three cost more in loop control than in copying.

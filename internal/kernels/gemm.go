@@ -32,19 +32,7 @@ const TileRows = mr
 // only read, so their rows may overlap (lda < k): a convolution reads its
 // input's patches that way without an im2col copy.
 func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc bool) {
-	sgemm(aLayout(transA), transB, m, n, k, a, lda, b, ldb, c, ldc, acc, false, nil)
-}
-
-// SgemmPanels computes C = Aᵀ·B, or C += Aᵀ·B when acc is true, for a
-// k x m matrix A given packed as Im2colPanels lays out patches: row p's
-// values i..i+TileRows-1 at panels[(i/TileRows)*k*TileRows + p*TileRows:].
-// m must be a multiple of TileRows. It gives what Sgemm with transA gives
-// for the same A stored plainly, bit for bit, without packing A.
-func SgemmPanels(m, n, k int, panels []float32, b []float32, ldb int, c []float32, ldc int, acc bool) {
-	if m%mr != 0 {
-		panic("kernels: SgemmPanels of rows not a whole number of tiles")
-	}
-	sgemm(aPanels, false, m, n, k, panels, 0, b, ldb, c, ldc, acc, false, nil)
+	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, acc, false, nil)
 }
 
 // SgemmReLU computes C = max(0, C + op(A)·op(B)), as Sgemm with acc, the
@@ -53,7 +41,7 @@ func SgemmPanels(m, n, k int, panels []float32, b []float32, ldb int, c []float3
 // first of them by SgemmBias) ends with the activation without another
 // pass over its output.
 func SgemmReLU(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	sgemm(aLayout(transA), transB, m, n, k, a, lda, b, ldb, c, ldc, true, true, nil)
+	sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, true, true, nil)
 }
 
 // SgemmBias computes C = A·B + bias, bias[j] added to every row's column
@@ -64,29 +52,12 @@ func SgemmReLU(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 // and then SgemmReLU (or Sgemm with acc) would give it, bit for bit,
 // without the fill's pass over C.
 func SgemmBias(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
-	sgemm(aRows, false, m, n, k, a, lda, b, ldb, c, ldc, false, relu, bias[:n])
+	sgemm(false, false, m, n, k, a, lda, b, ldb, c, ldc, false, relu, bias[:n])
 }
 
-// How sgemm finds A(i, p): row-major, transposed (stored k x m), or
-// transposed and packed in tiles (Im2colPanels).
-type layout int
-
-const (
-	aRows layout = iota
-	aTrans
-	aPanels
-)
-
-func aLayout(transA bool) layout {
-	if transA {
-		return aTrans
-	}
-	return aRows
-}
-
-// sgemm is the one product behind Sgemm, SgemmReLU, SgemmBias and
-// SgemmPanels; bias, when not nil, replaces acc (C = bias + A·B).
-func sgemm(al layout, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc, relu bool, bias []float32) {
+// sgemm is the one product behind Sgemm, SgemmReLU and SgemmBias; bias,
+// when not nil, replaces acc (C = bias + A·B).
+func sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, acc, relu bool, bias []float32) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -109,7 +80,7 @@ func sgemm(al layout, transB bool, m, n, k int, a []float32, lda int, b []float3
 		return
 	}
 	rsa, csa := lda, 1
-	if al == aTrans {
+	if transA {
 		rsa, csa = 1, lda
 	}
 	ws := getWorkspace(n, transB)
@@ -136,12 +107,10 @@ func sgemm(al layout, transB bool, m, n, k int, a []float32, lda int, b []float3
 			rows := min(mr, m-i0)
 			ap, ars, acs := a[i0*rsa+p0*csa:], rsa, csa
 			switch {
-			case al == aPanels:
-				ap, ars, acs = a[i0*k+p0*mr:], 1, mr
 			case rows < mr:
 				ap, ars, acs = ws.aEdge[:kb*mr], 1, mr
 				packEdgeA(ap, a, rsa, csa, i0, rows, p0, kb)
-			case al == aTrans:
+			case transA:
 				// In place, a transposed A's tile is kb rows of 12 floats,
 				// each in its own cache line: packed, it is one stream
 				// that stays in L1 while every panel of B passes.
