@@ -54,7 +54,9 @@ func TestInferenceMatchesTheTrainingGraph(t *testing.T) {
 	set := loadTest(t)
 	const n = 24
 	w := trainSteps(t, set, 2, 3)
-	net, err := buildNetwork(w, n, 2)
+	team := kernels.NewTeam(2)
+	defer team.Close()
+	net, err := buildNetwork(w, n, team)
 	if err != nil {
 		t.Fatal(err)
 	}

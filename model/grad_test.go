@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	G "gorgonia.org/gorgonia"
+
+	"github.com/mnistserve/app/internal/kernels"
 )
 
 // TestGradientsMatchFiniteDifferences checks every custom op's backward
@@ -21,7 +23,9 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 			b[i] = float32(rng.NormFloat64() * 0.1)
 		}
 	}
-	net, err := buildNetwork(w, n, 2)
+	team := kernels.NewTeam(2)
+	defer team.Close()
+	net, err := buildNetwork(w, n, team)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,11 @@ package model
 import (
 	"fmt"
 
-	"github.com/mnistserve/app/mnist"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/mnistserve/app/internal/kernels"
+	"github.com/mnistserve/app/mnist"
 )
 
 // network is the training graph of the convnet (Gorgonia) for a fixed
@@ -27,8 +29,8 @@ type network struct {
 
 // buildNetwork builds the training graph for batch size n over w's slices
 // (shared, not copied: the solver updates w in place), ending in the loss,
-// with its gradients.
-func buildNetwork(w *Weights, n, workers int) (*network, error) {
+// with its gradients. Its layers share each step's work through team.
+func buildNetwork(w *Weights, n int, team *kernels.Team) (*network, error) {
 	g := G.NewGraph()
 	net := &network{g: g, n: n}
 	net.xVal = tensor.New(tensor.WithShape(n, mnist.Side, mnist.Side, 1), tensor.WithBacking(make([]float32, n*Pixels)))
@@ -46,24 +48,24 @@ func buildNetwork(w *Weights, n, workers int) (*network, error) {
 		return out, nil
 	}
 	c1, c2 := conv1Used, conv2Used
-	h, err := apply(newConvOp(c1, n, workers, false), net.x, p[0], p[1])
+	h, err := apply(newConvOp(c1, n, team, false), net.x, p[0], p[1])
 	if err != nil {
 		return nil, err
 	}
-	if h, err = apply(newPoolOp(n, c1.OutH(), c1.OutW(), c1.Cout, workers), h); err != nil {
+	if h, err = apply(newPoolOp(n, c1.OutH(), c1.OutW(), c1.Cout, team), h); err != nil {
 		return nil, err
 	}
-	if h, err = apply(newConvOp(c2, n, workers, true), h, p[2], p[3]); err != nil {
+	if h, err = apply(newConvOp(c2, n, team, true), h, p[2], p[3]); err != nil {
 		return nil, err
 	}
-	if h, err = apply(newPoolOp(n, c2.OutH(), c2.OutW(), c2.Cout, workers), h); err != nil {
+	if h, err = apply(newPoolOp(n, c2.OutH(), c2.OutW(), c2.Cout, team), h); err != nil {
 		return nil, err
 	}
 	net.dropout = newDropoutOp(h.Shape())
 	if h, err = apply(net.dropout, h); err != nil {
 		return nil, err
 	}
-	logits, err := apply(newDenseOp(h.Shape(), Classes, workers), h, p[4], p[5])
+	logits, err := apply(newDenseOp(h.Shape(), Classes, team), h, p[4], p[5])
 	if err != nil {
 		return nil, err
 	}

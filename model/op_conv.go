@@ -19,17 +19,17 @@ type convOp struct {
 	base
 	s         kernels.ConvShape
 	n         int
-	workers   int
+	team      *kernels.Team
 	inputGrad bool // whether x needs a gradient (not for the first layer)
 	group     int
 	cols      [][]float32 // per worker, a group's patches
 	out       *tensor.Dense
 }
 
-func newConvOp(s kernels.ConvShape, n, workers int, inputGrad bool) *convOp {
-	op := &convOp{base: newBase("conv", n, s.OutH(), s.OutW(), s.Cout), s: s, n: n, workers: workers, inputGrad: inputGrad}
+func newConvOp(s kernels.ConvShape, n int, team *kernels.Team, inputGrad bool) *convOp {
+	op := &convOp{base: newBase("conv", n, s.OutH(), s.OutW(), s.Cout), s: s, n: n, team: team, inputGrad: inputGrad}
 	op.group = convGroup(s, n)
-	op.cols = make([][]float32, workers)
+	op.cols = make([][]float32, team.Workers())
 	for i := range op.cols {
 		op.cols[i] = make([]float32, op.group*s.OutH()*s.OutW()*s.K())
 	}
@@ -50,7 +50,7 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 	x, w, b := in[0], in[1], in[2]
 	y := op.out.Data().([]float32)
 	pix, k := s.OutH()*s.OutW(), s.K()
-	kernels.ParallelGrain(op.n, op.workers, op.group, func(worker, lo, hi int) {
+	op.team.ParallelGrain(op.n, op.group, func(worker, lo, hi int) {
 		// A few images at a time, so that the patches are still in
 		// cache when the multiply reads them.
 		for g := lo; g < hi; g += op.group {
@@ -88,7 +88,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(newColSumOp(op.n, op.s.OutH()*op.s.OutW(), op.s.Cout, op.workers), dz)
+	db, err := G.ApplyOp(newColSumOp(op.n, op.s.OutH()*op.s.OutW(), op.s.Cout, op.team), dz)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ type convGradWOp struct {
 func newConvGradWOp(fwd *convOp) *convGradWOp {
 	op := &convGradWOp{base: newBase("convGradW", fwd.s.K(), fwd.s.Cout), fwd: fwd}
 	op.out = op.dense()
-	op.sums = newPartSums(fwd.n, fwd.s.K()*fwd.s.Cout, fwd.workers)
+	op.sums = newPartSums(fwd.n, fwd.s.K()*fwd.s.Cout, fwd.team)
 	return op
 }
 
@@ -157,7 +157,7 @@ func newConvGradXOp(fwd *convOp) *convGradXOp {
 	s := fwd.s
 	op := &convGradXOp{base: newBase("convGradX", fwd.n, s.H, s.W, s.Cin), fwd: fwd}
 	op.wT = make([]float32, s.K()*s.Cout)
-	op.dcols = make([][]float32, fwd.workers)
+	op.dcols = make([][]float32, fwd.team.Workers())
 	for i := range op.dcols {
 		op.dcols[i] = make([]float32, fwd.group*s.OutH()*s.OutW()*s.K())
 	}
@@ -183,7 +183,7 @@ func (op *convGradXOp) Do(inputs ...G.Value) (G.Value, error) {
 		}
 	}
 	dx := op.out.Data().([]float32)
-	kernels.ParallelGrain(f.n, f.workers, f.group, func(worker, lo, hi int) {
+	f.team.ParallelGrain(f.n, f.group, func(worker, lo, hi int) {
 		// A group at a time, as the forward pass: the patch gradients
 		// are added back while still in cache.
 		dcols := op.dcols[worker]
@@ -207,10 +207,10 @@ type colSumOp struct {
 	out     *tensor.Dense
 }
 
-func newColSumOp(n, rows, cols, workers int) *colSumOp {
+func newColSumOp(n, rows, cols int, team *kernels.Team) *colSumOp {
 	op := &colSumOp{base: newBase("colSum", cols), n: n, rows: rows}
 	op.out = op.dense()
-	op.sums = newPartSums(n, cols, workers)
+	op.sums = newPartSums(n, cols, team)
 	return op
 }
 

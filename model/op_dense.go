@@ -13,14 +13,14 @@ import (
 type denseOp struct {
 	base
 	n, in, outs int
-	workers     int
+	team        *kernels.Team
 	xshape      tensor.Shape
 	out         *tensor.Dense
 }
 
-func newDenseOp(xshape tensor.Shape, outs, workers int) *denseOp {
+func newDenseOp(xshape tensor.Shape, outs int, team *kernels.Team) *denseOp {
 	n := xshape[0]
-	op := &denseOp{base: newBase("dense", n, outs), n: n, in: xshape.TotalSize() / n, outs: outs, workers: workers, xshape: xshape.Clone()}
+	op := &denseOp{base: newBase("dense", n, outs), n: n, in: xshape.TotalSize() / n, outs: outs, team: team, xshape: xshape.Clone()}
 	op.out = op.dense()
 	return op
 }
@@ -36,7 +36,7 @@ func (op *denseOp) Do(inputs ...G.Value) (G.Value, error) {
 	}
 	x, w, b := in[0], in[1], in[2]
 	y := op.out.Data().([]float32)
-	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
+	op.team.Parallel(op.n, func(_, lo, hi int) {
 		out := y[lo*op.outs : hi*op.outs]
 		kernels.SgemmBias(hi-lo, op.outs, op.in, x[lo*op.in:], op.in, w, op.outs, out, op.outs, b, false)
 	})
@@ -48,7 +48,7 @@ func (op *denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 	gx.out = gx.dense()
 	gw := &denseGradWOp{base: newBase("denseGradW", op.in, op.outs), fwd: op}
 	gw.out = gw.dense()
-	gw.sums = newPartSums(op.n, op.in*op.outs, op.workers)
+	gw.sums = newPartSums(op.n, op.in*op.outs, op.team)
 	dx, err := G.ApplyOp(gx, grad, inputs[1])
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func (op *denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 	if err != nil {
 		return nil, err
 	}
-	db, err := G.ApplyOp(newColSumOp(op.n, 1, op.outs, op.workers), grad)
+	db, err := G.ApplyOp(newColSumOp(op.n, 1, op.outs, op.team), grad)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (op *denseGradXOp) Do(inputs ...G.Value) (G.Value, error) {
 	}
 	dy, w := in[0], in[1]
 	dx := op.out.Data().([]float32)
-	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
+	f.team.Parallel(f.n, func(_, lo, hi int) {
 		kernels.Sgemm(false, true, hi-lo, f.in, f.outs, dy[lo*f.outs:], f.outs, w, f.outs, dx[lo*f.in:], f.in, false)
 	})
 	return op.out, nil

@@ -15,12 +15,12 @@ import (
 type poolOp struct {
 	base
 	n, h, w, c int
-	workers    int
+	team       *kernels.Team
 	out        *tensor.Dense
 }
 
-func newPoolOp(n, h, w, c, workers int) *poolOp {
-	op := &poolOp{base: newBase("maxpool2", n, h/2, w/2, c), n: n, h: h, w: w, c: c, workers: workers}
+func newPoolOp(n, h, w, c int, team *kernels.Team) *poolOp {
+	op := &poolOp{base: newBase("maxpool2", n, h/2, w/2, c), n: n, h: h, w: w, c: c, team: team}
 	op.out = op.dense()
 	return op
 }
@@ -38,7 +38,7 @@ func (op *poolOp) Do(inputs ...G.Value) (G.Value, error) {
 	x := args[0]
 	y := op.out.Data().([]float32)
 	per := (op.h / 2) * (op.w / 2) * op.c
-	kernels.Parallel(op.n, op.workers, func(_, lo, hi int) {
+	op.team.Parallel(op.n, func(_, lo, hi int) {
 		kernels.MaxPool2(hi-lo, op.h, op.w, op.c, x[lo*in:hi*in], y[lo*per:hi*per])
 	})
 	return op.out, nil
@@ -81,7 +81,7 @@ func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	}
 	x, y, dy := args[0], args[1], args[2]
 	dx := op.out.Data().([]float32)
-	kernels.Parallel(f.n, f.workers, func(_, lo, hi int) {
+	f.team.Parallel(f.n, func(_, lo, hi int) {
 		kernels.MaxPool2ReLUGrad(hi-lo, f.h, f.w, f.c, x[lo*in:hi*in], y[lo*per:hi*per], dy[lo*per:hi*per], dx[lo*in:hi*in])
 	})
 	return op.out, nil

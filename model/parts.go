@@ -12,13 +12,13 @@ const gradParts = 16
 // partSums sums a gradient over the images of a batch in gradParts fixed
 // parts, each into a buffer of its own, then adds the parts in order.
 type partSums struct {
-	n       int // images in a batch
-	workers int
-	parts   [gradParts][]float32
+	n     int // images in a batch
+	team  *kernels.Team
+	parts [gradParts][]float32
 }
 
-func newPartSums(n, size, workers int) *partSums {
-	ps := &partSums{n: n, workers: workers}
+func newPartSums(n, size int, team *kernels.Team) *partSums {
+	ps := &partSums{n: n, team: team}
 	for i := range ps.parts {
 		ps.parts[i] = make([]float32, size)
 	}
@@ -31,14 +31,14 @@ func newPartSums(n, size, workers int) *partSums {
 // (below the worker count) tells part which worker runs it, for buffers of
 // its own.
 func (ps *partSums) sum(out []float32, part func(worker int, dst []float32, lo, hi int)) {
-	kernels.Parallel(gradParts, ps.workers, func(worker, lo, hi int) {
+	ps.team.Parallel(gradParts, func(worker, lo, hi int) {
 		for p := lo; p < hi; p++ {
 			part(worker, ps.parts[p], p*ps.n/gradParts, (p+1)*ps.n/gradParts)
 		}
 	})
 	// The reduction splits over values, never over parts: each value is
 	// added up in part order whoever adds it.
-	kernels.Parallel(len(out), ps.workers, func(_, lo, hi int) {
+	ps.team.Parallel(len(out), func(_, lo, hi int) {
 		dst := out[lo:hi]
 		copy(dst, ps.parts[0][lo:hi])
 		for _, p := range ps.parts[1:] {

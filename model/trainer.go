@@ -20,13 +20,13 @@ type Trainer struct {
 	solver *adam
 	grads  []G.ValueGrad
 	rng    *rand.Rand
-
-	workers int
+	team   *kernels.Team
 }
 
 // NewTrainer builds the training graph for batches of batch images over w,
 // which the steps update in place. seed drives the dropout masks; workers
-// is how many goroutines share a step (0: one per core).
+// is how many goroutines share a step (0: one per core), a kernels.Team
+// kept until Close.
 func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*Trainer, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("batch size %d, want at least 1", batch)
@@ -34,8 +34,10 @@ func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*T
 	if workers < 1 {
 		workers = kernels.Workers()
 	}
-	net, err := buildNetwork(w, batch, workers)
+	team := kernels.NewTeam(workers)
+	net, err := buildNetwork(w, batch, team)
 	if err != nil {
+		team.Close()
 		return nil, err
 	}
 	t := &Trainer{
@@ -45,8 +47,7 @@ func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*T
 		solver: newAdam(lr),
 		grads:  G.NodesToValueGrads(net.params),
 		rng:    rand.New(rand.NewPCG(seed, 0x64726f70)),
-
-		workers: workers,
+		team:   team,
 	}
 	return t, nil
 }
@@ -56,7 +57,7 @@ func NewTrainer(w *Weights, batch int, lr float64, seed uint64, workers int) (*T
 func (t *Trainer) SetLR(lr float64) { t.solver.lr = lr }
 
 // Workers returns how many goroutines share a step, the default applied.
-func (t *Trainer) Workers() int { return t.workers }
+func (t *Trainer) Workers() int { return t.team.Workers() }
 
 // Batch returns the number of images a step takes.
 func (t *Trainer) Batch() int { return t.net.n }
@@ -86,11 +87,12 @@ func (t *Trainer) Step() (loss float32, correct int, err error) {
 	return l, t.net.xent.Correct(), nil
 }
 
-// Close releases the tape machine.
+// Close releases the tape machine and stops the step's helper goroutines.
 func (t *Trainer) Close() error {
 	if t.vm == nil {
 		return errors.New("trainer already closed")
 	}
+	t.team.Close()
 	err := t.vm.Close()
 	t.vm = nil
 	return err

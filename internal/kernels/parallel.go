@@ -28,16 +28,26 @@ func Parallel(n, workers int, fn func(worker, lo, hi int)) {
 // ParallelGrain is Parallel with every range but the last a multiple of
 // grain long: for work that goes best grain items at a time.
 func ParallelGrain(n, workers, grain int, fn func(worker, lo, hi int)) {
-	grain = max(grain, 1)
-	workers = min(workers, (n+grain-1)/grain)
+	workers, run := pieces(n, workers, grain, fn)
 	if workers <= 1 {
 		fn(0, 0, n)
 		return
 	}
+	spread(workers, run)
+}
+
+// pieces cuts 0..n for ParallelGrain and Team: how many workers to use,
+// and run, which calls fn on pieces until none is left, for each of them.
+func pieces(n, workers, grain int, fn func(worker, lo, hi int)) (int, func(w int)) {
+	grain = max(grain, 1)
+	workers = min(workers, (n+grain-1)/grain)
+	if workers <= 1 {
+		return workers, nil
+	}
 	chunk := (n + workers*chunksPerWorker - 1) / (workers * chunksPerWorker)
 	chunk = (chunk + grain - 1) / grain * grain
 	var next atomic.Int64
-	run := func(w int) {
+	return workers, func(w int) {
 		for {
 			lo := int(next.Add(int64(chunk))) - chunk
 			if lo >= n {
@@ -46,6 +56,10 @@ func ParallelGrain(n, workers, grain int, fn func(worker, lo, hi int)) {
 			fn(w, lo, min(n, lo+chunk))
 		}
 	}
+}
+
+// spread runs run on the caller and workers-1 new goroutines.
+func spread(workers int, run func(w int)) {
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {
 		wg.Add(1)

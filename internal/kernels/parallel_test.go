@@ -28,33 +28,43 @@ func (r *ranges) fn(worker, lo, hi int) {
 	r.mu.Unlock()
 }
 
+// grainCases are the splits the coverage tests try: n, workers, grain.
+var grainCases = []struct{ n, workers, grain int }{
+	{128, 2, 1}, {128, 2, 3}, {128, 3, 3}, {128, 16, 1}, {5, 2, 1}, {7, 4, 3}, {1, 2, 1}, {0, 2, 1}, {128, 1, 3},
+}
+
 func TestParallelGrainCoversEveryIndexOnceInWholeGrains(t *testing.T) {
-	for _, c := range []struct{ n, workers, grain int }{
-		{128, 2, 1}, {128, 2, 3}, {128, 3, 3}, {128, 16, 1}, {5, 2, 1}, {7, 4, 3}, {1, 2, 1}, {0, 2, 1}, {128, 1, 3},
-	} {
+	for _, c := range grainCases {
 		r := &ranges{busy: map[int]bool{}}
 		ParallelGrain(c.n, c.workers, c.grain, r.fn)
-		seen := make([]int, c.n)
-		for _, call := range r.calls {
-			w, lo, hi := call[0], call[1], call[2]
-			if w < 0 || w >= c.workers {
-				t.Errorf("%+v: worker %d, want 0..%d", c, w, c.workers-1)
-			}
-			if lo%c.grain != 0 || (hi != c.n && (hi-lo)%c.grain != 0) {
-				t.Errorf("%+v: range %d..%d is not in whole grains of %d", c, lo, hi, c.grain)
-			}
-			for i := lo; i < hi; i++ {
-				seen[i]++
-			}
+		r.check(t, c.n, c.workers, c.grain)
+	}
+}
+
+// check fails t unless the calls ran each of 0..n once, in whole grains,
+// on workers below workers, no worker running two at once.
+func (r *ranges) check(t *testing.T, n, workers, grain int) {
+	t.Helper()
+	seen := make([]int, n)
+	for _, call := range r.calls {
+		w, lo, hi := call[0], call[1], call[2]
+		if w < 0 || w >= workers {
+			t.Errorf("n %d, workers %d, grain %d: worker %d, want 0..%d", n, workers, grain, w, workers-1)
 		}
-		for i, k := range seen {
-			if k != 1 {
-				t.Fatalf("%+v: index %d run %d times, want once", c, i, k)
-			}
+		if lo%grain != 0 || (hi != n && (hi-lo)%grain != 0) {
+			t.Errorf("n %d, workers %d, grain %d: range %d..%d is not in whole grains", n, workers, grain, lo, hi)
 		}
-		if r.overlap {
-			t.Errorf("%+v: a worker ran two ranges at once (its scratch buffers would be shared)", c)
+		for i := lo; i < hi; i++ {
+			seen[i]++
 		}
+	}
+	for i, k := range seen {
+		if k != 1 {
+			t.Fatalf("n %d, workers %d, grain %d: index %d run %d times, want once", n, workers, grain, i, k)
+		}
+	}
+	if r.overlap {
+		t.Errorf("n %d, workers %d, grain %d: a worker ran two ranges at once (its scratch buffers would be shared)", n, workers, grain)
 	}
 }
 
