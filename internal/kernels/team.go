@@ -24,10 +24,11 @@ const teamSpin = 200 * time.Microsecond
 // the caller's own processor. While the trainer's batch preparation holds
 // the other core, they are likely not taken until the caller has done most
 // of the pieces itself; a helper already waiting in Gosched gets the core
-// back as soon as the preparation yields or blocks. (Without the
-// preparation, in BenchmarkTrainStep, the team makes no difference.) On 2 cores the default run
-// went from a median of 75.7 to 72.1 s (BENCHMARKS.md, ninth session),
-// for about 8% more CPU time spent yielding.
+// back as soon as the preparation yields or blocks. Without the
+// preparation (BenchmarkTrainStep) the team makes no difference; with it,
+// on 2 cores, the default run went from a median of 75.7 to 72.1 s
+// (BENCHMARKS.md, ninth session), for about 8% more CPU time spent
+// yielding.
 type Team struct {
 	workers int
 	mu      sync.Mutex // held by the call the helpers serve
