@@ -26,7 +26,7 @@ const teamSpin = 200 * time.Microsecond
 // of the pieces itself; a helper already waiting in Gosched gets the core
 // back as soon as the preparation yields or blocks. Without the
 // preparation (BenchmarkTrainStep) the team makes no difference; with it,
-// on 2 cores, the default run went from a median of 75.7 to 72.1 s
+// on 2 cores, the default run went from a median of 75.7 to 72.4 s
 // (BENCHMARKS.md, ninth session), for about 8% more CPU time spent
 // yielding.
 type Team struct {
