@@ -141,9 +141,9 @@ type paper struct {
 // fastPNG stores the pictures uncompressed: they are made to be decoded at
 // once, and deflate (with png's choice of a filter for each row, which it
 // skips when nothing is compressed) was most of building the sets. The
-// pixels are the same, and so the scores. Its buffers are pooled: a fresh encoder allocates and clears about 1 MB
-// of deflate state, most of the cost of a small picture, and the sets hold
-// thousands.
+// pixels are the same, and so the scores. Its buffers are pooled: even
+// storing, a fresh encoder allocates and clears a deflate compressor's
+// hash tables, hundreds of KB, and the sets hold thousands of pictures.
 var fastPNG = png.Encoder{CompressionLevel: png.NoCompression, BufferPool: &encoderPool{}}
 
 // encoderPool keeps png's encoder buffers for reuse across goroutines.

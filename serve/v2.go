@@ -179,7 +179,7 @@ func decodeV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	if req, ok := scanV2(jsonPart, bin); ok {
 		return req, nil
 	}
-	return preciseV2(body, hlen)
+	return preciseParts(jsonPart, bin)
 }
 
 // splitBinary splits body into its JSON and, with hlen (the
@@ -196,14 +196,20 @@ func splitBinary(body []byte, hlen string) (jsonPart, bin []byte, err error) {
 	return body[:n], body[n:], nil
 }
 
-// preciseV2 is the general path of decodeV2: encoding/json reads the
-// envelope, once the body's nesting is known to be shallow, and words
-// what is wrong.
+// preciseV2 is decodeV2 without the scanner: the general decoder alone,
+// which the scanner's tests hold it to.
 func preciseV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	jsonPart, bin, err := splitBinary(body, hlen)
 	if err != nil {
 		return nil, err
 	}
+	return preciseParts(jsonPart, bin)
+}
+
+// preciseParts is the general path of decodeV2, on the body already split
+// (splitBinary): encoding/json reads the envelope, once the JSON's nesting
+// is known to be shallow, and words what is wrong.
+func preciseParts(jsonPart, bin []byte) (*oip.InferRequest, error) {
 	if err := checkNesting(jsonPart, v2Depth); err != nil {
 		return nil, err
 	}
@@ -215,6 +221,7 @@ func preciseV2(body []byte, hlen string) (*oip.InferRequest, error) {
 	if wire.ID != nil {
 		req.ID = *wire.ID
 	}
+	var err error
 	if req.BinaryAll, err = wire.Parameters.flag(oip.ParamBinAll, "request"); err != nil {
 		return nil, err
 	}
