@@ -33,12 +33,15 @@ func TestTeamHelpersTakePieces(t *testing.T) {
 	for i, pause := range []time.Duration{0, 0, 3 * teamSpin, 3 * teamSpin} {
 		time.Sleep(pause)
 		var byHelper atomic.Bool
+		// One deadline for the whole call: worker 0 may be handed several
+		// pieces, and a team whose helper never wakes must fail in 5 s,
+		// not in 5 s a piece.
+		deadline := time.Now().Add(5 * time.Second)
 		team.Parallel(8, func(worker, lo, hi int) {
 			if worker != 0 {
 				byHelper.Store(true)
 				return
 			}
-			deadline := time.Now().Add(5 * time.Second)
 			for !byHelper.Load() && time.Now().Before(deadline) {
 				runtime.Gosched()
 			}
