@@ -41,38 +41,46 @@ const (
 )
 
 // idemKey is the Idempotency-Key of one request, claimed on this server
-// until release.
+// until done.
 type idemKey struct {
 	key      string // as the client sent it
-	hash     []byte // store.KeyHash of the client's scope and key
+	hash     []byte // store.KeyHash of the client's scope and key (of id)
 	route    string // the route's path: one key is for one route
-	request  []byte // a digest of the route and the request's images
+	request  []byte // a digest of the route and the request's images (of sum)
 	replayed bool   // the answer was read back from the stored rows
-	release  func()
+	// hash and request point into these: the struct is allocated anyway,
+	// and slices of its arrays cost nothing more.
+	id    [store.KeyHashSize]byte
+	sum   [sha256.Size]byte
+	claim *inflight // where id is claimed
 }
 
-// inflight is the set of (scope, key) this server is answering now.
+// inflight is the set of (scope, key) this server is answering now, by
+// store.KeyHashArray.
 type inflight struct {
 	mu   sync.Mutex
-	keys map[string]struct{}
+	keys map[[store.KeyHashSize]byte]struct{}
 }
 
 // claim marks id in flight, or reports false when it is already.
-func (f *inflight) claim(id string) (release func(), ok bool) {
+func (f *inflight) claim(id [store.KeyHashSize]byte) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, busy := f.keys[id]; busy {
-		return nil, false
+		return false
 	}
 	if f.keys == nil {
-		f.keys = make(map[string]struct{})
+		f.keys = make(map[[store.KeyHashSize]byte]struct{})
 	}
 	f.keys[id] = struct{}{}
-	return func() {
-		f.mu.Lock()
-		delete(f.keys, id)
-		f.mu.Unlock()
-	}, true
+	return true
+}
+
+// release ends the claim on id.
+func (f *inflight) release(id [store.KeyHashSize]byte) {
+	f.mu.Lock()
+	delete(f.keys, id)
+	f.mu.Unlock()
 }
 
 // idempotencyKey reads the request's Idempotency-Key and claims it: nil
@@ -95,12 +103,12 @@ func (s *Server) idempotencyKey(c echo.Context) (*idemKey, error) {
 	if p := principalOf(c); p.valid {
 		scope = "key:" + p.key.Name
 	}
-	hash := store.KeyHash(scope, key)
-	release, ok := s.inflight.claim(string(hash))
-	if !ok {
+	k := &idemKey{key: key, route: c.Path(), id: store.KeyHashArray(scope, key), claim: &s.inflight}
+	if !k.claim.claim(k.id) {
 		return nil, errorf(http.StatusConflict, "a request with %s %q is still being answered; send it again once that one has its answer", headerIdempotencyKey, key)
 	}
-	return &idemKey{key: key, hash: hash, route: c.Path(), release: release}, nil
+	k.hash = k.id[:]
+	return k, nil
 }
 
 // parseIdempotencyKey reads the header's value: the draft's Structured
@@ -152,12 +160,29 @@ func (k *idemKey) mark(rows []*store.Prediction) {
 		h.Write([]byte{0})
 		h.Write(r.Image)
 	}
-	k.request = h.Sum(nil)[:requestHashSize]
+	k.request = h.Sum(k.sum[:0])[:requestHashSize]
+	pos := positions[:]
+	if len(rows) > len(positions) {
+		pos = make([]int, len(rows))
+		for i := range pos {
+			pos[i] = i
+		}
+	}
 	for i, r := range rows {
-		pos := i
-		r.IdemKeyHash, r.IdemRequest, r.IdemPosition = k.hash, k.request, &pos
+		r.IdemKeyHash, r.IdemRequest, r.IdemPosition = k.hash, k.request, &pos[i]
 	}
 }
+
+// positions holds 0, 1, 2 ... for the rows' IdemPosition to point at, so
+// that marking a request's rows allocates nothing for them. Nothing
+// writes through those pointers (the store only reads them); the values
+// are set once, here.
+var positions = func() (p [64]int) {
+	for i := range p {
+		p[i] = i
+	}
+	return p
+}()
 
 // replay answers a request whose key was taken with the stored answer:
 // 422 when the stored rows were asked for with other images.
@@ -192,7 +217,7 @@ func (s *Server) replay(ctx context.Context, k *idemKey, n int) ([]prediction, e
 // done releases the claim; nil-safe.
 func (k *idemKey) done() {
 	if k != nil {
-		k.release()
+		k.claim.release(k.id)
 	}
 }
 

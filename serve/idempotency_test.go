@@ -253,3 +253,30 @@ func TestAKeyIsScopedToTheTokenNotTheAddress(t *testing.T) {
 		t.Fatalf("%d rows, want 2", n)
 	}
 }
+
+// mark numbers a request's rows 0, 1, 2 ... whatever their count (the
+// first 64 point into one shared array, more get their own), and gives
+// every row the key's hash and the request's digest.
+func TestMarkNumbersEveryRow(t *testing.T) {
+	for _, n := range []int{1, 3, len(positions), len(positions) + 1, maxBatch} {
+		k := &idemKey{route: "/predict/batch", id: store.KeyHashArray("addr:127.0.0.1", "k")}
+		k.hash = k.id[:]
+		rows := make([]*store.Prediction, n)
+		for i := range rows {
+			rows[i] = &store.Prediction{Image: []byte{byte(i)}}
+		}
+		k.mark(rows)
+		for i, r := range rows {
+			pos := -1 // none
+			if r.IdemPosition != nil {
+				pos = *r.IdemPosition
+			}
+			if pos != i || !bytes.Equal(r.IdemKeyHash, k.id[:]) || len(r.IdemRequest) != requestHashSize {
+				t.Fatalf("%d rows: row %d has position %d, key %x, digest %x", n, i, pos, r.IdemKeyHash, r.IdemRequest)
+			}
+		}
+	}
+	if positions[5] != 5 {
+		t.Fatalf("positions[5] = %d: the shared positions were written through", positions[5])
+	}
+}

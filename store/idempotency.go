@@ -42,11 +42,20 @@ const KeyHashSize = 16
 // the SHA-256 of the client's scope (whose key it is) and the key. Two
 // distinct keys meet only by a 128-bit collision.
 func KeyHash(scope, key string) []byte {
-	h := sha256.New()
-	h.Write([]byte(scope))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return h.Sum(nil)[:KeyHashSize]
+	sum := KeyHashArray(scope, key)
+	return sum[:]
+}
+
+// KeyHashArray is KeyHash as an array, which costs its caller no
+// allocation (a map key, a field of a struct already allocated).
+func KeyHashArray(scope, key string) [KeyHashSize]byte {
+	// A key is at most 64 bytes and a scope a client's name or address:
+	// the message fits the stack buffer, and sha256.Sum256 hashes it
+	// where a hash.Hash would be allocated.
+	var buf [256]byte
+	msg := append(append(append(buf[:0], scope...), 0), key...)
+	sum := sha256.Sum256(msg)
+	return [KeyHashSize]byte(sum[:KeyHashSize])
 }
 
 // keyed reports whether r carries an idempotency key.
