@@ -52,7 +52,7 @@ type idemKey struct {
 	// and slices of its arrays cost nothing more.
 	id    [store.KeyHashSize]byte
 	sum   [sha256.Size]byte
-	claim *inflight // where id is claimed
+	claims *inflight // the set that id is claimed in
 }
 
 // inflight is the set of (scope, key) this server is answering now, by
@@ -103,8 +103,8 @@ func (s *Server) idempotencyKey(c echo.Context) (*idemKey, error) {
 	if p := principalOf(c); p.valid {
 		scope = "key:" + p.key.Name
 	}
-	k := &idemKey{key: key, route: c.Path(), id: store.KeyHashArray(scope, key), claim: &s.inflight}
-	if !k.claim.claim(k.id) {
+	k := &idemKey{key: key, route: c.Path(), id: store.KeyHashArray(scope, key), claims: &s.inflight}
+	if !k.claims.claim(k.id) {
 		return nil, errorf(http.StatusConflict, "a request with %s %q is still being answered; send it again once that one has its answer", headerIdempotencyKey, key)
 	}
 	k.hash = k.id[:]
@@ -217,7 +217,7 @@ func (s *Server) replay(ctx context.Context, k *idemKey, n int) ([]prediction, e
 // done releases the claim; nil-safe.
 func (k *idemKey) done() {
 	if k != nil {
-		k.claim.release(k.id)
+		k.claims.release(k.id)
 	}
 }
 
