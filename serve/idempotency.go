@@ -50,8 +50,8 @@ type idemKey struct {
 	replayed bool   // the answer was read back from the stored rows
 	// hash and request point into these: the struct is allocated anyway,
 	// and slices of its arrays cost nothing more.
-	id    [store.KeyHashSize]byte
-	sum   [sha256.Size]byte
+	id     [store.KeyHashSize]byte
+	sum    [sha256.Size]byte
 	claims *inflight // the set that id is claimed in
 }
 
