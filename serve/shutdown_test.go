@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,5 +118,62 @@ func TestStartFailsOnABusyAddress(t *testing.T) {
 	}
 	if want := fmt.Sprintf("listen on %s", ln.Addr()); !bytes.Contains([]byte(err.Error()), []byte(want)) {
 		t.Errorf("error %q, want it to name the address", err)
+	}
+}
+
+// A request still in flight when the shutdown's grace period runs out is
+// answered by its own deadline (a 503) before the connections are cut,
+// and logged and counted as that 503: a forced shutdown never makes it
+// look like a client that left (499), which the error-ratio alert would
+// not count.
+func TestForcedShutdownAnswersInFlightRequestsByTheirDeadline(t *testing.T) {
+	var logs syncBuffer
+	s := New(Config{Timeout: 1500 * time.Millisecond, ShutdownTimeout: 100 * time.Millisecond, ReadyTimeout: 100 * time.Millisecond},
+		errStore{block: true}, slogTo(&logs))
+	s.SetModel(&fakeModel{version: "v"})
+	base, stop, done := startServer(t, s)
+	body := validBody(t)
+	type answer struct {
+		status int
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(base+"/predict", "application/json", bytes.NewReader(body))
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		resp.Body.Close()
+		answered <- answer{status: resp.StatusCode}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.pipe.Depth() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the request was not admitted within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	select {
+	case <-done: // Serve reports the grace period's end; what matters is below
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return 10 s after the shutdown began")
+	}
+	if a := <-answered; a.err != nil || a.status != http.StatusServiceUnavailable {
+		t.Errorf("the request in flight got status %d, error %v; want its own deadline's 503", a.status, a.err)
+	}
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "msg=request") && strings.Contains(l, "route=/predict") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "status=503") {
+		t.Errorf("log line %q, want status=503", line)
+	}
+	metrics := do(t, s, http.MethodGet, "/metrics", "", nil).Body.String()
+	if strings.Contains(metrics, `status="499"`) {
+		t.Errorf("a 499 was counted at a forced shutdown:\n%s", grepLines(metrics, "http_requests_total"))
 	}
 }
