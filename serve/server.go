@@ -319,10 +319,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(shutCtx)
-	// Every handler has returned (or been abandoned at the deadline): no
-	// request can queue for the model any more.
+	// No request can queue for the model any more. Close waits for every
+	// admitted request to be decided (stored, or failed by its own
+	// deadline at the latest).
 	s.Close()
 	if err != nil {
+		// The grace period ran out with requests in flight, and Close has
+		// just seen them decided: give their handlers a moment to write
+		// those answers (a 503 from the deadline, say) before the
+		// connections are cut, or the client would get a cut connection
+		// and the log a client that left (499).
+		answerCtx, cancelAnswer := context.WithTimeout(context.WithoutCancel(ctx), answerGrace)
+		_ = srv.Shutdown(answerCtx)
+		cancelAnswer()
 		_ = srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -332,6 +341,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.logger.Info("server stopped")
 	return nil
 }
+
+// answerGrace is how long a forced shutdown, once every admitted request
+// is decided, waits for their answers to be written before it closes the
+// connections.
+const answerGrace = time.Second
 
 // loopback reports whether addr is reachable only from this machine.
 func loopback(addr net.Addr) bool {
