@@ -44,16 +44,19 @@ const (
 // until done.
 type idemKey struct {
 	key      string // as the client sent it
-	hash     []byte // store.KeyHash of the client's scope and key (of id)
 	route    string // the route's path: one key is for one route
-	request  []byte // a digest of the route and the request's images (of sum)
 	replayed bool   // the answer was read back from the stored rows
-	// hash and request point into these: the struct is allocated anyway,
-	// and slices of its arrays cost nothing more.
+	// id is store.KeyHashArray of the client's scope and key; sum, once
+	// mark has run, the SHA-256 of the route and the request's images,
+	// stored cut to requestHashSize (request). The rows hold slices of
+	// these arrays: the struct is allocated anyway.
 	id     [store.KeyHashSize]byte
 	sum    [sha256.Size]byte
 	claims *inflight // the set that id is claimed in
 }
+
+// request is the stored digest of what was asked (set by mark).
+func (k *idemKey) request() []byte { return k.sum[:requestHashSize] }
 
 // inflight is the set of (scope, key) this server is answering now, by
 // store.KeyHashArray.
@@ -107,7 +110,6 @@ func (s *Server) idempotencyKey(c echo.Context) (*idemKey, error) {
 	if !k.claims.claim(k.id) {
 		return nil, errorf(http.StatusConflict, "a request with %s %q is still being answered; send it again once that one has its answer", headerIdempotencyKey, key)
 	}
-	k.hash = k.id[:]
 	return k, nil
 }
 
@@ -160,7 +162,7 @@ func (k *idemKey) mark(rows []*store.Prediction) {
 		h.Write([]byte{0})
 		h.Write(r.Image)
 	}
-	k.request = h.Sum(k.sum[:0])[:requestHashSize]
+	h.Sum(k.sum[:0]) // into sum itself: it has exactly the room
 	pos := positions[:]
 	if len(rows) > len(positions) {
 		pos = make([]int, len(rows))
@@ -169,7 +171,7 @@ func (k *idemKey) mark(rows []*store.Prediction) {
 		}
 	}
 	for i, r := range rows {
-		r.IdemKeyHash, r.IdemRequest, r.IdemPosition = k.hash, k.request, &pos[i]
+		r.IdemKeyHash, r.IdemRequest, r.IdemPosition = k.id[:], k.request(), &pos[i]
 	}
 }
 
@@ -187,7 +189,7 @@ var positions = func() (p [64]int) {
 // replay answers a request whose key was taken with the stored answer:
 // 422 when the stored rows were asked for with other images.
 func (s *Server) replay(ctx context.Context, k *idemKey, n int) ([]prediction, error) {
-	rows, err := s.store.ReadKeyed(ctx, k.hash)
+	rows, err := s.store.ReadKeyed(ctx, k.id[:])
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +199,7 @@ func (s *Server) replay(ctx context.Context, k *idemKey, n int) ([]prediction, e
 		return nil, &Error{Status: http.StatusServiceUnavailable,
 			Message: fmt.Sprintf("the request stored with %s %q was just deleted; send it again", headerIdempotencyKey, k.key)}
 	}
-	if len(rows) != n || !bytes.Equal(rows[0].IdemRequest, k.request) {
+	if len(rows) != n || !bytes.Equal(rows[0].IdemRequest, k.request()) {
 		return nil, errorf(http.StatusUnprocessableEntity, "%s %q was used for another request (other images or route); use a new key for a new request", headerIdempotencyKey, k.key)
 	}
 	out := make([]prediction, len(rows))

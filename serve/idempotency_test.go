@@ -260,7 +260,6 @@ func TestAKeyIsScopedToTheTokenNotTheAddress(t *testing.T) {
 func TestMarkNumbersEveryRow(t *testing.T) {
 	for _, n := range []int{1, 3, len(positions), len(positions) + 1, maxBatch} {
 		k := &idemKey{route: "/predict/batch", id: store.KeyHashArray("addr:127.0.0.1", "k")}
-		k.hash = k.id[:]
 		rows := make([]*store.Prediction, n)
 		for i := range rows {
 			rows[i] = &store.Prediction{Image: []byte{byte(i)}}
