@@ -29,6 +29,10 @@ func TestRESTBodiesThatAreNotRequestsAre400NamingTheField(t *testing.T) {
 		}{
 			{"a body that is not JSON", `{"inputs": [`, nil, []string{"JSON"}},
 			{"a body that is an array", `[1,2]`, nil, []string{"object"}},
+			{"a body that is null", `null`, nil, []string{"null", "object"}},
+			{"a body that is null between spaces", " null\n", nil, []string{"null", "object"}},
+			{"a JSON part that is null before binary data", "null" + strings.Repeat("\x00", 784),
+				http.Header{"Inference-Header-Content-Length": {"4"}}, []string{"null", "object"}},
 			{"a request without inputs", `{"id":"42"}`, nil, []string{"inputs", "missing"}},
 			{"an id that is a number", `{"id":42,"inputs":[]}`, nil, []string{"id", "string"}},
 			{"inputs that are an object", `{"inputs":{}}`, nil, []string{"inputs", "array"}},

@@ -213,6 +213,11 @@ func preciseParts(jsonPart, bin []byte) (*oip.InferRequest, error) {
 	if err := checkNesting(jsonPart, v2Depth); err != nil {
 		return nil, err
 	}
+	// encoding/json takes null for any struct, leaving it empty; the
+	// walkers below read an object only.
+	if t := bytes.TrimSpace(jsonPart); len(t) > 0 && t[0] != '{' && json.Valid(t) {
+		return nil, invalid(`body is %s, want a JSON object like {"inputs": [...]}`, kind(t))
+	}
 	var wire v2Request
 	if err := json.Unmarshal(jsonPart, &wire); err != nil {
 		return nil, jsonError(err)

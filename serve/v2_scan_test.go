@@ -150,6 +150,7 @@ var v2Seeds = []string{
 	`{"id":"a","inputs":[{"name":"image","datatype":"FP32","shape":[1,28,28],"data":[[0.5,1],[0,0.25e-1]]}]}`,
 	`{"parameters":{"binary_data_output":true,"n":-1.5E+2},"inputs":[{"data":[[[[1]]]],"shape":[-1,1,28,28],"datatype":"UINT8","name":"image","parameters":{"s":"x","b":false}}],"outputs":[{"name":"prediction","parameters":{"binary_data":false}},{"name":"probabilities"}]}`,
 	` { "inputs" : [ { "name" : "image" , "datatype" : "UINT8" , "shape" : [ ] , "data" : [ ] } ] , "outputs" : [ ] } `,
+	`null`, // encoding/json takes it for an empty request
 }
 
 // mutate returns body with one random edit: a byte replaced by, or a byte
@@ -425,6 +426,7 @@ func TestV2ScannerTakesPlainBinaryBodiesAsTheGeneralDecoder(t *testing.T) {
 func FuzzV2BinaryBodiesReadAsTheGeneralDecoder(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,784],"parameters":{"binary_data_size":784}}]}`), make([]byte, 784))
 	f.Add([]byte(`{"id":"a","inputs":[{"name":"image","datatype":"FP32","shape":[1,1],"parameters":{"binary_data_size":4}}],"outputs":[{"name":"prediction","parameters":{"binary_data":true}}]}`), []byte{0, 0, 128, 63})
+	f.Add([]byte(` null `), make([]byte, 784))
 	f.Fuzz(func(t *testing.T, header, bin []byte) {
 		if len(header) == 0 {
 			return
