@@ -71,3 +71,26 @@ func TestEveryModelCommandWorksOnTheDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestModelsImportFromAMissingFolderFails: a mistyped folder to import
+// from is an error naming it, not "copied 0 models" and exit 0 (the folder
+// store reads a missing folder as an empty one).
+func TestModelsImportFromAMissingFolderFails(t *testing.T) {
+	dir := t.TempDir()
+	inDB := []string{"--models", "db", "--db", "sqlite:" + filepath.Join(dir, "p.db")}
+	missing := filepath.Join(dir, "typo")
+	code, out := runApp(t, append([]string{"models", "import", missing}, inDB...)...)
+	if code == 0 || !strings.Contains(out, missing) || strings.Contains(out, "copied") {
+		t.Fatalf("import of a missing folder: exit %d, want an error naming %s:\n%s", code, missing, out)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("the missing folder was created (%v)", err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runApp(t, append([]string{"models", "import", file}, inDB...)...); code == 0 || !strings.Contains(out, "not a directory") {
+		t.Errorf("import of a file: exit %d, want an error saying it is not a directory:\n%s", code, out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/registry"
@@ -64,6 +65,16 @@ func copyModels(ctx context.Context, action, dir string, reg *registry.Registry,
 	}
 	if from.String() == to.String() {
 		return fmt.Errorf("%s %s: the models are there already (choose the other store with --models)", action, dir)
+	}
+	if action == "import" {
+		// The folder store reads a missing folder as one with no models
+		// (a first boot creates it); a folder to import from must exist,
+		// or a mistyped path would import nothing and report success.
+		if st, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("import %s: %w", dir, err)
+		} else if !st.IsDir() {
+			return fmt.Errorf("import %s: not a directory", dir)
+		}
 	}
 	c, err := registry.Copy(ctx, from, to)
 	if err != nil {
