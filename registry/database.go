@@ -125,7 +125,17 @@ func (d *Database) Load(ctx context.Context, version string) (*model.Weights, mo
 	}
 	w, err := model.DecodeWeights(row.Weights, row.WeightsSHA256)
 	if err != nil {
-		return nil, meta, fmt.Errorf("model %s in the database: %w", version, err)
+		err = fmt.Errorf("model %s in the database: %w", version, err)
+		if errors.Is(err, model.ErrCorrupt) {
+			// A row changed in place after its check keeps its checksum
+			// column and length, the state a verdict is kept for: without
+			// this, scans would go on listing it as valid, and a server
+			// would keep trying to serve it.
+			d.mu.Lock()
+			d.checked[version] = checked{sha: row.WeightsSHA256, bytes: int64(len(row.Weights)), err: err}
+			d.mu.Unlock()
+		}
+		return nil, meta, err
 	}
 	return w, meta, nil
 }

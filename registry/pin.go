@@ -85,6 +85,13 @@ func (r *Registry) pinValid(ctx context.Context, action, version string) (Pin, e
 	if err := r.check(ctx, version); err != nil {
 		return Pin{}, fmt.Errorf("%s %s: %w", action, version, err)
 	}
+	// The scan's verdict may be older than the model's bytes (a database
+	// row changed in place keeps the state the verdict is kept for): load
+	// it, checksum and all, before the pin moves, so that a promote
+	// refused changes nothing.
+	if _, _, err := r.b.Load(ctx, version); err != nil {
+		return Pin{}, fmt.Errorf("%s %s: %w", action, version, err)
+	}
 	return r.changePin(ctx, action, version)
 }
 

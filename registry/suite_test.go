@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for damageInPlace
 	"github.com/mnistserve/app/model"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/store/storetest"
@@ -23,6 +25,7 @@ import (
 type kit struct {
 	name        string
 	url         string // the database's, for the database kinds
+	dir         string // the folder's, for the folder
 	open        func(tb testing.TB) Backend
 	saveCorrupt func(tb testing.TB, b Backend, created time.Time) string
 }
@@ -49,7 +52,7 @@ func newKit(tb testing.TB, name string) kit {
 	switch name {
 	case "folder":
 		dir := tb.TempDir()
-		return kit{name: name,
+		return kit{name: name, dir: dir,
 			open: func(testing.TB) Backend { return NewFolder(dir) },
 			saveCorrupt: func(tb testing.TB, b Backend, created time.Time) string {
 				m, err := b.Save(ctx(tb), model.NewWeights(99), model.Meta{CreatedAt: created})
@@ -362,4 +365,79 @@ func waitUntil(tb testing.TB, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// damageInPlace flips a byte in the middle of version's weights where they
+// are kept, leaving its metadata, checksum and length as they were: a
+// database row changed by hand after every server checked it.
+func damageInPlace(tb testing.TB, k kit, version string) {
+	tb.Helper()
+	if k.url == "" { // the folder
+		p := filepath.Join(k.dir, version+".weights")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		data[len(data)/2] ^= 0xff
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	driver, dsn, arg := "pgx", k.url, "$1"
+	if path, ok := strings.CutPrefix(k.url, "sqlite:"); ok {
+		driver, dsn, arg = "sqlite", path, "?"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var w []byte
+	if err := db.QueryRowContext(ctx(tb), `SELECT weights FROM models WHERE version = `+arg, version).Scan(&w); err != nil {
+		tb.Fatal(err)
+	}
+	w[len(w)/2] ^= 0xff
+	q := `UPDATE models SET weights = $1 WHERE version = $2`
+	if arg == "?" {
+		q = `UPDATE models SET weights = ? WHERE version = ?`
+	}
+	if _, err := db.ExecContext(ctx(tb), q, w, version); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestAPromoteRefusedChangesNothing: a model damaged after the servers
+// checked it (its checksum column and length unchanged) is refused by a
+// promote, which leaves the pin where it was, and is then passed over as
+// the newest model: every server of the store agrees on the valid one.
+func TestAPromoteRefusedChangesNothing(t *testing.T) {
+	backends(t, func(t *testing.T, k kit) {
+		c := ctx(t)
+		r := New(k.open(t), nil)
+		good := saveAt(t, r, 1, time.Now().Add(-time.Hour))
+		newer := saveAt(t, r, 2, time.Now())
+		if v := currentVersion(t, r); v != newer {
+			t.Fatalf("serving %s, want the newest %s", v, newer)
+		}
+		if _, err := r.Promote(c, good); err != nil {
+			t.Fatal(err)
+		}
+		damageInPlace(t, k, newer)
+		if _, err := r.Promote(c, newer); !errors.Is(err, model.ErrCorrupt) {
+			t.Errorf("Promote(damaged) = %v, want ErrCorrupt", err)
+		}
+		if p, err := r.ReadPin(c); err != nil || p.Version != good || p.History[len(p.History)-1].Version != good {
+			t.Errorf("after a refused promote the pin is %+v (%v), want %s as before", p, err, good)
+		}
+		if _, err := r.Unpin(c); err != nil {
+			t.Fatal(err)
+		}
+		other := New(k.open(t), nil) // a replica that never saw the model whole
+		for _, reg := range []*Registry{r, other} {
+			if v, _, err := reg.Served(c); err != nil || v != good {
+				t.Errorf("unpinned, %s serves %q (%v), want %s, not the damaged newer %s", reg.b, v, err, good, newer)
+			}
+		}
+	})
 }
