@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -242,6 +243,11 @@ func Load(metaPath string) (*Weights, Meta, error) {
 	}
 	wpath := filepath.Join(filepath.Dir(metaPath), meta.WeightsFile)
 	data, err := ReadRegular(wpath, WeightsBytes())
+	if errors.Is(err, fs.ErrNotExist) {
+		// The metadata names weights that are not there: an incomplete
+		// model, not a failure of the store.
+		return nil, meta, fmt.Errorf("%s names the weights file %s, which is missing: %w", filepath.Base(metaPath), meta.WeightsFile, ErrCorrupt)
+	}
 	if err != nil {
 		return nil, meta, err
 	}

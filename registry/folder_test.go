@@ -2,8 +2,10 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +116,27 @@ func rewriteMeta(tb testing.TB, dir, version string, edit func(*model.Meta)) {
 	js, _ = json.Marshal(m)
 	if err := os.WriteFile(path, js, 0o644); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// TestAModelWhoseWeightsFileIsMissingIsNotValid: metadata naming a weights
+// file that is not there is a model that does not load (ErrCorrupt, which
+// the front doors answer 404 / NotFound), never a store failure (500).
+func TestAModelWhoseWeightsFileIsMissingIsNotValid(t *testing.T) {
+	dir := t.TempDir()
+	r := New(NewFolder(dir), nil)
+	good := saveAt(t, r, 1, time.Now().Add(-time.Hour))
+	ghost := saveAt(t, r, 2, time.Now())
+	if err := os.Remove(filepath.Join(dir, ghost+".weights")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Load(ctx(t), ghost); !errors.Is(err, model.ErrCorrupt) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Load(no weights file) = %v, want ErrCorrupt saying the file is missing", err)
+	}
+	if _, err := r.Promote(ctx(t), ghost); !errors.Is(err, model.ErrCorrupt) {
+		t.Errorf("Promote(no weights file) = %v, want ErrCorrupt", err)
+	}
+	if v := currentVersion(t, r); v != good {
+		t.Errorf("serving %s, want the valid %s", v, good)
 	}
 }
