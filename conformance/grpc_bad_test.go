@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mnistserve/app/grpcapi"
+	"github.com/mnistserve/app/keys"
 	pb "github.com/mnistserve/app/proto/inference"
 	"github.com/mnistserve/app/store"
 	"github.com/mnistserve/app/store/storetest"
@@ -150,4 +151,29 @@ func TestGRPCRateLimitIsResourceExhausted(t *testing.T) {
 	if live, err := c.Live(); err != nil || !live {
 		t.Errorf("a probe under the limit: %v, %v; want it answered", live, err)
 	}
+}
+
+// TestGRPCRateLimitCountsCallsWithBadTokens: as on the HTTP routes, a call
+// with a token that is no key is charged to its address before it is
+// refused, so tokens cannot be guessed at any pace.
+func TestGRPCRateLimitCountsCallsWithBadTokens(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	srv := newServer(t, st, true)
+	var asked []string
+	limited := true
+	conn := grpcConn(t, srv, grpcapi.Config{
+		Keys: keyring{predictToken: {Name: "alice", Role: keys.RolePredict}},
+		Allow: func(client string) (bool, time.Duration) {
+			asked = append(asked, client)
+			return !limited, time.Second
+		}})
+	c := &grpcClient{tb: t, c: pb.NewGRPCInferenceServiceClient(conn), token: "not-a-key"}
+	_, err := c.Infer("mnist", "", oneImage("UINT8", []int64{1, 784}, 1))
+	wantKind(t, err, exhausted, "too many requests")
+	if len(asked) != 1 || !strings.HasPrefix(asked[0], "addr:") {
+		t.Errorf("the limit was asked about %q, want the bad token's caller by address", asked)
+	}
+	limited = false
+	_, err = c.Infer("mnist", "", oneImage("UINT8", []int64{1, 784}, 1))
+	wantKind(t, err, unauthenticated)
 }

@@ -176,10 +176,10 @@ func (s *Server) guard(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	if !strings.HasPrefix(info.FullMethod, "/inference.") || public[info.FullMethod] {
 		return next(ctx, req)
 	}
-	name, err := s.authenticate(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// As on the HTTP routes, the rate is charged before a bad token is
+	// refused (to the caller's address), so tokens cannot be guessed at
+	// any pace.
+	name, authErr := s.authenticate(ctx)
 	if s.cfg.Allow != nil {
 		id := "key:" + name
 		if name == "" {
@@ -188,6 +188,9 @@ func (s *Server) guard(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		if ok, wait := s.cfg.Allow(id); !ok {
 			return nil, status.Errorf(codes.ResourceExhausted, "too many requests: try again in %v", wait.Round(time.Millisecond))
 		}
+	}
+	if authErr != nil {
+		return nil, authErr
 	}
 	if name != "" {
 		ctx = context.WithValue(ctx, clientKey{}, name)
