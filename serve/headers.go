@@ -50,11 +50,13 @@ func securityHeaders() echo.MiddlewareFunc {
 // from reading our answers.
 func cors(origins []string) echo.MiddlewareFunc {
 	return middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOrigins:  origins,
-		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
-		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID, "traceparent", "tracestate"},
-		ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", HeaderSaliencyModel, HeaderSaliencyMethod, "traceresponse"},
-		MaxAge:        600,
+		AllowOrigins: origins,
+		AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
+		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderContentType, echo.HeaderXRequestID, "traceparent", "tracestate",
+			headerIdempotencyKey, headerInferLength},
+		ExposeHeaders: []string{echo.HeaderXRequestID, "Retry-After", HeaderSaliencyModel, HeaderSaliencyMethod, "traceresponse",
+			headerReplayed, headerInferLength},
+		MaxAge: 600,
 	})
 }
 

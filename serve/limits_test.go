@@ -185,8 +185,18 @@ func TestCORSOnlyForListedOrigins(t *testing.T) {
 			t.Errorf("origins %v, preflight from %s: Allow-Origin %q, want %q", tc.origins, tc.origin, got, tc.want)
 		}
 		allowed := strings.ToLower(rec.Header().Get("Access-Control-Allow-Headers"))
-		if tc.want != "" && (!strings.Contains(allowed, "authorization") || !strings.Contains(allowed, "traceparent")) {
-			t.Errorf("preflight allows headers %q, want Authorization and traceparent", rec.Header().Get("Access-Control-Allow-Headers"))
+		for _, h := range []string{"authorization", "traceparent", "idempotency-key", "inference-header-content-length"} {
+			if tc.want != "" && !strings.Contains(allowed, h) {
+				t.Errorf("preflight allows headers %q, want %s among them", rec.Header().Get("Access-Control-Allow-Headers"), h)
+			}
+		}
+		req = httptest.NewRequest(http.MethodGet, "/healthz", nil)
+		req.Header.Set("Origin", tc.origin)
+		exposed := strings.ToLower(serveHTTP(t, s, req).Header().Get("Access-Control-Expose-Headers"))
+		for _, h := range []string{"idempotent-replayed", "inference-header-content-length", "retry-after"} {
+			if tc.want != "" && !strings.Contains(exposed, h) {
+				t.Errorf("answers to %s expose headers %q, want %s among them", tc.origin, exposed, h)
+			}
 		}
 	}
 }
