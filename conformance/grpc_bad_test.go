@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +177,40 @@ func TestGRPCRateLimitCountsCallsWithBadTokens(t *testing.T) {
 	limited = false
 	_, err = c.Infer("mnist", "", oneImage("UINT8", []int64{1, 784}, 1))
 	wantKind(t, err, unauthenticated)
+}
+
+// TestErrorsRepeatOnlyTheStartOfAClientsValue: an error names a bad name,
+// datatype, shape, model or version by its start, not in full; a gRPC
+// error travels in a header, and a client capping headers at 16 KiB (as
+// many do) had its stream reset where the message repeated 10 KB or more.
+func TestErrorsRepeatOnlyTheStartOfAClientsValue(t *testing.T) {
+	everywhere(t, func(t *testing.T, tr transport, st *store.Store) {
+		c := tr.client(t, newServer(t, st, false), "")
+		long := "x" + strings.Repeat("y", 10_000)
+		img := func(edit func(*request)) request {
+			r := oneImage("UINT8", []int64{1, 784}, 1)
+			edit(&r)
+			return r
+		}
+		for _, tc := range []struct {
+			name, model, version string
+			req                  request
+			kind                 kind
+		}{
+			{"a long input name", "mnist", "", img(func(r *request) { r.Name = long }), invalidArgument},
+			{"a long datatype", "mnist", "", img(func(r *request) { r.Datatype = long }), invalidArgument},
+			{"a shape of 5,000 dimensions", "mnist", "", img(func(r *request) { r.Shape = make([]int64, 5000) }), invalidArgument},
+			{"a long model name", long, "", img(func(*request) {}), notFound},
+			{"a long version", "mnist", long, img(func(*request) {}), notFound},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := c.Infer(tc.model, tc.version, tc.req)
+				wantKind(t, err, tc.kind)
+				var pe *protoError
+				if errors.As(err, &pe) && len(pe.Message) > 1000 {
+					t.Errorf("the error repeats %d bytes: %.120s...", len(pe.Message), pe.Message)
+				}
+			})
+		}
+	})
 }

@@ -35,5 +35,5 @@ func (h *health) Check(ctx context.Context, req *healthpb.HealthCheckRequest) (*
 		}
 		return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 	}
-	return nil, status.Errorf(codes.NotFound, "no health service %q: ask for \"\", %q or %q", req.GetService(), healthService, healthLiveness)
+	return nil, status.Errorf(codes.NotFound, "no health service %s: ask for \"\", %q or %q", oip.Quote(req.GetService()), healthService, healthLiveness)
 }

@@ -103,9 +103,9 @@ func checkOutputs(req *InferRequest) ([]Output, error) {
 	for i, o := range req.Outputs {
 		switch {
 		case o.Name != OutputProbs && o.Name != OutputDigit:
-			return nil, invalid("outputs[%d].name is %q, want %q or %q", i, o.Name, OutputProbs, OutputDigit)
+			return nil, invalid("outputs[%d].name is %s, want %q or %q", i, Quote(o.Name), OutputProbs, OutputDigit)
 		case seen[o.Name]:
-			return nil, invalid("outputs[%d].name %q is asked for twice", i, o.Name)
+			return nil, invalid("outputs[%d].name %s is asked for twice", i, Quote(o.Name))
 		}
 		seen[o.Name] = true
 		out = append(out, Output{Name: o.Name, Binary: o.Binary || req.BinaryAll})
@@ -121,10 +121,10 @@ func images(inputs []Input) ([][]byte, error) {
 	in := &inputs[0]
 	const at = "inputs[0]"
 	if in.Name != InputName {
-		return nil, invalid("%s.name is %q, want %q", at, in.Name, InputName)
+		return nil, invalid("%s.name is %s, want %q", at, Quote(in.Name), InputName)
 	}
 	if in.Datatype != "FP32" && in.Datatype != "UINT8" {
-		return nil, invalid("%s.datatype is %q, want FP32 (0..1) or UINT8 (0..255)", at, in.Datatype)
+		return nil, invalid("%s.datatype is %s, want FP32 (0..1) or UINT8 (0..255)", at, Quote(in.Datatype))
 	}
 	n, err := imageCount(in.Shape)
 	if err != nil {
@@ -190,11 +190,31 @@ func imageCount(shape []int64) (int, error) {
 	return int(shape[0]), nil
 }
 
-// formatShape writes a shape as the protocol's JSON does.
+// echoMax bounds how much of a client's value an error repeats: a gRPC
+// error travels in a header, which many clients cap at 16 KiB (a larger
+// one resets the stream), and a message needs only the start to show
+// which value it means.
+const echoMax = 64
+
+// Quote is s quoted for an error message, cut to its first echoMax bytes
+// (and its length) when longer.
+func Quote(s string) string {
+	if len(s) <= echoMax {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:echoMax]) + "... (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// formatShape writes a shape as the protocol's JSON does; a shape of
+// more dimensions than any valid one is cut after the first 8.
 func formatShape(shape []int64) string {
-	parts := make([]string, len(shape))
-	for i, d := range shape {
-		parts[i] = strconv.FormatInt(d, 10)
+	const most = 8
+	parts := make([]string, 0, min(len(shape), most)+1)
+	for _, d := range shape[:min(len(shape), most)] {
+		parts = append(parts, strconv.FormatInt(d, 10))
+	}
+	if len(shape) > most {
+		parts = append(parts, "... ("+strconv.Itoa(len(shape))+" dimensions)")
 	}
 	return "[" + strings.Join(parts, ",") + "]"
 }

@@ -146,7 +146,7 @@ func (s *Service) ModelReady(ctx context.Context, name, version string) error {
 // served one, which the pipeline batches.
 func (s *Service) model(ctx context.Context, name, version string) (pipeline.Model, error) {
 	if name != ModelName {
-		return nil, &Error{Msg: fmt.Sprintf("no model named %q; this server has %q", name, ModelName), Kind: ErrModelNotFound}
+		return nil, &Error{Msg: fmt.Sprintf("no model named %s; this server has %q", Quote(name), ModelName), Kind: ErrModelNotFound}
 	}
 	served, err := s.Models.Served()
 	if err != nil {
@@ -160,7 +160,7 @@ func (s *Service) model(ctx context.Context, name, version string) (pipeline.Mod
 	case errors.Is(err, model.ErrUnknownVersion), errors.Is(err, model.ErrCorrupt):
 		versions, _ := s.Models.Versions()
 		slices.Sort(versions)
-		return nil, &Error{Msg: fmt.Sprintf("model %q has no valid version %q (valid: %v)", name, version, versions), Kind: ErrModelNotFound}
+		return nil, &Error{Msg: fmt.Sprintf("model %q has no valid version %s (valid: %v)", name, Quote(version), versions), Kind: ErrModelNotFound}
 	case err != nil:
 		return nil, fmt.Errorf("load model version %s: %w", version, err)
 	}
