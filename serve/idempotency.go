@@ -199,8 +199,14 @@ func (s *Server) replay(ctx context.Context, k *idemKey, n int) ([]prediction, e
 		return nil, &Error{Status: http.StatusServiceUnavailable,
 			Message: fmt.Sprintf("the request stored with %s %q was just deleted; send it again", headerIdempotencyKey, k.key)}
 	}
-	if len(rows) != n || !bytes.Equal(rows[0].IdemRequest, k.request()) {
+	if !bytes.Equal(rows[0].IdemRequest, k.request()) {
 		return nil, errorf(http.StatusUnprocessableEntity, "%s %q was used for another request (other images or route); use a new key for a new request", headerIdempotencyKey, k.key)
+	}
+	if len(rows) != n {
+		// The same request, but some of its rows were deleted since: its
+		// answer can no longer be given whole.
+		return nil, errorf(http.StatusUnprocessableEntity, "%s %q answered this request, but only %d of its %d predictions are still stored (the others were deleted), so its answer cannot be replayed; use a new key to predict again",
+			headerIdempotencyKey, k.key, len(rows), n)
 	}
 	out := make([]prediction, len(rows))
 	for i, r := range rows {

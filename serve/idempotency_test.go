@@ -129,6 +129,24 @@ func TestARepeatedKeyGetsTheFirstAnswer(t *testing.T) {
 				t.Fatalf("%d rows, want %d", got, before+2)
 			}
 		})
+		t.Run("a batch one of whose rows was deleted is 422 saying so, and stores nothing", func(t *testing.T) {
+			first := sendKeyed(t, s, "/predict/batch", "part", "", batch)
+			var ans struct {
+				Predictions []struct{ ID int64 } `json:"predictions"`
+			}
+			decode(t, first, http.StatusOK, &ans)
+			if err := st.Delete(context.Background(), ans.Predictions[1].ID); err != nil {
+				t.Fatal(err)
+			}
+			before := count(t, st)
+			msg := errorOf(t, sendKeyed(t, s, "/predict/batch", "part", "", batch), http.StatusUnprocessableEntity)
+			if !strings.Contains(msg, "deleted") || !strings.Contains(msg, "2 of its 3") || strings.Contains(msg, "another request") {
+				t.Errorf("the error says %q, want that 2 of the 3 predictions stored with the key are left (one was deleted)", msg)
+			}
+			if got := count(t, st); got != before {
+				t.Fatalf("%d rows, want %d", got, before)
+			}
+		})
 		t.Run("after retention deleted the row the key is fresh", func(t *testing.T) {
 			first := sendKeyed(t, s, "/predict", "old", "", one)
 			if _, err := st.DeleteBefore(context.Background(), time.Now().Add(time.Hour), 1000); err != nil {
