@@ -104,10 +104,10 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 	total := 0
 	for {
 		chunk := make([]byte, readChunk)
-		n, err := io.ReadFull(r, chunk)
+		n, err := fill(r, chunk)
 		chunks = append(chunks, chunk[:n])
 		total += n
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
@@ -122,6 +122,23 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 		b = append(b, c...)
 	}
 	return b, nil
+}
+
+// fill reads into b until it is full or r ends, returning io.EOF at the
+// end of r. Unlike io.ReadFull, it passes on the reader's own errors as
+// they are: a chunked body cut off before its last chunk ends in
+// io.ErrUnexpectedEOF, which io.ReadFull also returns for a body that
+// simply ended part way into b, so that a truncated body read as whole.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // readJSONBody reads the body of a route that takes only JSON, refusing

@@ -1,0 +1,52 @@
+package serve
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/mnistserve/app/store/storetest"
+)
+
+// cutReader yields its text and then fails as net/http's chunked reader
+// does when a body stops before its last chunk.
+type cutReader struct{ r io.Reader }
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// TestABodyCutOffBeforeItsLastChunkIs400: a body of unknown length (chunked)
+// that ends before its last chunk could not be read, and is answered so;
+// before, it was read as if whole (a JSON error, or worse, a valid prefix
+// taken for the request).
+func TestABodyCutOffBeforeItsLastChunkIs400(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	s := newServer(t, st, &fakeModel{version: "fake-v1"})
+	whole := string(mustJSON(t, map[string]any{"images": [][]int{flat(digitImage(3)), flat(digitImage(1))}}))
+	for _, cut := range []int{len(whole) / 2, len(whole)} { // mid-image, and all of the JSON but not the last chunk
+		req := httptest.NewRequest(http.MethodPost, "/predict/batch", &cutReader{strings.NewReader(whole[:cut])})
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
+		msg := errorOf(t, serveHTTP(t, s, req), http.StatusBadRequest)
+		if !strings.Contains(msg, "could not read the body") {
+			t.Errorf("a body cut after %d of %d bytes: %q, want that the body could not be read", cut, len(whole), msg)
+		}
+	}
+	if n := count(t, st); n != 0 {
+		t.Errorf("%d rows stored from cut bodies, want 0", n)
+	}
+	// Read whole, the same body is answered.
+	req := httptest.NewRequest(http.MethodPost, "/predict/batch", io.NopCloser(strings.NewReader(whole)))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	if rec := serveHTTP(t, s, req); rec.Code != http.StatusOK {
+		t.Errorf("the whole body of unknown length: %d %s", rec.Code, rec.Body)
+	}
+}
