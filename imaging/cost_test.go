@@ -10,6 +10,9 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -99,5 +102,107 @@ func TestDecodeCostRefusesNonImagesAndGiants(t *testing.T) {
 		if _, err := DecodeCost(tc.data); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
+	}
+}
+
+// withChunk returns the PNG data with a chunk of type typ and payload
+// inserted before its first IDAT.
+func withChunk(t *testing.T, data []byte, typ string, payload []byte) []byte {
+	t.Helper()
+	at := bytes.Index(data, []byte("IDAT")) - 4
+	if at < len(pngMagic) {
+		t.Fatal("no IDAT chunk")
+	}
+	var c bytes.Buffer
+	binary.Write(&c, binary.BigEndian, uint32(len(payload)))
+	c.WriteString(typ)
+	c.Write(payload)
+	binary.Write(&c, binary.BigEndian, crc32.ChecksumIEEE(c.Bytes()[4:]))
+	return append(append(slices.Clip(data[:at]), c.Bytes()...), data[at:]...)
+}
+
+// heldBytes is the size of the pixel data of what image/png or
+// image/jpeg returned.
+func heldBytes(t *testing.T, img image.Image) int64 {
+	switch m := img.(type) {
+	case *image.Gray:
+		return int64(len(m.Pix))
+	case *image.Gray16:
+		return int64(len(m.Pix))
+	case *image.NRGBA:
+		return int64(len(m.Pix))
+	case *image.NRGBA64:
+		return int64(len(m.Pix))
+	case *image.RGBA:
+		return int64(len(m.Pix))
+	case *image.YCbCr:
+		return int64(len(m.Y) + len(m.Cb) + len(m.Cr))
+	case *image.CMYK:
+		return int64(len(m.Pix))
+	}
+	t.Fatalf("unforeseen image type %T", img)
+	return 0
+}
+
+// TestDecodeCostCoversImagesConvertedWhileDecoded: the images whose decoder
+// makes a larger image than their header's colour model says. A gray PNG
+// with a tRNS chunk decodes to NRGBA or NRGBA64; a JPEG of RGB or CMYK
+// components is decoded into its planes and then converted into an RGBA or
+// CMYK image, both held at once. The estimate must cover the decoded
+// image, the planes where they are kept, and the gray copy.
+func TestDecodeCostCoversImagesConvertedWhileDecoded(t *testing.T) {
+	const w, h = 120, 80
+	encodePNG := func(img image.Image) []byte {
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	var ycc bytes.Buffer
+	if err := jpeg.Encode(&ycc, image.NewRGBA(image.Rect(0, 0, w, h)), nil); err != nil {
+		t.Fatal(err)
+	}
+	// An Adobe segment with transform 0, right after SOI: the components are RGB.
+	adobe := []byte{0xff, 0xee, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0}
+	rgb := append(append([]byte{0xff, 0xd8}, adobe...), ycc.Bytes()[2:]...)
+	cases := []struct {
+		name   string
+		data   []byte
+		planes int64 // bytes a pixel of planes the decoder keeps beside the image it returns
+	}{
+		{"8-bit gray PNG with tRNS", withChunk(t, encodePNG(image.NewGray(image.Rect(0, 0, w, h))), "tRNS", []byte{0, 7}), 0},
+		{"16-bit gray PNG with tRNS", withChunk(t, encodePNG(image.NewGray16(image.Rect(0, 0, w, h))), "tRNS", []byte{0, 7}), 0},
+		{"RGB JPEG (Adobe transform 0)", rgb, 3},
+	}
+	if cmyk, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "image", "testdata", "video-001.cmyk.jpeg")); err == nil {
+		cases = append(cases, struct {
+			name   string
+			data   []byte
+			planes int64
+		}{"CMYK JPEG", cmyk, 4})
+	} else {
+		t.Logf("no CMYK case: %v", err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			img, _, err := image.Decode(bytes.NewReader(tc.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			px := int64(img.Bounds().Dx() * img.Bounds().Dy())
+			held := heldBytes(t, img) + tc.planes*px + px
+			cost, err := DecodeCost(tc.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cost < held {
+				t.Errorf("cost %d is below the %d bytes the decoder holds (%T, and planes and the gray copy)", cost, held, img)
+			}
+		})
+	}
+	// Without the tRNS chunk, a gray PNG stays gray and costs a byte a pixel.
+	if cost, err := DecodeCost(encodePNG(image.NewGray(image.Rect(0, 0, w, h)))); err != nil || cost != w*h*2 {
+		t.Errorf("plain gray PNG: %d, %v; want %d", cost, err, w*h*2)
 	}
 }
