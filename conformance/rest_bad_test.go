@@ -30,6 +30,14 @@ func TestRESTBodiesThatAreNotRequestsAre400NamingTheField(t *testing.T) {
 			{"a body that is not JSON", `{"inputs": [`, nil, []string{"JSON"}},
 			{"a body that is an array", `[1,2]`, nil, []string{"object"}},
 			{"a body that is null", `null`, nil, []string{"null", "object"}},
+			{"a key written in another case", `{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,784],"data":` + px + `}],"INPUTS":[{"name":"image","datatype":"FP32","shape":[1,784]}]}`,
+				nil, []string{"INPUTS", "case-sensitive"}},
+			{"an input key written in another case", input(`"name":"image","datatype":"UINT8","shape":[1,784],"Data":` + px), nil, []string{"inputs[0]", "Data", "case-sensitive"}},
+			{"data and a binary_data_size both", input(`"name":"image","datatype":"UINT8","shape":[1,784],"data":`+px+`,"parameters":{"binary_data_size":784}`) + strings.Repeat("\x00", 784),
+				http.Header{"Inference-Header-Content-Length": {strconv.Itoa(len(input(`"name":"image","datatype":"UINT8","shape":[1,784],"data":` + px + `,"parameters":{"binary_data_size":784}`)))}},
+				[]string{"inputs[0]", "both data", "binary_data_size"}},
+			{"a binary_data_size without the header", input(`"name":"image","datatype":"UINT8","shape":[1,784],"parameters":{"binary_data_size":0}`), nil,
+				[]string{"binary_data_size", "Inference-Header-Content-Length"}},
 			{"a body that is null between spaces", " null\n", nil, []string{"null", "object"}},
 			{"a JSON part that is null before binary data", "null" + strings.Repeat("\x00", 784),
 				http.Header{"Inference-Header-Content-Length": {"4"}}, []string{"null", "object"}},
@@ -142,5 +150,27 @@ func TestRESTUnsupportedContentTypeIs415(t *testing.T) {
 	rec := c.do(http.MethodPost, "/v2/models/mnist/infer", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, []byte("a=b"))
 	if rec.Code != http.StatusUnsupportedMediaType {
 		t.Errorf("status %d %s, want 415", rec.Code, rec.Body)
+	}
+}
+
+// TestRESTAnEmptyVersionIsNotTheServedModel: a path of /versions// names no
+// version: 404, not the served model's answer.
+func TestRESTAnEmptyVersionIsNotTheServedModel(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	c := &restClient{tb: t, srv: newServer(t, st, false)}
+	for _, tc := range []struct{ method, path string }{
+		{http.MethodGet, "/v2/models/mnist/versions//ready"},
+		{http.MethodPost, "/v2/models/mnist/versions//infer"},
+	} {
+		body := []byte(`{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,784],"data":` + pixelsJSON() + `}]}`)
+		rec := c.do(tc.method, tc.path, http.Header{"Content-Type": {"application/json"}}, body)
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("%s %s: %d %s, want 404", tc.method, tc.path, rec.Code, rec.Body)
+			continue
+		}
+		wantKind(t, restError(t, rec), notFound, "empty model version")
+	}
+	if n := countRows(t, st); n != 0 {
+		t.Errorf("%d rows stored, want 0", n)
 	}
 }

@@ -49,10 +49,25 @@ func (s *Server) handleV2Server(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.oip.ServerMetadata())
 }
 
+// v2Version is the model version a v2 route names, "" on the routes
+// without /versions/; on those with it, an empty version (a path of
+// /versions//) names no version and is 404, not the served model.
+func v2Version(c echo.Context) (string, error) {
+	v := c.Param("version")
+	if v == "" && strings.Contains(c.Path(), "/versions/") {
+		return "", errorf(http.StatusNotFound, "the path names an empty model version; leave out /versions/ for the served one")
+	}
+	return v, nil
+}
+
 // handleV2Model serves GET /v2/models/:model[/versions/:version]: the
 // model's versions, platform, inputs and outputs.
 func (s *Server) handleV2Model(c echo.Context) error {
-	md, err := s.oip.ModelMetadata(c.Request().Context(), c.Param("model"), c.Param("version"))
+	version, err := v2Version(c)
+	if err != nil {
+		return err
+	}
+	md, err := s.oip.ModelMetadata(c.Request().Context(), c.Param("model"), version)
 	if err != nil {
 		return err
 	}
@@ -67,7 +82,11 @@ type modelReady struct {
 
 // handleV2ModelReady serves GET /v2/models/:model[/versions/:version]/ready.
 func (s *Server) handleV2ModelReady(c echo.Context) error {
-	if err := s.oip.ModelReady(c.Request().Context(), c.Param("model"), c.Param("version")); err != nil {
+	version, err := v2Version(c)
+	if err != nil {
+		return err
+	}
+	if err := s.oip.ModelReady(c.Request().Context(), c.Param("model"), version); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, modelReady{Name: oip.ModelName, Ready: true})
@@ -76,6 +95,10 @@ func (s *Server) handleV2ModelReady(c echo.Context) error {
 // handleV2Infer serves POST /v2/models/:model[/versions/:version]/infer: a
 // JSON inference request, or JSON and binary tensor data after it.
 func (s *Server) handleV2Infer(c echo.Context) error {
+	version, err := v2Version(c)
+	if err != nil {
+		return err
+	}
 	r := c.Request()
 	hlen := r.Header.Get(headerInferLength)
 	if hlen == "" {
@@ -91,7 +114,7 @@ func (s *Server) handleV2Infer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.oip.Infer(r.Context(), clientOf(c), c.Param("model"), c.Param("version"), req)
+	res, err := s.oip.Infer(r.Context(), clientOf(c), c.Param("model"), version, req)
 	if err != nil {
 		return err
 	}
@@ -120,6 +143,56 @@ type v2Input struct {
 type skipped struct{}
 
 func (*skipped) UnmarshalJSON([]byte) error { return nil }
+
+// The keys of each object of a request, as the protocol writes them.
+var (
+	requestKeys = []string{"id", "parameters", "inputs", "outputs"}
+	inputKeys   = []string{"name", "shape", "datatype", "parameters", "data"}
+	outputKeys  = []string{"name", "parameters"}
+)
+
+// keysAsWritten refuses a key that differs from one of the protocol's only
+// in case ("INPUTS", "Data"): encoding/json would take it for that field
+// while the walkers that find the data match keys exactly, so such a body
+// could be read half from one key and half from the other. body is a
+// valid JSON object.
+func keysAsWritten(body []byte) error {
+	check := func(obj []byte, at string, keys []string) error {
+		var err error
+		eachMember(obj, func(key, _ []byte) bool {
+			k := keyText(key)
+			for _, want := range keys {
+				if k != want && strings.EqualFold(k, want) {
+					err = invalid("%s has the key %s; keys are case-sensitive, want %q", at, oip.Quote(k), want)
+					return false
+				}
+			}
+			return true
+		})
+		return err
+	}
+	body = bytes.TrimSpace(body)
+	if err := check(body, "the request", requestKeys); err != nil {
+		return err
+	}
+	for name, keys := range map[string][]string{"inputs": inputKeys, "outputs": outputKeys} {
+		list, ok := member(body, name)
+		if !ok || len(list) == 0 || list[0] != '[' {
+			continue
+		}
+		var err error
+		elements(list, func(i int, el []byte) bool {
+			if len(el) > 0 && el[0] == '{' {
+				err = check(el, fmt.Sprintf("%s[%d]", name, i), keys)
+			}
+			return err == nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // inputData returns the "data" value of each input of the valid JSON
 // object body, as slices of body (nil where an input has none).
@@ -222,6 +295,9 @@ func preciseParts(jsonPart, bin []byte) (*oip.InferRequest, error) {
 	if err := json.Unmarshal(jsonPart, &wire); err != nil {
 		return nil, jsonError(err)
 	}
+	if err := keysAsWritten(jsonPart); err != nil {
+		return nil, err
+	}
 	req := &oip.InferRequest{}
 	if wire.ID != nil {
 		req.ID = *wire.ID
@@ -246,6 +322,12 @@ func preciseParts(jsonPart, bin []byte) (*oip.InferRequest, error) {
 		}
 		t := oip.Input{Name: *in.Name, Datatype: *in.Datatype, Shape: in.Shape}
 		if raw, ok := in.Parameters[oip.ParamBinSize]; ok {
+			if bin == nil {
+				return nil, invalid("%s.parameters.%s is given, but the request has no %s header, so it carries no binary data", at, oip.ParamBinSize, headerInferLength)
+			}
+			if i < len(data) && data[i] != nil {
+				return nil, invalid("%s has both data and parameters.%s; give its values one way", at, oip.ParamBinSize)
+			}
 			size, err := strconv.ParseInt(string(raw), 10, 64)
 			if err != nil || size < 0 {
 				return nil, invalid("%s.parameters.%s is %s, want a byte count", at, oip.ParamBinSize, raw)

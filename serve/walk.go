@@ -1,6 +1,9 @@
 package serve
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // The precise decoder reads a body that encoding/json has validated, by
 // walking its bytes: it finds the fields and elements it needs as slices of
@@ -118,6 +121,41 @@ func member(raw []byte, name string) (value []byte, found bool) {
 		}
 		w.i++ // the comma
 	}
+}
+
+// eachMember calls f with each key (quoted, as written) and value of the
+// object raw (valid JSON, starting with '{'), in order, until f returns
+// false.
+func eachMember(raw []byte, f func(key, value []byte) bool) {
+	w := walker{b: raw, i: 1}
+	w.ws()
+	if w.b[w.i] == '}' {
+		return
+	}
+	for {
+		key := w.value()
+		w.ws()
+		w.i++ // the colon
+		if !f(key, w.value()) {
+			return
+		}
+		w.ws()
+		if w.b[w.i] == '}' {
+			return
+		}
+		w.i++ // the comma
+	}
+}
+
+// keyText is the quoted key unescaped.
+func keyText(quoted []byte) string {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner)
+	}
+	var s string
+	_ = json.Unmarshal(quoted, &s) // valid JSON: no error
+	return s
 }
 
 // keyIs reports whether the quoted key means name.
