@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/mem"
 	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mnistserve/app/grpcapi"
 	"github.com/mnistserve/app/keys"
@@ -213,4 +216,48 @@ func TestErrorsRepeatOnlyTheStartOfAClientsValue(t *testing.T) {
 			})
 		}
 	})
+}
+
+// rawCodec sends a request given as bytes as it is, and decodes replies
+// as protobuf: a client sending messages that do not decode.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	return proto.Unmarshal(data.Materialize(), v.(proto.Message))
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// TestGRPCMessagesThatDoNotDecodeAreInvalidArgument: wire bytes that are
+// no protobuf, or a string field that is not UTF-8, are bad input
+// (InvalidArgument naming the problem), not Internal, on the inference
+// service and on health; the server answers the next call.
+func TestGRPCMessagesThatDoNotDecodeAreInvalidArgument(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	conn := grpcConn(t, newServer(t, st, false), grpcapi.Config{})
+	notUTF8 := append([]byte{0x0a, 6, 0xff}, "mnist"...) // field 1 (model_name): "\xffmnist"
+	garbage := []byte{0xff, 0xff, 0xff, 0xff}
+	for _, tc := range []struct {
+		method string
+		body   []byte
+		words  string
+	}{
+		{pb.GRPCInferenceService_ModelInfer_FullMethodName, notUTF8, "UTF-8"},
+		{pb.GRPCInferenceService_ModelReady_FullMethodName, notUTF8, "UTF-8"},
+		{pb.GRPCInferenceService_ModelInfer_FullMethodName, garbage, "ModelInfer"},
+		{healthpb.Health_Check_FullMethodName, garbage, "Check"},
+	} {
+		var reply pb.ModelInferResponse
+		err := conn.Invoke(context.Background(), tc.method, tc.body, &reply, grpc.ForceCodecV2(rawCodec{}))
+		if s := status.Convert(err); s.Code() != codes.InvalidArgument || !strings.Contains(s.Message(), tc.words) {
+			t.Errorf("%s with %q: %v %q, want InvalidArgument saying %q", tc.method, tc.body, s.Code(), s.Message(), tc.words)
+		}
+	}
+	if ready, err := pb.NewGRPCInferenceServiceClient(conn).ServerReady(context.Background(), &pb.ServerReadyRequest{}); err != nil || !ready.GetReady() {
+		t.Errorf("after bad messages, ServerReady: %v, %v", ready, err)
+	}
 }

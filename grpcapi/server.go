@@ -110,8 +110,8 @@ func New(svc *oip.Service, cfg Config, logger *slog.Logger) *Server {
 		)))
 	}
 	s.grpc = grpc.NewServer(opts...)
-	pb.RegisterGRPCInferenceServiceServer(s.grpc, s)
-	healthpb.RegisterHealthServer(s.grpc, &health{svc: svc})
+	s.grpc.RegisterService(badMessagesAreInvalid(&pb.GRPCInferenceService_ServiceDesc), s)
+	s.grpc.RegisterService(badMessagesAreInvalid(&healthpb.Health_ServiceDesc), &health{svc: svc})
 	reflection.Register(s.grpc)
 	return s
 }
