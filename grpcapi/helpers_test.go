@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -57,9 +58,15 @@ func (s *memStore) Create(_ context.Context, ps []*store.Prediction) error {
 // port and returns a client connected to it; both stop with the test.
 func startServer(tb testing.TB, cfg Config, pcfg pipeline.Config, st pipeline.Store) pb.GRPCInferenceServiceClient {
 	tb.Helper()
+	return startLogged(tb, cfg, pcfg, st, nil)
+}
+
+// startLogged is startServer with the server's log going to logger.
+func startLogged(tb testing.TB, cfg Config, pcfg pipeline.Config, st pipeline.Store, logger *slog.Logger) pb.GRPCInferenceServiceClient {
+	tb.Helper()
 	p := pipeline.New(pcfg, func() (pipeline.Model, error) { return firstPixelModel{}, nil }, st, pipeline.Hooks{})
 	svc := &oip.Service{Pipeline: p, Models: models{}, Ready: func(context.Context) error { return nil }, Version: "test"}
-	srv := New(svc, cfg, nil)
+	srv := New(svc, cfg, logger)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

@@ -274,7 +274,12 @@ func (s *Server) observe(ctx context.Context, req any, info *grpc.UnaryServerInf
 		span.SetStatus(otelcodes.Error, err.Error())
 	}
 	if code == codes.Internal || code == codes.Unknown {
-		attrs := []any{"method", info.FullMethod, "code", code.String(), "error", err}
+		cause := err
+		var se *statusError
+		if errors.As(err, &se) {
+			cause = se.cause
+		}
+		attrs := []any{"method", info.FullMethod, "code", code.String(), "error", cause}
 		if span != nil {
 			attrs = append(attrs, "trace_id", span.SpanContext().TraceID().String())
 		}
@@ -300,5 +305,16 @@ func (s *Server) toStatus(err error) error {
 	if errors.Is(err, pipeline.ErrNotReady) && s.cfg.NotReady != nil {
 		msg = s.cfg.NotReady()
 	}
-	return status.Error(code, msg)
+	return &statusError{st: status.New(code, msg), cause: err}
 }
+
+// statusError is the status a client sees, with the error it stands for,
+// which only the server's log shows (observe).
+type statusError struct {
+	st    *status.Status
+	cause error
+}
+
+func (e *statusError) Error() string              { return e.st.Err().Error() }
+func (e *statusError) GRPCStatus() *status.Status { return e.st }
+func (e *statusError) Unwrap() error              { return e.cause }

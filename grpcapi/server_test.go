@@ -1,9 +1,17 @@
 package grpcapi
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/mnistserve/app/pipeline"
 	"github.com/mnistserve/app/store"
@@ -53,4 +61,42 @@ func TestACallEndsAtTheServersDeadlineOrTheClientsWhicheverComesFirst(t *testing
 			}
 		})
 	}
+}
+
+// failingStore fails every write with an error of no known kind.
+type failingStore struct{}
+
+func (failingStore) Create(context.Context, []*store.Prediction) error {
+	return errors.New("the disk caught fire")
+}
+
+// TestAnInternalErrorIsLoggedWithItsCause: the client of a call that fails
+// for no known reason sees Internal "internal server error" alone; the
+// server's log line names the cause.
+func TestAnInternalErrorIsLoggedWithItsCause(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	client := startLogged(t, Config{Timeout: 5 * time.Second}, pipeline.Config{QueueLength: 4}, failingStore{}, logger)
+	_, err := client.ModelInfer(context.Background(), rawRequest(3))
+	if s := status.Convert(err); s.Code() != codes.Internal || strings.Contains(s.Message(), "fire") {
+		t.Errorf("the client got %v %q, want Internal without the cause", s.Code(), s.Message())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), `msg="gRPC call"`) || !strings.Contains(logs.String(), "the disk caught fire") {
+		t.Errorf("the log does not name the cause:\n%s", logs.String())
+	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
