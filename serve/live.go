@@ -62,6 +62,9 @@ type liveSeries struct {
 // than 48 buckets), beside its test accuracy.
 func (s *Server) handleModelLive(c echo.Context) error {
 	version := c.Param("version")
+	if err := checkQuery(c); err != nil {
+		return err
+	}
 	var bucket time.Duration
 	if v := c.QueryParam("bucket"); v != "" {
 		d, err := time.ParseDuration(v)

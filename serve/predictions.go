@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -77,6 +78,9 @@ func (s *Server) handlePredictions(c echo.Context) error {
 
 // listQuery reads the query parameters of GET /predictions.
 func listQuery(c echo.Context) (store.ListQuery, error) {
+	if err := checkQuery(c); err != nil {
+		return store.ListQuery{}, err
+	}
 	limit := defaultLimit
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -216,4 +220,16 @@ func (s *Server) handleDeletePrediction(c echo.Context) error {
 	}
 	s.logger.Info("prediction deleted", "id", id, "by", principalOf(c).key.Name, "request_id", requestID(c))
 	return c.NoContent(http.StatusNoContent)
+}
+
+// checkQuery refuses a query string that does not parse: url.Values drops
+// the pairs it cannot read (a ';' between them, a bad %-escape), so a
+// parameter sent that way would be silently ignored.
+func checkQuery(c echo.Context) error {
+	if raw := c.Request().URL.RawQuery; raw != "" {
+		if _, err := url.ParseQuery(raw); err != nil {
+			return badRequest("the query string does not parse (%v); separate parameters with & and escape them as URLs do", err)
+		}
+	}
+	return nil
 }

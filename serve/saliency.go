@@ -33,6 +33,9 @@ var saliencyMethod = fmt.Sprintf("occlusion; patch=%d; stride=%d; fill=0", salie
 // package saliency). The picture is 28*N pixels a side (N 1..16, default
 // 8); Saliency-Model names the model that was asked.
 func (s *Server) handleSaliency(c echo.Context) error {
+	if err := checkQuery(c); err != nil {
+		return err
+	}
 	scale := saliency.DefaultScale
 	if v := c.QueryParam("scale"); v != "" {
 		n, err := strconv.Atoi(v)
