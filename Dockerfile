@@ -7,6 +7,8 @@ FROM golang:1.26-bookworm AS build
 WORKDIR /src
 # Modules first, so a source change does not download them again.
 COPY go.mod go.sum ./
+# go.mod replaces the SQLite driver with this local module (see its doc).
+COPY internal/gosqliteshim internal/gosqliteshim
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=docker

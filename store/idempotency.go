@@ -183,7 +183,7 @@ func (s *Store) insertKeyedRows(ctx context.Context, q querier, rows []*Predicti
 		args = append(args, r.CreatedAt, r.Image, r.Prediction, r.Confidence, probs, r.ModelVersion,
 			nullable(r.Client), r.IdemKeyHash, nullable(r.IdemPosition), r.IdemRequest)
 	}
-	res, err := q.QueryContext(ctx, s.stmts.insertKeyed(len(rows), optimistic), args...)
+	res, err := s.stmts.query(ctx, q, len(rows), s.stmts.insertKeyed(len(rows), optimistic), args)
 	if err != nil {
 		return err
 	}

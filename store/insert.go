@@ -16,7 +16,8 @@ import (
 // rendering of every statement (done even when nothing is logged) cost
 // more CPU per row than the database spends storing it. The statement is
 // the one GORM would send, a multi-row INSERT ... RETURNING id, built once
-// per row count and prepared once per connection by the driver.
+// per row count and prepared once: by pgx on each connection (it caches
+// statements by their text), and for SQLite here (statements.query).
 
 // insertColumns are the columns a new row is written with: id is
 // generated, label and labelled_at start NULL. insertRow lists the values
@@ -32,6 +33,57 @@ type querier interface {
 type statements struct {
 	dollar bool     // PostgreSQL's $1 placeholders, else SQLite's ?
 	byRows sync.Map // int -> string
+	// prepare, when set (SQLite), keeps each INSERT of at most
+	// preparedRows rows prepared: the SQLite driver parses and compiles a
+	// statement anew on every call unless it is prepared, which cost more
+	// than the insert itself. PostgreSQL's driver caches its prepared
+	// statements by text on each connection already.
+	prepare  *sql.DB
+	prepared sync.Map // string -> *sql.Stmt
+}
+
+// preparedRows bounds the INSERTs kept prepared: group commits are a few
+// dozen rows; a larger one is compiled for its call alone.
+const preparedRows = 64
+
+// query runs the INSERT text of n rows with args on q, through its
+// prepared statement when st keeps one.
+func (st *statements) query(ctx context.Context, q querier, n int, text string, args []any) (*sql.Rows, error) {
+	if st.prepare == nil || n > preparedRows {
+		return q.QueryContext(ctx, text, args...)
+	}
+	var ps *sql.Stmt
+	tx, inTx := q.(*sql.Tx)
+	if v, ok := st.prepared.Load(text); ok {
+		ps = v.(*sql.Stmt)
+	} else if inTx {
+		// Preparing on the pool needs a connection of its own, and SQLite
+		// has one, held by the transaction: run it unprepared this once.
+		return q.QueryContext(ctx, text, args...)
+	} else {
+		p, err := st.prepare.PrepareContext(ctx, text)
+		if err != nil {
+			return nil, err
+		}
+		v, loaded := st.prepared.LoadOrStore(text, p)
+		if loaded {
+			_ = p.Close()
+		}
+		ps = v.(*sql.Stmt)
+	}
+	if inTx {
+		ps = tx.StmtContext(ctx, ps)
+	}
+	return ps.QueryContext(ctx, args...)
+}
+
+// close closes the prepared statements, once nothing runs them.
+func (st *statements) close() {
+	st.prepared.Range(func(k, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		st.prepared.Delete(k)
+		return true
+	})
 }
 
 // insert returns the INSERT of n rows.
@@ -92,7 +144,7 @@ func (s *Store) insertRows(ctx context.Context, q querier, rows []*Prediction) e
 		}
 		args = append(args, r.CreatedAt, r.Image, r.Prediction, r.Confidence, probs, r.ModelVersion, client)
 	}
-	res, err := q.QueryContext(ctx, s.stmts.insert(len(rows)), args...)
+	res, err := s.stmts.query(ctx, q, len(rows), s.stmts.insert(len(rows)), args)
 	if err != nil {
 		return err
 	}

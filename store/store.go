@@ -168,7 +168,7 @@ func openSQLite(path string, logger *slog.Logger) (*Store, error) {
 	// concurrent writers queue in database/sql (honouring their contexts)
 	// instead of failing with "database is locked".
 	sqlDB.SetMaxOpenConns(1)
-	return &Store{db: db, sqlDB: sqlDB, driver: "sqlite", path: path, stmts: &statements{}}, nil
+	return &Store{db: db, sqlDB: sqlDB, driver: "sqlite", path: path, stmts: &statements{prepare: sqlDB}}, nil
 }
 
 // gormConfig keeps GORM quiet: errors and slow queries go to slog without
@@ -221,6 +221,7 @@ func (s *Store) Close() error {
 	if s.commits != nil {
 		s.commits.close()
 	}
+	s.stmts.close()
 	return s.sqlDB.Close()
 }
 

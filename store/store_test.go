@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -397,4 +399,52 @@ func TestCreateOfMoreRowsThanOneInsertTakesReadsBackEachRowUnderItsOwnID(t *test
 			}
 		}
 	})
+}
+
+// TestAFileWrittenByTheEarlierSQLiteDriverReadsTheSame: a predictions.db
+// written by the build before the driver change (glebarez/go-sqlite
+// v1.21.2; testdata/predictions-glebarez-v1.21.2.db, three predictions of
+// test images 0-2 at 2026-12-03 20:18:25 UTC) opens, migrates and reads as
+// it was written, and rows added now sort and expire with the old ones:
+// created_at is text in the same format.
+func TestAFileWrittenByTheEarlierSQLiteDriverReadsTheSame(t *testing.T) {
+	data, err := os.ReadFile("testdata/predictions-glebarez-v1.21.2.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "p.db")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	old, err := st.Get(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAt := time.Date(2026, 12, 3, 20, 18, 25, 23425000, time.UTC)
+	if !old.CreatedAt.Equal(wantAt) || old.Prediction != 7 || len(old.Image) != 784 || old.Probabilities[7] < 0.99 {
+		t.Errorf("row 1 reads as %v, digit %d, %d pixels, p[7]=%v; want %v, 7, 784, above 0.99",
+			old.CreatedAt, old.Prediction, len(old.Image), old.Probabilities[7], wantAt)
+	}
+	fresh := &store.Prediction{Image: old.Image, Prediction: 7, Confidence: 0.5, Probabilities: old.Probabilities, ModelVersion: "v-new"}
+	if err := st.Create(ctx, []*store.Prediction{fresh}); err != nil {
+		t.Fatal(err)
+	}
+	if fresh.ID != 4 {
+		t.Errorf("the new row has id %d, want 4", fresh.ID)
+	}
+	// A cutoff between the old rows and the new one deletes exactly the
+	// three old ones: the text of both formats compares as their times.
+	n, err := st.DeleteBefore(ctx, wantAt.Add(time.Second), 100)
+	if err != nil || n != 3 {
+		t.Errorf("DeleteBefore removed %d rows (%v), want the 3 old ones", n, err)
+	}
+	if got, err := st.Get(ctx, 4); err != nil || got.ModelVersion != "v-new" {
+		t.Errorf("the new row after the cutoff: %+v, %v", got, err)
+	}
 }
