@@ -2,6 +2,7 @@ package oip
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"strconv"
 	"unsafe"
@@ -133,9 +134,10 @@ func jsonPixel(lit []byte, datatype string) (byte, error) {
 		// literal, as much again as a body of long literals.
 		var err error
 		v, err = strconv.ParseFloat(unsafe.String(unsafe.SliceData(lit), len(lit)), 64)
-		if err != nil {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return 0, errText("a number")
 		}
+		// A number past float64 (1e400) is ±Inf: out of range below.
 	}
 	if datatype == "UINT8" {
 		if v != math.Trunc(v) || v < 0 || v > 255 {

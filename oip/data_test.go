@@ -64,6 +64,9 @@ func TestDecodeJSONReadsPixelsAndNamesTheBadValue(t *testing.T) {
 		{"a UINT8 over 255", "[256", "UINT8", 0, "in.data[0] is 256, want an integer in 0..255 (UINT8)"},
 		{"an FP32 over 1", "[1.0000001", "FP32", 0, "in.data[0] is 1.0000001, want a value in 0..1 (FP32)"},
 		{"an FP32 below 0", "[-0.5", "FP32", 0, "in.data[0] is -0.5, want a value in 0..1 (FP32)"},
+		{"a number past float64 as UINT8", "[1e400", "UINT8", 0, "in.data[0] is 1e400, want an integer in 0..255 (UINT8)"},
+		{"a number past float64 as FP32", "[-1e400", "FP32", 0, "in.data[0] is -1e400, want a value in 0..1 (FP32)"},
+		{"a number too small for float64 is 0", "[1e-400", "FP32", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := tc.data
