@@ -55,7 +55,7 @@ func TestRESTBodiesThatAreNotRequestsAre400NamingTheField(t *testing.T) {
 			{"data holding null", input(`"name":"image","datatype":"UINT8","shape":[1,784],"data":[null` + strings.Repeat(",0", 783) + `]`), nil, []string{"inputs[0].data[0]", "null"}},
 			{"data holding a fraction as UINT8", input(`"name":"image","datatype":"UINT8","shape":[1,784],"data":[0.5` + strings.Repeat(",0", 783) + `]`), nil, []string{"inputs[0].data[0]", "0..255"}},
 			{"a number literal of a thousand digits", input(`"name":"image","datatype":"UINT8","shape":[1,784],"data":[` + strings.Repeat("1", 1000) + strings.Repeat(",0", 783) + `]`), nil, []string{"inputs[0].data[0]"}},
-			{"data nested far too deep", input(`"name":"image","datatype":"UINT8","shape":[1,784],"data":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000)), nil, []string{"deep"}},
+			{"data nested far too deep", input(`"name":"image","datatype":"UINT8","shape":[1,784],"data":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000)), nil, []string{"deep", "[N,1,28,28]"}},
 			{"an output without a name", `{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,784],"data":` + px + `}],"outputs":[{}]}`, nil, []string{"outputs[0].name", "missing"}},
 			{"binary_data that is not a boolean", `{"inputs":[{"name":"image","datatype":"UINT8","shape":[1,784],"data":` + px + `}],"outputs":[{"name":"prediction","parameters":{"binary_data":"yes"}}]}`, nil, []string{"outputs[0].parameters.binary_data"}},
 			{"a header length past the body", `{"inputs":[]}`, http.Header{"Inference-Header-Content-Length": {"500"}}, []string{"Inference-Header-Content-Length"}},

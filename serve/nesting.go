@@ -58,6 +58,8 @@ func nestingShape(shape int) string {
 		return `a body like {"images": [image, ...]}`
 	case labelDepth:
 		return `a body like {"label": 7}`
+	case v2Depth:
+		return `an inference request like {"inputs": [{"name": "image", ..., "data": [...]}]} whose data nests at most 4 deep (as the shape [N,1,28,28])`
 	}
 	return fmt.Sprintf("a body that nests at most %d deep", shape)
 }
