@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -75,6 +76,8 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	switch {
 	case errors.As(err, &mbe):
 		return nil, tooLarge()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, &Error{Status: http.StatusRequestTimeout, Message: fmt.Sprintf("the body did not arrive within %v", s.cfg.readTimeout()), Err: err}
 	case err != nil:
 		return nil, &Error{Status: http.StatusBadRequest, Message: "could not read the body", Err: err}
 	}

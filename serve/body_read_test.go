@@ -2,8 +2,10 @@ package serve
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -48,5 +50,34 @@ func TestABodyCutOffBeforeItsLastChunkIs400(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	if rec := serveHTTP(t, s, req); rec.Code != http.StatusOK {
 		t.Errorf("the whole body of unknown length: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// stallReader yields its text and then fails as a connection does whose
+// read deadline (the server's ReadTimeout) passed.
+type stallReader struct{ r io.Reader }
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err == io.EOF {
+		return n, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	}
+	return n, err
+}
+
+// TestABodyThatStallsIs408: a body that stops arriving until the read
+// deadline passes is 408 Request Timeout saying so, not a 400 for bad input.
+func TestABodyThatStallsIs408(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	s := newServer(t, st, &fakeModel{version: "fake-v1"})
+	body := string(mustJSON(t, map[string]any{"image": rows(digitImage(3))}))
+	for _, length := range []int64{int64(len(body)), -1} { // with Content-Length, and chunked
+		req := httptest.NewRequest(http.MethodPost, "/predict", &stallReader{strings.NewReader(body[:len(body)/2])})
+		req.ContentLength = length
+		req.Header.Set("Content-Type", "application/json")
+		msg := errorOf(t, serveHTTP(t, s, req), http.StatusRequestTimeout)
+		if !strings.Contains(msg, "did not arrive within") {
+			t.Errorf("Content-Length %d: %q, want that the body did not arrive in time", length, msg)
+		}
 	}
 }
