@@ -261,3 +261,42 @@ func TestGRPCMessagesThatDoNotDecodeAreInvalidArgument(t *testing.T) {
 		t.Errorf("after bad messages, ServerReady: %v, %v", ready, err)
 	}
 }
+
+// TestGRPCHealthWatchSendsTheStatusAndItsChanges: Watch answers the
+// status at once and again when it changes (the database gone: not
+// serving), and an unknown service is SERVICE_UNKNOWN on a call that
+// stays open, as grpc.health.v1 asks.
+func TestGRPCHealthWatchSendsTheStatusAndItsChanges(t *testing.T) {
+	st, _ := storetest.Open(t, "sqlite")
+	conn := grpcConn(t, newServer(t, st, false), grpcapi.Config{})
+	h := healthpb.NewHealthClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	unknown, err := h.Watch(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := unknown.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVICE_UNKNOWN {
+		t.Errorf("watching an unknown service: %v, %v; want SERVICE_UNKNOWN", r.GetStatus(), err)
+	}
+
+	w, err := h.Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := w.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first message: %v, %v; want SERVING", r.GetStatus(), err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := w.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("after the database closed: %v, %v; want NOT_SERVING", r.GetStatus(), err)
+	}
+	// The unknown service's call is still open: it ends with the caller.
+	cancel()
+	if _, err := unknown.Recv(); status.Code(err) != codes.Canceled {
+		t.Errorf("the unknown service's watch after the caller left: %v, want Canceled", err)
+	}
+}
