@@ -154,6 +154,14 @@ func TestKubernetesDeploymentMatchesTheImage(t *testing.T) {
 				t.Errorf("capabilities %v, want drop ALL", csc.Capabilities)
 			}
 		})
+		t.Run(o.name+": an image tagged latest is not pulled on every start", func(t *testing.T) {
+			// Kubernetes pulls an image tagged latest (or untagged) Always by
+			// default, which fails for one loaded into the nodes by hand.
+			name, tag, _ := strings.Cut(c.Image[strings.LastIndex(c.Image, "/")+1:], ":")
+			if (tag == "" || tag == "latest") && c.ImagePullPolicy != "IfNotPresent" && c.ImagePullPolicy != "Never" {
+				t.Errorf("image %s (%s) has imagePullPolicy %q, want IfNotPresent or Never", c.Image, name, c.ImagePullPolicy)
+			}
+		})
 		t.Run(o.name+": image and port are the Dockerfile's", func(t *testing.T) {
 			if k8s.ImageName(c.Image) != image {
 				t.Errorf("image %q, want %s", c.Image, image)
