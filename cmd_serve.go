@@ -114,6 +114,8 @@ func (cfg *serveConfig) validate() error {
 		return fmt.Errorf("--max-batch must be at least 1, got %d", cfg.Serve.MaxBatch)
 	case cfg.Serve.MaxDelay < 0:
 		return fmt.Errorf("--max-delay must be 0 or positive, got %v", cfg.Serve.MaxDelay)
+	case cfg.Serve.MaxDelay >= cfg.Serve.Timeout:
+		return fmt.Errorf("--max-delay %v must be shorter than --timeout %v: a request held that long for its batch would time out", cfg.Serve.MaxDelay, cfg.Serve.Timeout)
 	case cfg.Serve.QueueLength < 1:
 		return fmt.Errorf("--max-queue must be at least 1, got %d", cfg.Serve.QueueLength)
 	case cfg.Serve.QueueLatency < 0:

@@ -72,6 +72,8 @@ func TestServeFlagsRefuseBadValues(t *testing.T) {
 		{"--trusted-proxies", "nginx"},
 		{"--cors-origins", "*"},
 		{"--cors-origins", "https://example.org/path"},
+		{"--max-delay", "1h"},                    // past the default --timeout: every request would time out
+		{"--max-delay", "2s", "--timeout", "2s"}, // as long as it
 	} {
 		if _, err := parseServeFlags(args); err == nil {
 			t.Errorf("%v: accepted", args)

@@ -80,6 +80,8 @@ func (l Loop[T]) gather(first T) (group []T, carry T, hasCarry bool) {
 			case it = <-l.In:
 			case <-timeout:
 				return group, carry, false
+			case <-l.Stop: // shutting down: run what is here, wait no more
+				return group, carry, false
 			}
 		}
 		if n+l.Size(it) > l.Limit {

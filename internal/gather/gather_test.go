@@ -68,3 +68,30 @@ func TestLoopWaitsUpToDelayForMore(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// TestStopCutsTheDelayShort: a group waiting out a long Delay for company
+// runs at once when the loop is stopped, so a shutdown does not wait the
+// delay out (with --max-delay 1h, SIGTERM hung).
+func TestStopCutsTheDelayShort(t *testing.T) {
+	in := make(chan int)
+	stop := make(chan struct{})
+	groups := make(chan []int, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Loop[int]{In: in, Stop: stop, Limit: 10, Size: func(int) int { return 1 }, Delay: time.Hour,
+			Run: func(g []int) { groups <- slices.Clone(g) }}.Serve()
+	}()
+	in <- 1
+	time.Sleep(20 * time.Millisecond) // waiting for company
+	close(stop)
+	select {
+	case g := <-groups:
+		if !slices.Equal(g, []int{1}) {
+			t.Errorf("group %v, want [1]", g)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the group still waits out its hour after Stop")
+	}
+	<-done
+}
