@@ -43,6 +43,11 @@ func (f File) Load(context.Context) ([]Key, string, error) {
 
 // Insert adds k to the file, creating it when missing.
 func (f File) Insert(ctx context.Context, k Key) error {
+	unlock, err := lock(string(f))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ks, err := f.loadOrEmpty(ctx)
 	if err != nil {
 		return err
@@ -55,6 +60,11 @@ func (f File) Insert(ctx context.Context, k Key) error {
 
 // Delete removes the key called name from the file.
 func (f File) Delete(ctx context.Context, name string) error {
+	unlock, err := lock(string(f))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ks, err := f.loadOrEmpty(ctx)
 	if err != nil {
 		return err
