@@ -67,6 +67,9 @@ var ErrConfig = errors.New("invalid training setting")
 
 // Validate checks the settings before any work starts.
 func (c Config) Validate() error {
+	// maxWorkers bounds --workers: each worker keeps its own buffers, and
+	// a million of them took 4 GB before the first step.
+	const maxWorkers = 1024
 	switch {
 	case c.Epochs < 1:
 		return fmt.Errorf("epochs %d: want at least 1: %w", c.Epochs, ErrConfig)
@@ -76,8 +79,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("learning rate %v: want a positive number below 10: %w", c.LR, ErrConfig)
 	case c.Limit < 0:
 		return fmt.Errorf("limit %d: want 0 (all) or more: %w", c.Limit, ErrConfig)
-	case c.Workers < 0:
-		return fmt.Errorf("workers %d: want 0 (all cores) or more: %w", c.Workers, ErrConfig)
+	case c.Workers < 0 || c.Workers > maxWorkers:
+		return fmt.Errorf("workers %d: want 0 (all cores) to %d: %w", c.Workers, maxWorkers, ErrConfig)
 	case c.DataDir == "" || c.ModelDir == "":
 		return fmt.Errorf("data and model folders must be set: %w", ErrConfig)
 	}

@@ -192,6 +192,7 @@ func TestConfigValidateRefusesOutOfRangeSettings(t *testing.T) {
 		"negative lr":        func(c *Config) { c.LR = -1 },
 		"negative limit":     func(c *Config) { c.Limit = -5 },
 		"empty model folder": func(c *Config) { c.ModelDir = "" },
+		"a million workers":  func(c *Config) { c.Workers = 1_000_000 },
 	}
 	for name, mutate := range cases {
 		t.Run(name+" is refused", func(t *testing.T) {
