@@ -30,7 +30,7 @@ its parent's and its held-out feedback accuracy is higher.`,
 		fs.Float64(&cfg.Warmup, "warmup", "share of the steps onecycle warms up over (at least a fifth of an epoch), from lr/10 to lr")
 		fs.Int64(&cfg.Seed, "seed", "random seed: the same seed and data give the same weights")
 		fs.Int(&cfg.Limit, "limit", "train on only the first N training images (0 = all)")
-		fs.Int(&cfg.Workers, "workers", "goroutines per training step (0 = one per core)")
+		fs.Int(&cfg.Workers, "workers", "goroutines per training step (0 = one per core; at most 1024)")
 		fs.Bool(&cfg.Augment, "augment", "give each training image a seeded random change every epoch: rotation, shear, scale, shift, and for some thicker or thinner strokes or a lower resolution (--augment=false: none)")
 		fs.Bool(&cfg.Robustness, "robustness", "score the new model on the robustness sets through the upload path and keep the scores in its metadata (--robustness=false: skip)")
 		var fb feedbackOptions
