@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 
+	"github.com/mnistserve/app/registry"
 	"github.com/mnistserve/app/train"
 )
 
@@ -42,6 +44,9 @@ its parent's and its held-out feedback accuracy is higher.`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
+			if err := writableFolder(cfg.ModelDir); err != nil {
+				return err
+			}
 			reg, closeReg, err := openRegistry(ctx, cfg.ModelDir, fb.DB, stderr)
 			if err != nil {
 				return err
@@ -64,4 +69,22 @@ func runTrain(ctx context.Context, cfg train.Config, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "model %s: test accuracy %s\n", meta.Version, strconv.FormatFloat(meta.TestAccuracy, 'f', 4, 64))
 	return nil
+}
+
+// writableFolder checks, before any training, that a model folder (not
+// --models db) exists or can be made and takes files: found only when
+// the model is saved, a bad --models wasted the whole run.
+func writableFolder(dir string) error {
+	if dir == registry.InDatabase {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--models %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("--models %s: cannot write there: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }

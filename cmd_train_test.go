@@ -36,6 +36,8 @@ func TestTrainCommandLine(t *testing.T) {
 		{"a bad IDX file exits 1 naming the file", []string{"train", "--data", bad, "--models", t.TempDir()}, 1, "train-images-idx3-ubyte"},
 		{"a missing data folder says how to fetch it", []string{"train", "--data", filepath.Join(bad, "none"), "--models", t.TempDir()}, 1, "make data"},
 		{"an unknown command exits 2", []string{"trian"}, 2, "unknown command"},
+		{"a --models that is a file exits 1 before training", []string{"train", "--data", testutil.MNISTFixture(t), "--models", filepath.Join(bad, "t10k-labels-idx1-ubyte.gz"),
+			"--epochs", "1", "--limit", "100", "--robustness=false"}, 1, "not a directory"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -46,6 +48,9 @@ func TestTrainCommandLine(t *testing.T) {
 			}
 			if all := stdout.String() + stderr.String(); !strings.Contains(all, c.wantErr) {
 				t.Errorf("output lacks %q:\n%s", c.wantErr, all)
+			}
+			if c.wantCode != 0 && strings.Contains(stdout.String(), "epoch 1/") {
+				t.Errorf("it trained before failing:\n%s", stdout.String())
 			}
 		})
 	}
