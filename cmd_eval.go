@@ -33,7 +33,7 @@ and the installed fonts' digits), each sent as a PNG through the upload path.`,
 func runEval(ctx context.Context, ms modelStore, data string, stdout, stderr io.Writer) error {
 	p, err := ms.predictor(ctx, stderr)
 	if err != nil {
-		return fmt.Errorf("%w (train one with `app train`)", err)
+		return err // it says to train one
 	}
 	defer p.Close()
 	test, err := mnist.LoadTest(data)

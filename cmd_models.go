@@ -49,9 +49,18 @@ PostgreSQL, within a second).
 				return err
 			}
 			want := map[string]int{"list": 1, "promote": 2, "rollback": 1, "unpin": 1, "import": 2, "export": 2}
-			if len(pos) == 0 || want[pos[0]] != len(pos) {
+			if len(pos) == 0 {
 				fs.Usage()
 				return errUsage
+			}
+			n, ok := want[pos[0]]
+			switch {
+			case !ok:
+				return modelsUsage(stderr, fmt.Sprintf("models: unknown action %q, want list, promote, rollback, unpin, import or export", pos[0]))
+			case n != len(pos) && n == 2:
+				return modelsUsage(stderr, fmt.Sprintf("models %s takes one argument (a version or a folder), got %q", pos[0], pos[1:]))
+			case n != len(pos):
+				return modelsUsage(stderr, fmt.Sprintf("models %s takes no argument, got %q", pos[0], pos[1:]))
 			}
 			return runModels(ctx, pos, ms, stdout, stderr)
 		}
@@ -181,4 +190,10 @@ func liveAccuracy(ctx context.Context, stderr io.Writer, db string) map[string]s
 		return nil
 	}
 	return live
+}
+
+// modelsUsage names what is wrong with an app models command line.
+func modelsUsage(stderr io.Writer, msg string) error {
+	fmt.Fprintf(stderr, "%s\nRun 'app models -h' for usage.\n", msg)
+	return errUsage
 }

@@ -94,9 +94,17 @@ func TestReplicasSharingAFolderFollowThePin(t *testing.T) {
 			t.Errorf("%v: exit %d, %s; want 1 and a message", bad, code, out)
 		}
 	}
-	for _, usage := range [][]string{{"models"}, {"models", "promote"}, {"models", "frobnicate"}, {"models", "list", "extra"}} {
-		if code, _ := runApp(t, usage...); code != 2 {
-			t.Errorf("%v: exit %d, want 2 (usage)", usage, code)
+	for _, tc := range []struct {
+		args  []string
+		words string // what the message names; "" for the usage alone
+	}{
+		{[]string{"models"}, ""},
+		{[]string{"models", "promote"}, "models promote takes one argument"},
+		{[]string{"models", "frobnicate"}, `unknown action "frobnicate"`},
+		{[]string{"models", "list", "extra"}, `models list takes no argument, got ["extra"]`},
+	} {
+		if code, out := runApp(t, tc.args...); code != 2 || !strings.Contains(out, tc.words) {
+			t.Errorf("%v: exit %d, want 2 (usage) saying %q:\n%s", tc.args, code, tc.words, out)
 		}
 	}
 }

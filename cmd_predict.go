@@ -36,7 +36,7 @@ PNG or JPEG (any size, dark on light or light on dark), its confidence and the
 func runPredict(ctx context.Context, ms modelStore, files []string, stdout, stderr io.Writer) error {
 	p, err := ms.predictor(ctx, stderr)
 	if err != nil {
-		return fmt.Errorf("%w (train one with `app train`)", err)
+		return err // it says to train one
 	}
 	defer p.Close()
 	imgs := make([][]byte, 0, len(files))

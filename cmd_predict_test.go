@@ -133,3 +133,18 @@ func TestPredictAndEvalCommands(t *testing.T) {
 		}
 	})
 }
+
+// TestPredictAndEvalWithoutAModelSayToTrainOnce: with no model, predict
+// and eval exit 1 saying to train one, once (it was said twice).
+func TestPredictAndEvalWithoutAModelSayToTrainOnce(t *testing.T) {
+	empty := t.TempDir()
+	for _, args := range [][]string{
+		{"predict", "--models", empty, "x.png"},
+		{"eval", "--models", empty, "--data", testutil.MNISTFixture(t)},
+	} {
+		code, out := runApp(t, args...)
+		if n := strings.Count(out, "train one with `app train`"); code != 1 || n != 1 {
+			t.Errorf("%v: exit %d, the hint %d times, want 1 and once:\n%s", args, code, n, out)
+		}
+	}
+}
