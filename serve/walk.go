@@ -102,25 +102,13 @@ func countElements(raw []byte) int {
 // JSON, starting with '{'). Like encoding/json, it keeps the last of
 // repeated keys and compares keys after unescaping them.
 func member(raw []byte, name string) (value []byte, found bool) {
-	w := walker{b: raw, i: 1}
-	w.ws()
-	if w.b[w.i] == '}' {
-		return nil, false
-	}
-	for {
-		key := w.value()
-		w.ws()
-		w.i++ // the colon
-		v := w.value()
+	eachMember(raw, func(key, v []byte) bool {
 		if keyIs(key, name) {
 			value, found = v, true
 		}
-		w.ws()
-		if w.b[w.i] == '}' {
-			return value, found
-		}
-		w.i++ // the comma
-	}
+		return true
+	})
+	return value, found
 }
 
 // eachMember calls f with each key (quoted, as written) and value of the
