@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -101,7 +102,10 @@ func (cfg *serveConfig) flags(fs *FlagSet) {
 
 // validate checks the settings before anything starts.
 func (cfg *serveConfig) validate() error {
+	_, port, addrErr := net.SplitHostPort(cfg.Addr)
 	switch {
+	case addrErr != nil || port == "":
+		return fmt.Errorf("--addr (or PORT) must be host:port or :port, got %q", cfg.Addr)
 	case cfg.Serve.MaxBody <= 0:
 		return fmt.Errorf("--max-body must be positive, got %d", cfg.Serve.MaxBody)
 	case cfg.Serve.Timeout <= 0:

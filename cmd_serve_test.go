@@ -72,6 +72,8 @@ func TestServeFlagsRefuseBadValues(t *testing.T) {
 		{"--trusted-proxies", "nginx"},
 		{"--cors-origins", "*"},
 		{"--cors-origins", "https://example.org/path"},
+		{"--addr", ""},                           // no port: a random one on every interface
+		{"--addr", "5000"},                       // no colon
 		{"--max-delay", "1h"},                    // past the default --timeout: every request would time out
 		{"--max-delay", "2s", "--timeout", "2s"}, // as long as it
 	} {
