@@ -49,16 +49,24 @@ func TestLoop(t *testing.T) {
 	}
 }
 
-func TestLoopWaitsUpToDelayForMore(t *testing.T) {
-	in := make(chan int)
-	stop := make(chan struct{})
-	groups := make(chan []int, 4)
-	done := make(chan struct{})
+// serveDelayed runs one loop of items of size 1 (limit 10) waiting up to
+// delay for company; each group it runs arrives on groups, and done
+// closes once the loop returns after stop is closed.
+func serveDelayed(delay time.Duration) (in chan<- int, stop chan struct{}, groups <-chan []int, done <-chan struct{}) {
+	items := make(chan int)
+	stop = make(chan struct{})
+	ran := make(chan []int, 4)
+	finished := make(chan struct{})
 	go func() {
-		defer close(done)
-		Loop[int]{In: in, Stop: stop, Limit: 10, Size: func(int) int { return 1 }, Delay: 200 * time.Millisecond,
-			Run: func(g []int) { groups <- slices.Clone(g) }}.Serve()
+		defer close(finished)
+		Loop[int]{In: items, Stop: stop, Limit: 10, Size: func(int) int { return 1 }, Delay: delay,
+			Run: func(g []int) { ran <- slices.Clone(g) }}.Serve()
 	}()
+	return items, stop, ran, finished
+}
+
+func TestLoopWaitsUpToDelayForMore(t *testing.T) {
+	in, stop, groups, done := serveDelayed(200 * time.Millisecond)
 	in <- 1
 	time.Sleep(20 * time.Millisecond)
 	in <- 2 // arrives while the first waits for company
@@ -73,15 +81,7 @@ func TestLoopWaitsUpToDelayForMore(t *testing.T) {
 // runs at once when the loop is stopped, so a shutdown does not wait the
 // delay out (with --max-delay 1h, SIGTERM hung).
 func TestStopCutsTheDelayShort(t *testing.T) {
-	in := make(chan int)
-	stop := make(chan struct{})
-	groups := make(chan []int, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		Loop[int]{In: in, Stop: stop, Limit: 10, Size: func(int) int { return 1 }, Delay: time.Hour,
-			Run: func(g []int) { groups <- slices.Clone(g) }}.Serve()
-	}()
+	in, stop, groups, done := serveDelayed(time.Hour)
 	in <- 1
 	time.Sleep(20 * time.Millisecond) // waiting for company
 	close(stop)
